@@ -1,0 +1,46 @@
+"""Helpers shared by the test tiers: bounded waits, job factories."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+from vts.domain import Job, new_job
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+async def wait_until(
+    condition: Callable[[], bool | Awaitable[bool]],
+    timeout: float = 10.0,
+    interval: float = 0.01,
+    message: str = "condition",
+) -> None:
+    """Poll `condition` until true; AssertionError after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if not isinstance(result, bool):
+            result = await result
+        if result:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{message} not met within {timeout}s")
+        await asyncio.sleep(interval)
+
+
+def make_job(job_id: str = "00000000-0000-4000-8000-000000000001", **changes: object) -> Job:
+    """A pending job with plausible fields; `changes` are passed to attrs.evolve."""
+    import attrs
+
+    job = new_job(
+        job_id,
+        "en",
+        "es",
+        {"video_url": "https://example.com/video.mp4"},
+        max_attempts=3,
+        now=T0,
+    )
+    return attrs.evolve(job, **changes) if changes else job

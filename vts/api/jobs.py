@@ -1,0 +1,96 @@
+"""REST handlers for jobs and the dead-letter queue."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import orjson
+from aiohttp import web
+
+from vts.api.validation import (
+    idempotency_claim,
+    parse_job_id,
+    parse_job_request,
+    parse_json_object,
+    parse_limit,
+    parse_status,
+)
+from vts.codec import snapshot_bytes, snapshot_status
+from vts.keys import service_key
+from vts.service import JobService
+
+JSON = "application/json"
+RETRY_AFTER_SECONDS = "1"
+CREATED_MESSAGE = "Translation job started"
+
+
+def _service(request: web.Request) -> JobService:
+    return request.app[service_key]
+
+
+def _job_response(snapshot: bytes, status: int = 200) -> web.Response:
+    response = web.Response(body=snapshot, status=status, content_type=JSON)
+    if not snapshot_status(snapshot).is_final:
+        response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+    return response
+
+
+def _list_body(snapshots: Sequence[bytes], next_cursor: str | None) -> bytes:
+    cursor = orjson.dumps(next_cursor)
+    return b'{"jobs":[' + b",".join(snapshots) + b'],"next_cursor":' + cursor + b"}"
+
+
+async def create_job(request: web.Request) -> web.Response:
+    """POST /translate: 202 with the job id; an Idempotency-Key makes retries safe."""
+    body = parse_json_object(await request.read())
+    job_request = parse_job_request(body)
+    claim = idempotency_claim(request.headers.get("Idempotency-Key"), body)
+    job, created = await _service(request).submit(job_request, claim)
+    headers = {"Location": f"/jobs/{job.job_id}"}
+    if not created:
+        headers["Idempotent-Replayed"] = "true"
+    payload = {
+        "job_id": job.job_id,
+        "status": job.status.value,
+        "message": CREATED_MESSAGE,
+    }
+    return web.Response(
+        status=202, body=orjson.dumps(payload), content_type=JSON, headers=headers
+    )
+
+
+async def get_job(request: web.Request) -> web.Response:
+    """GET /jobs/{job_id}: the job's snapshot; Retry-After while it is not final."""
+    job_id = parse_job_id(request.match_info["job_id"])
+    return _job_response(await _service(request).snapshot(job_id))
+
+
+async def list_jobs(request: web.Request) -> web.Response:
+    """GET /jobs?status=&limit=&cursor=: newest first, cursor pagination."""
+    query = request.query
+    status = parse_status(query.get("status"))
+    limit = parse_limit(query.get("limit"))
+    page = await _service(request).list_jobs(status, limit, query.get("cursor") or None)
+    body = _list_body([snapshot_bytes(job) for job in page.jobs], page.next_cursor)
+    return web.Response(body=body, content_type=JSON)
+
+
+async def cancel_job(request: web.Request) -> web.Response:
+    """POST /jobs/{job_id}/cancel: 200 with the cancelled job; 409 if already final."""
+    job_id = parse_job_id(request.match_info["job_id"])
+    job = await _service(request).cancel(job_id)
+    return _job_response(snapshot_bytes(job))
+
+
+async def list_dead_letters(request: web.Request) -> web.Response:
+    """GET /dlq?limit=: dead-lettered jobs, most recent first."""
+    limit = parse_limit(request.query.get("limit"))
+    entries = await _service(request).dead_letters(limit)
+    return web.Response(body=_list_body(entries, None), content_type=JSON)
+
+
+async def replay_dead_letter(request: web.Request) -> web.Response:
+    """POST /dlq/{job_id}/replay: the failed job starts over with fresh attempts."""
+    job_id = parse_job_id(request.match_info["job_id"])
+    job = await _service(request).replay(job_id)
+    return _job_response(snapshot_bytes(job), status=202)

@@ -1,0 +1,57 @@
+"""GET /metrics and the middleware that times every request by route."""
+
+from __future__ import annotations
+
+import time
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from vts.api.problems import Handler
+from vts.errors import UnavailableError
+from vts.keys import broker_key, metrics_key, store_key
+
+
+def _route(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+@web.middleware
+async def request_metrics_middleware(
+    request: web.Request, handler: Handler
+) -> web.StreamResponse:
+    metrics = request.app[metrics_key]
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        if not request.path.startswith("/ws/"):
+            route = _route(request)
+            metrics.http_requests.labels(request.method, route, str(status)).inc()
+            metrics.http_latency.labels(request.method, route).observe(
+                time.perf_counter() - started
+            )
+
+
+async def render_metrics(request: web.Request) -> web.Response:
+    """GET /metrics: Prometheus text; job and DLQ gauges are read at scrape time."""
+    metrics = request.app[metrics_key]
+    try:
+        counts = await request.app[store_key].count_by_status()
+        for status, count in counts.items():
+            metrics.jobs_by_state.labels(status.value).set(count)
+    except UnavailableError:
+        pass
+    try:
+        metrics.dlq_size.set(await request.app[broker_key].dlq_size())
+    except UnavailableError:
+        metrics.broker_errors.labels("dlq_size").inc()
+    body = generate_latest(metrics.registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

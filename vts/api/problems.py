@@ -1,0 +1,107 @@
+"""RFC 9457 problem+json: the one place errors become HTTP responses."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from vts import errors
+
+log = logging.getLogger(__name__)
+
+PROBLEM_TYPE_BASE = "/problems/"
+CONTENT_TYPE = "application/problem+json"
+
+# Most specific class first: the first match decides the status.
+STATUS_BY_ERROR: tuple[tuple[type[errors.VtsError], int], ...] = (
+    (errors.IdempotencyKeyReusedError, 422),
+    (errors.ValidationError, 422),
+    (errors.JobNotFoundError, 404),
+    (errors.ConflictError, 409),
+    (errors.VersionConflictError, 409),
+    (errors.UnavailableError, 503),
+)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def problem_response(
+    status: int,
+    code: str,
+    detail: str,
+    instance: str,
+    *,
+    title: str | None = None,
+    field_errors: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> web.Response:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+    }
+    if field_errors:
+        body["errors"] = dict(field_errors)
+    return web.Response(
+        status=status,
+        body=orjson.dumps(body),
+        content_type=CONTENT_TYPE,
+        headers=headers,
+    )
+
+
+def error_response(exc: errors.VtsError, instance: str) -> web.Response:
+    status = next((code for kind, code in STATUS_BY_ERROR if isinstance(exc, kind)), 500)
+    headers = {"Retry-After": "1"} if status == 503 else None
+    field_errors = exc.errors if isinstance(exc, errors.ValidationError) else None
+    return problem_response(
+        status,
+        exc.code,
+        exc.message,
+        instance,
+        title=(type(exc).__doc__ or "").strip().splitlines()[0] or None,
+        field_errors=field_errors,
+        headers=headers,
+    )
+
+
+def http_exception_response(exc: web.HTTPException, instance: str) -> web.Response:
+    status = exc.status
+    code = HTTPStatus(status).phrase.lower().replace(" ", "-")
+    detail = {
+        404: f"no resource at {instance}",
+        405: f"{exc.reason}: this resource does not accept that method",
+        413: "the request body is larger than this server accepts",
+    }.get(status, exc.text or exc.reason)
+    headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
+    return problem_response(status, code, detail, instance, headers=headers)
+
+
+@web.middleware
+async def problem_middleware(
+    request: web.Request, handler: Handler
+) -> web.StreamResponse:
+    """Turn every error into problem+json; never leak a traceback."""
+    try:
+        return await handler(request)
+    except errors.VtsError as exc:
+        return error_response(exc, request.path)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return http_exception_response(exc, request.path)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return problem_response(
+            500,
+            "internal-error",
+            "the server failed; the error was logged",
+            request.path,
+        )

@@ -1,0 +1,67 @@
+"""The route table, and the health endpoints."""
+
+from __future__ import annotations
+
+import orjson
+from aiohttp import web
+
+from vts.api import jobs, metrics, openapi, ws
+from vts.errors import UnavailableError
+from vts.keys import broker_key, store_key
+
+
+async def healthz(request: web.Request) -> web.Response:
+    """GET /healthz: the process is alive and serving."""
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """GET /readyz: 200 while the store answers; the broker's state is reported.
+
+    A broker outage degrades the cache and the relay but loses nothing, so it does not
+    take the replica out of rotation (that would turn a Redis blip into an outage).
+    """
+    checks: dict[str, str] = {}
+    for name, port in (
+        ("store", request.app[store_key]),
+        ("broker", request.app[broker_key]),
+    ):
+        try:
+            await port.ping()
+            checks[name] = "ok"
+        except UnavailableError as exc:
+            checks[name] = f"unavailable: {exc}"
+    ready = checks["store"] == "ok"
+    body = {"status": "ready" if ready else "unavailable", "checks": checks}
+    if not ready:
+        return web.Response(
+            status=503,
+            body=orjson.dumps(
+                {
+                    "type": "/problems/store-unavailable",
+                    "title": "The job store is unreachable.",
+                    "status": 503,
+                    "detail": checks["store"],
+                    "instance": request.path,
+                    **body,
+                }
+            ),
+            content_type="application/problem+json",
+            headers={"Retry-After": "1"},
+        )
+    return web.json_response(body)
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_post("/translate", jobs.create_job)
+    app.router.add_get("/jobs", jobs.list_jobs)
+    app.router.add_get("/jobs/{job_id}", jobs.get_job)
+    app.router.add_post("/jobs/{job_id}/cancel", jobs.cancel_job)
+    app.router.add_get("/dlq", jobs.list_dead_letters)
+    app.router.add_post("/dlq/{job_id}/replay", jobs.replay_dead_letter)
+    app.router.add_get("/ws/job/{job_id}", ws.watch_job)
+    app.router.add_get("/ws/jobs", ws.watch_jobs)
+    app.router.add_get("/metrics", metrics.render_metrics)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    app.router.add_get("/openapi.json", openapi.serve_openapi)

@@ -1,0 +1,172 @@
+"""Parsing and validating request input; every failure is a ValidationError naming the field."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+
+from vts.domain import JobStatus
+from vts.errors import ValidationError
+from vts.ports import IdempotencyClaim
+from vts.service import JobRequest
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_METADATA_BYTES = 16 * 1024
+MAX_URL_LENGTH = 2048
+MAX_IDEMPOTENCY_KEY = 255
+MAX_PAGE = 100
+DEFAULT_PAGE = 20
+
+# BCP 47 "langtag" (RFC 5646 section 2.1), without grandfathered tags.
+_BCP47 = re.compile(
+    r"""^(?:
+        (?P<language>[a-z]{2,3}(?:-[a-z]{3}){0,3}|[a-z]{4}|[a-z]{5,8})
+        (?:-[a-z]{4})?                       # script
+        (?:-(?:[a-z]{2}|[0-9]{3}))?          # region
+        (?:-(?:[a-z0-9]{5,8}|[0-9][a-z0-9]{3}))*   # variants
+        (?:-[0-9a-wy-z](?:-[a-z0-9]{2,8})+)*       # extensions
+        (?:-x(?:-[a-z0-9]{1,8})+)?           # private use
+    )$""",
+    re.VERBOSE | re.IGNORECASE,
+)
+_ALLOWED_FIELDS = frozenset({"source_language", "target_language", "metadata"})
+_KEY_CHARS = re.compile(r"^[\x21-\x7e]+$")
+
+
+def parse_json_object(raw: bytes) -> dict[str, Any]:
+    """The body as a JSON object; ValidationError if it is not JSON or not an object."""
+    if not raw.strip():
+        raise ValidationError("the request body is empty; send a JSON object")
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise ValidationError(f"the request body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValidationError(
+            f"the request body must be a JSON object, not {_json_type(data)}"
+        )
+    return data
+
+
+def parse_job_request(data: dict[str, Any]) -> JobRequest:
+    """Check a POST /translate body; collects every field error before raising."""
+    problems: dict[str, str] = {}
+    for field in sorted(set(data) - _ALLOWED_FIELDS):
+        problems[field] = (
+            "unknown field; accepted: metadata, source_language, target_language"
+        )
+    languages = {}
+    for field in ("source_language", "target_language"):
+        value = data.get(field)
+        if value is None:
+            problems[field] = "required"
+        elif not isinstance(value, str):
+            problems[field] = f"must be a string, not {_json_type(value)}"
+        elif not _BCP47.match(value):
+            problems[field] = (
+                f"{value!r} is not a BCP 47 language tag such as en or pt-BR"
+            )
+        else:
+            languages[field] = value
+    if len(languages) == 2 and (
+        languages["source_language"].lower() == languages["target_language"].lower()
+    ):
+        problems["target_language"] = "must differ from source_language"
+    metadata = data.get("metadata")
+    if metadata is None:
+        problems["metadata"] = "required: an object with at least video_url"
+    elif not isinstance(metadata, dict):
+        problems["metadata"] = f"must be an object, not {_json_type(metadata)}"
+    else:
+        size = len(orjson.dumps(metadata))
+        if size > MAX_METADATA_BYTES:
+            problems["metadata"] = (
+                f"is {size} bytes as JSON; the limit is {MAX_METADATA_BYTES}"
+            )
+        url_problem = _video_url_problem(metadata.get("video_url"))
+        if url_problem:
+            problems["metadata.video_url"] = url_problem
+    if problems:
+        raise ValidationError(errors=problems)
+    return JobRequest(data["source_language"], data["target_language"], metadata)  # type: ignore[arg-type]
+
+
+def _video_url_problem(value: object) -> str | None:
+    if value is None:
+        return "required"
+    if not isinstance(value, str):
+        return f"must be a string, not {_json_type(value)}"
+    if len(value) > MAX_URL_LENGTH:
+        return f"is longer than {MAX_URL_LENGTH} characters"
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises on a malformed port
+    except ValueError:
+        return "is not a valid URL"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "must be an http or https URL with a host"
+    if any(c.isspace() for c in value):
+        return "must not contain whitespace"
+    return None
+
+
+def idempotency_claim(key: str | None, body: dict[str, Any]) -> IdempotencyClaim | None:
+    if key is None:
+        return None
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or not _KEY_CHARS.match(key):
+        raise ValidationError(
+            errors={
+                "Idempotency-Key": f"must be 1-{MAX_IDEMPOTENCY_KEY} printable ASCII characters"
+            }
+        )
+    canonical = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+    return IdempotencyClaim(key, hashlib.sha256(canonical).hexdigest())
+
+
+def parse_job_id(raw: str) -> str:
+    """A canonical job id; ValidationError if `raw` is not a UUID."""
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError:
+        raise ValidationError(
+            errors={"job_id": f"{raw[:64]!r} is not a UUID"}
+        ) from None
+
+
+def parse_status(raw: str | None) -> JobStatus | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        return JobStatus(raw)
+    except ValueError:
+        accepted = ", ".join(s.value for s in JobStatus)
+        raise ValidationError(errors={"status": f"must be one of {accepted}"}) from None
+
+
+def parse_limit(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return DEFAULT_PAGE
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        raise ValidationError(errors={"limit": f"must be an integer 1-{MAX_PAGE}"})
+    return int(raw)
+
+
+def _json_type(value: object) -> str:
+    match value:
+        case None:
+            return "null"
+        case bool():
+            return "a boolean"
+        case int() | float():
+            return "a number"
+        case str():
+            return "a string"
+        case list():
+            return "an array"
+        case _:
+            return "an object"

@@ -1,0 +1,232 @@
+"""WebSocket endpoints: /ws/job/{job_id} (one job) and /ws/jobs (many, or all)."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from typing import Any
+
+import orjson
+from aiohttp import WSMsgType, web
+
+from vts.api.validation import parse_job_id
+from vts.errors import JobNotFoundError, ValidationError, VtsError
+from vts.events import EventHub
+from vts.keys import hub_key, metrics_key, service_key, websockets_key
+from vts.service import JobService
+
+log = logging.getLogger(__name__)
+
+HEARTBEAT_SECONDS = 20.0
+MAX_INCOMING_BYTES = 64 * 1024
+MAX_QUEUED_MESSAGES = 4096
+MAX_SUBSCRIBE_IDS = 1000
+CLOSE_TRY_AGAIN_LATER = 1013
+PONG = b'{"type":"pong"}'
+
+
+class WatcherSink:
+    """One connection's outbox: bounded, deduplicated by version, written by a task
+    that exists only while there is something to send (idle watchers cost no task)."""
+
+    __slots__ = ("_queue", "_seen", "_writer", "closed", "watching", "ws")
+
+    def __init__(self, ws: web.WebSocketResponse) -> None:
+        self.ws = ws
+        self._queue: collections.deque[tuple[str | None, int, bytes]] = (
+            collections.deque()
+        )
+        self._seen: dict[str, int] = {}
+        self._writer: asyncio.Task[None] | None = None
+        self.closed = False
+        self.watching: set[str] = set()
+
+    def push(self, job_id: str, version: int, message: bytes) -> None:
+        """Queue a job message; versions this watcher has already been sent are dropped."""
+        if self.closed or self._seen.get(job_id, 0) >= version:
+            return
+        self._enqueue((job_id, version, message))
+
+    def push_control(self, message: bytes) -> None:
+        if not self.closed:
+            self._enqueue((None, 0, message))
+
+    def forget(self, job_id: str) -> None:
+        self._seen.pop(job_id, None)
+        self.watching.discard(job_id)
+
+    def _enqueue(self, item: tuple[str | None, int, bytes]) -> None:
+        if len(self._queue) >= MAX_QUEUED_MESSAGES:
+            # A watcher this far behind resyncs from a fresh snapshot on reconnect.
+            self.closed = True
+            self._queue.clear()
+            self._writer = asyncio.ensure_future(self._close_behind())
+            return
+        self._queue.append(item)
+        if self._writer is None:
+            self._writer = asyncio.ensure_future(self._drain())
+
+    async def _close_behind(self) -> None:
+        await self.ws.close(code=CLOSE_TRY_AGAIN_LATER, message=b"too far behind")
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue and not self.closed:
+                job_id, version, message = self._queue.popleft()
+                if job_id is not None:
+                    if self._seen.get(job_id, 0) >= version:
+                        continue
+                    self._seen[job_id] = version
+                await self.ws.send_frame(message, WSMsgType.TEXT)
+        except (ConnectionError, RuntimeError):
+            self.closed = True
+        finally:
+            self._writer = None
+
+    async def close(self) -> None:
+        self.closed = True
+        writer = self._writer
+        if writer is not None:
+            writer.cancel()
+
+
+def _error_message(code: str, detail: str, **extra: Any) -> bytes:
+    return orjson.dumps({"type": "error", "code": code, "detail": detail, **extra})
+
+
+async def _start_watching(service: JobService, sink: WatcherSink, job_id: str) -> None:
+    """Watch first, then read the snapshot: an event in between is not missed, and the
+    version check orders the two. Raises JobNotFoundError."""
+    hub = service.hub
+    hub.watch(job_id, sink)
+    sink.watching.add(job_id)
+    try:
+        snapshot = await service.snapshot(job_id)
+    except BaseException:
+        hub.unwatch(job_id, sink)
+        sink.watching.discard(job_id)
+        raise
+    data = orjson.loads(snapshot)
+    sink.push(job_id, data["version"], b'{"type":"job",' + snapshot[1:])
+
+
+async def _open(
+    request: web.Request, endpoint: str
+) -> tuple[web.WebSocketResponse, WatcherSink]:
+    ws = web.WebSocketResponse(
+        heartbeat=HEARTBEAT_SECONDS, max_msg_size=MAX_INCOMING_BYTES
+    )
+    await ws.prepare(request)
+    request.app[websockets_key].add(ws)
+    request.app[metrics_key].websocket_connections.labels(endpoint).inc()
+    return ws, WatcherSink(ws)
+
+
+async def _close(request: web.Request, sink: WatcherSink, endpoint: str) -> None:
+    await sink.close()
+    request.app[metrics_key].websocket_connections.labels(endpoint).dec()
+
+
+async def _handle_message(
+    raw: str, sink: WatcherSink, hub: EventHub, service: JobService, multi: bool
+) -> None:
+    try:
+        message = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        sink.push_control(
+            _error_message("malformed-message", "messages must be JSON objects")
+        )
+        return
+    kind = message.get("type") if isinstance(message, dict) else None
+    if kind == "ping":
+        sink.push_control(PONG)
+    elif multi and kind in ("subscribe", "unsubscribe"):
+        ids = message.get("job_ids")
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            sink.push_control(
+                _error_message("malformed-message", "job_ids must be a list of strings")
+            )
+        elif len(ids) > MAX_SUBSCRIBE_IDS:
+            sink.push_control(
+                _error_message(
+                    "too-many-ids", f"at most {MAX_SUBSCRIBE_IDS} job_ids per message"
+                )
+            )
+        elif kind == "subscribe":
+            await asyncio.gather(
+                *(_subscribe_one(raw_id, sink, service) for raw_id in ids)
+            )
+        else:
+            for raw_id in ids:
+                hub.unwatch(raw_id, sink)
+                sink.forget(raw_id)
+    else:
+        accepted = "ping, subscribe, unsubscribe" if multi else "ping"
+        sink.push_control(
+            _error_message(
+                "unknown-message",
+                f"unknown message type {kind!r}; accepted: {accepted}",
+            )
+        )
+
+
+async def _subscribe_one(raw_id: str, sink: WatcherSink, service: JobService) -> None:
+    try:
+        await _start_watching(service, sink, parse_job_id(raw_id))
+    except (JobNotFoundError, ValidationError) as exc:
+        sink.push_control(_error_message(exc.code, exc.message, job_id=raw_id))
+    except VtsError as exc:
+        sink.push_control(_error_message(exc.code, exc.message, job_id=raw_id))
+
+
+async def _read_until_closed(
+    ws: web.WebSocketResponse,
+    sink: WatcherSink,
+    hub: EventHub,
+    service: JobService,
+    multi: bool,
+) -> None:
+    async for msg in ws:
+        if msg.type is WSMsgType.TEXT:
+            await _handle_message(msg.data, sink, hub, service, multi)
+        elif msg.type is WSMsgType.BINARY:
+            sink.push_control(_error_message("malformed-message", "send text frames"))
+
+
+async def watch_job(request: web.Request) -> web.StreamResponse:
+    """WS /ws/job/{job_id}: the current snapshot, then one message per change."""
+    service = request.app[service_key]
+    hub = request.app[hub_key]
+    job_id = parse_job_id(request.match_info["job_id"])
+    await service.snapshot(job_id)  # 404 before the upgrade
+    ws, sink = await _open(request, "job")
+    try:
+        await _start_watching(service, sink, job_id)
+        await _read_until_closed(ws, sink, hub, service, multi=False)
+    except JobNotFoundError:
+        await ws.close(code=1011, message=b"job vanished")
+    finally:
+        hub.unwatch(job_id, sink)
+        await _close(request, sink, "job")
+    return ws
+
+
+async def watch_jobs(request: web.Request) -> web.StreamResponse:
+    """WS /ws/jobs: subscribe/unsubscribe to many jobs; `?all=true` streams every job."""
+    service = request.app[service_key]
+    hub = request.app[hub_key]
+    watch_all = request.query.get("all", "false").lower()
+    if watch_all not in ("true", "false", "1", "0"):
+        raise ValidationError(errors={"all": "must be true or false"})
+    ws, sink = await _open(request, "jobs")
+    if watch_all in ("true", "1"):
+        hub.watch_all(sink)
+    try:
+        await _read_until_closed(ws, sink, hub, service, multi=True)
+    finally:
+        hub.unwatch_all(sink)
+        for job_id in list(sink.watching):
+            hub.unwatch(job_id, sink)
+        await _close(request, sink, "jobs")
+    return ws

@@ -1,0 +1,144 @@
+"""create_app: wires settings, plugins, the service, the worker pool and the routes."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+import weakref
+from collections.abc import AsyncIterator
+
+from aiohttp import WSCloseCode, web
+
+from vts import registry
+from vts.api.metrics import request_metrics_middleware
+from vts.api.problems import problem_middleware
+from vts.api.routes import setup_routes
+from vts.api.validation import MAX_BODY_BYTES
+from vts.config import Settings
+from vts.errors import UnavailableError
+from vts.events import EventHub
+from vts.fanout import Announcer
+from vts.keys import (
+    broker_key,
+    hub_key,
+    metrics_key,
+    processor_key,
+    service_key,
+    settings_key,
+    store_key,
+    websockets_key,
+)
+from vts.metrics import Metrics
+from vts.ports import Broker, JobStore, Processor
+from vts.service import JobService
+from vts.worker import WorkerPool
+
+log = logging.getLogger(__name__)
+
+worker_pool_key = web.AppKey("worker_pool", WorkerPool)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    store: JobStore | None = None,
+    broker: Broker | None = None,
+    processor: Processor | None = None,
+    workers: bool = True,
+) -> web.Application:
+    """The vts application. Ports not given are built from `settings` via the registry.
+
+    With `workers=False` the process serves the API only and runs no jobs.
+    """
+    app = web.Application(
+        middlewares=[request_metrics_middleware, problem_middleware],
+        client_max_size=MAX_BODY_BYTES,
+    )
+    app[settings_key] = settings
+    app[metrics_key] = Metrics()
+    app[hub_key] = EventHub()
+    app[websockets_key] = weakref.WeakSet()
+    app[store_key] = store or registry.create_store(settings)
+    app[broker_key] = broker or registry.create_broker(settings)
+    app[processor_key] = processor or registry.create_processor(settings)
+    app.cleanup_ctx.append(_ports_ctx)
+    app.cleanup_ctx.append(_service_ctx)
+    if workers:
+        app.cleanup_ctx.append(_workers_ctx)
+        app.on_shutdown.append(_drain_workers)
+    app.on_shutdown.append(_close_websockets)
+    setup_routes(app)
+    return app
+
+
+async def _ports_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[settings_key]
+    store, broker, processor = app[store_key], app[broker_key], app[processor_key]
+    log.info(
+        "store %s (%s), broker %s (%s), processor %s",
+        type(store).__name__,
+        registry.scheme_of(settings.database_url),
+        type(broker).__name__,
+        registry.scheme_of(settings.redis_url),
+        type(processor).__name__,
+    )
+    await store.open()
+    try:
+        await store.migrate()
+        try:
+            await broker.open()
+        except UnavailableError as exc:
+            # Derived state only: serve from the store until the broker is back.
+            log.warning("broker unavailable at start-up, carrying on: %s", exc)
+        await processor.open()
+        yield
+    finally:
+        await processor.close()
+        await broker.close()
+        await store.close()
+
+
+async def _service_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[settings_key]
+    origin = uuid.uuid4().hex
+    announcer = Announcer(app[hub_key], app[broker_key], app[metrics_key], origin)
+    service = JobService(
+        app[store_key],
+        app[broker_key],
+        announcer,
+        app[metrics_key],
+        max_attempts=settings.max_attempts,
+    )
+    app[service_key] = service
+    await announcer.start()
+    try:
+        await service.resync_dead_letters()
+    except UnavailableError as exc:
+        log.warning("could not resync the dead-letter queue: %s", exc)
+    yield
+    await announcer.stop()
+
+
+async def _workers_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[settings_key]
+    pool = WorkerPool(
+        app[service_key],
+        app[processor_key],
+        owner=f"vts-{uuid.uuid4().hex[:12]}",
+        concurrency=settings.concurrency,
+        lease_seconds=settings.lease_seconds,
+    )
+    app[worker_pool_key] = pool
+    await pool.start()
+    yield
+    await pool.drain(0)  # no-op after the shutdown drain; covers failed start-ups
+
+
+async def _drain_workers(app: web.Application) -> None:
+    await app[worker_pool_key].drain(app[settings_key].shutdown_grace)
+
+
+async def _close_websockets(app: web.Application) -> None:
+    sockets = app[websockets_key]
+    for ws in list(sockets):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")

@@ -1,0 +1,1 @@
+"""Broker plugins: cache, dead-letter queue and event relay."""

@@ -1,0 +1,145 @@
+"""The `vts` command line: `vts serve`, `vts migrate`. The only reader of os.environ."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+
+import vts
+from vts import registry
+from vts.app import create_app
+from vts.config import Settings, load_settings
+from vts.errors import ConfigError, UnavailableError
+
+log = logging.getLogger("vts")
+
+# option -> Settings field; each option overrides its VTS_* variable.
+SERVE_OPTIONS: dict[str, tuple[str, str]] = {
+    "--host": ("host", "address to listen on [VTS_HOST, 127.0.0.1]"),
+    "--port": ("port", "TCP port, 0 for any free one [VTS_PORT, 8000]"),
+    "--database-url": (
+        "database_url",
+        "job store URL [VTS_DATABASE_URL, sqlite:///./vts.db]",
+    ),
+    "--redis-url": ("redis_url", "cache/DLQ/pub-sub URL [VTS_REDIS_URL, fakeredis://]"),
+    "--processor": ("processor", "processor plugin [VTS_PROCESSOR, simulated]"),
+    "--concurrency": ("concurrency", "jobs run at once [VTS_CONCURRENCY, 16]"),
+    "--max-attempts": (
+        "max_attempts",
+        "attempts before dead-lettering [VTS_MAX_ATTEMPTS, 3]",
+    ),
+    "--lease-seconds": ("lease_seconds", "job lease length [VTS_LEASE_SECONDS, 30]"),
+    "--shutdown-grace": (
+        "shutdown_grace",
+        "drain time on SIGTERM [VTS_SHUTDOWN_GRACE, 20]",
+    ),
+    "--sim-duration": (
+        "sim_duration",
+        "simulated seconds, N or MIN-MAX [VTS_SIM_DURATION, 1-5]",
+    ),
+    "--sim-error-rate": (
+        "sim_error_rate",
+        "simulated failure share 0..1 [VTS_SIM_ERROR_RATE, 0.1]",
+    ),
+    "--sim-seed": ("sim_seed", "seed for reproducible simulation [VTS_SIM_SEED]"),
+    "--log-level": ("log_level", "DEBUG, INFO, WARNING, ERROR [VTS_LOG_LEVEL, INFO]"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vts", description="Video translation job service."
+    )
+    parser.add_argument("--version", action="version", version=f"vts {vts.__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser("serve", help="run the API and the worker pool")
+    for option, (field, help_text) in SERVE_OPTIONS.items():
+        serve.add_argument(option, dest=field, metavar=field.upper(), help=help_text)
+    serve.add_argument(
+        "--no-workers", action="store_true", help="serve the API only; run no jobs here"
+    )
+    migrate = commands.add_parser(
+        "migrate", help="apply pending schema migrations and exit"
+    )
+    migrate.add_argument("--database-url", dest="database_url", metavar="URL")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    overrides = {
+        field: value
+        for field, value in vars(args).items()
+        if field not in ("command", "no_workers") and value is not None
+    }
+    try:
+        settings = load_settings(os.environ, overrides)
+    except ConfigError as exc:
+        print(f"vts: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level_number,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        if args.command == "migrate":
+            return asyncio.run(_migrate(settings))
+        return asyncio.run(_serve(settings, workers=not args.no_workers))
+    except ConfigError as exc:
+        print(f"vts: {exc}", file=sys.stderr)
+        return 2
+    except UnavailableError as exc:
+        print(f"vts: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _migrate(settings: Settings) -> int:
+    store = registry.create_store(settings)
+    await store.open()
+    try:
+        applied = await store.migrate()
+    finally:
+        await store.close()
+    print("schema is up to date" if not applied else f"applied: {', '.join(applied)}")
+    return 0
+
+
+async def _serve(settings: Settings, *, workers: bool) -> int:
+    app = create_app(settings, workers=workers)
+    runner = web.AppRunner(
+        app,
+        handle_signals=False,
+        shutdown_timeout=settings.shutdown_grace + 5,
+        access_log=None,
+    )
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, settings.host, settings.port, backlog=1024)
+        await site.start()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        for address in runner.addresses:
+            host, port = address[0], address[1]
+            log.info("vts %s listening on http://%s:%d", vts.__version__, host, port)
+        await stop.wait()
+        log.info(
+            "shutting down: draining jobs for up to %.0fs", settings.shutdown_grace
+        )
+    finally:
+        await runner.cleanup()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

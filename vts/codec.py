@@ -1,0 +1,119 @@
+"""Job <-> wire formats: the public snapshot (REST, WebSocket, cache) and timestamps."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from vts.domain import Job, JobError, JobStatus
+
+JOB_MESSAGE_PREFIX = b'{"type":"job",'
+
+
+def format_time(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a `Z`, millisecond precision."""
+    if value is None:
+        return None
+    return (
+        value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    )
+
+
+def parse_time(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    return datetime.fromisoformat(value)
+
+
+def error_to_dict(error: JobError | None) -> dict[str, Any] | None:
+    if error is None:
+        return None
+    return {"code": error.code, "message": error.message, "retryable": error.retryable}
+
+
+def error_from_dict(data: dict[str, Any] | None) -> JobError | None:
+    if data is None:
+        return None
+    return JobError(str(data["code"]), str(data["message"]), bool(data["retryable"]))
+
+
+def job_to_public(job: Job) -> dict[str, Any]:
+    """The job as clients see it: every field but scheduling and lease internals."""
+    return {
+        "job_id": job.job_id,
+        "status": job.status.value,
+        "source_language": job.source_language,
+        "target_language": job.target_language,
+        "metadata": job.metadata,
+        "progress": job.progress,
+        "stage": job.stage,
+        "attempts": job.attempts,
+        "max_attempts": job.max_attempts,
+        "error": error_to_dict(job.error),
+        "result": job.result,
+        "created_at": format_time(job.created_at),
+        "updated_at": format_time(job.updated_at),
+        "started_at": format_time(job.started_at),
+        "completed_at": format_time(job.completed_at),
+        "version": job.version,
+    }
+
+
+def snapshot_bytes(job: Job) -> bytes:
+    """The public snapshot serialized once; REST bodies and cache values use it as is."""
+    return orjson.dumps(job_to_public(job))
+
+
+def job_message(snapshot: bytes) -> bytes:
+    """A WebSocket job message: the snapshot with `"type": "job"` in front."""
+    return JOB_MESSAGE_PREFIX + snapshot[1:]
+
+
+def snapshot_status(snapshot: bytes) -> JobStatus:
+    return JobStatus(orjson.loads(snapshot)["status"])
+
+
+def job_to_record(job: Job) -> bytes:
+    """Every field of the job, internals included, for stores that keep a JSON body."""
+    record = job_to_public(job)
+    record["available_at"] = format_time(job.available_at)
+    record["lease_owner"] = job.lease_owner
+    record["lease_expires_at"] = format_time(job.lease_expires_at)
+    return orjson.dumps(record)
+
+
+def job_from_record(raw: bytes | str) -> Job:
+    data = orjson.loads(raw)
+    return Job(
+        job_id=data["job_id"],
+        status=JobStatus(data["status"]),
+        source_language=data["source_language"],
+        target_language=data["target_language"],
+        metadata=data["metadata"],
+        created_at=_time(data["created_at"]),
+        updated_at=_time(data["updated_at"]),
+        max_attempts=data["max_attempts"],
+        version=data["version"],
+        progress=data["progress"],
+        stage=data["stage"],
+        attempts=data["attempts"],
+        error=error_from_dict(data["error"]),
+        result=data["result"],
+        started_at=parse_time(data["started_at"]),
+        completed_at=parse_time(data["completed_at"]),
+        available_at=parse_time(data.get("available_at")),
+        lease_owner=data.get("lease_owner"),
+        lease_expires_at=parse_time(data.get("lease_expires_at")),
+    )
+
+
+def _time(value: str) -> datetime:
+    parsed = parse_time(value)
+    assert parsed is not None
+    return parsed
+
+
+def epoch(value: datetime | None) -> float | None:
+    return None if value is None else value.timestamp()

@@ -1,0 +1,191 @@
+"""Settings: one typed, validated object built from VTS_* variables and `vts serve` options."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import attrs
+import cattrs
+
+from vts.errors import InvalidSettingError
+
+_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+
+
+@attrs.frozen
+class SimDuration:
+    """How long a simulated job takes: a uniform range in seconds."""
+
+    low: float
+    high: float
+
+    def __str__(self) -> str:
+        return f"{self.low:g}-{self.high:g}"
+
+
+def parse_sim_duration(raw: object) -> SimDuration:
+    """`"2"` -> 2..2 s, `"1-5"` -> 1..5 s; both ends >= 0 and low <= high."""
+    if isinstance(raw, SimDuration):
+        return raw
+    text = str(raw).strip()
+    parts = text.split("-", 1)
+    low, high = float(parts[0]), float(parts[-1])
+    if not (0 <= low <= high) or high != high or high == float("inf"):
+        raise ValueError(text)
+    return SimDuration(low, high)
+
+
+def _setting(
+    env: str, default: Any, accepted: str, check: Callable[[Any], bool] | None = None
+) -> Any:
+    return attrs.field(
+        default=default,
+        metadata={"env": env, "accepted": accepted, "check": check},
+    )
+
+
+@attrs.frozen
+class Settings:
+    """Everything vts reads at start-up. Each field: its variable, its default."""
+
+    host: str = _setting("VTS_HOST", "127.0.0.1", "a host name or IP address", bool)
+    """VTS_HOST: address to listen on (127.0.0.1)."""
+    port: int = _setting(
+        "VTS_PORT", 8000, "a port number 0-65535", lambda v: 0 <= v <= 65535
+    )
+    """VTS_PORT: TCP port (8000; 0 picks a free one)."""
+    database_url: str = _setting(
+        "VTS_DATABASE_URL",
+        "sqlite:///./vts.db",
+        "a URL such as sqlite:///./vts.db or postgresql://user:pass@host/db",
+        lambda v: bool(_URL.match(v)),
+    )
+    """VTS_DATABASE_URL: the job store (sqlite:///./vts.db)."""
+    redis_url: str = _setting(
+        "VTS_REDIS_URL",
+        "fakeredis://",
+        "a URL such as fakeredis:// or redis://host:6379/0",
+        lambda v: bool(_URL.match(v)),
+    )
+    """VTS_REDIS_URL: cache, dead-letter queue and event relay (fakeredis://, in-process)."""
+    processor: str = _setting(
+        "VTS_PROCESSOR", "simulated", "an installed processor plugin name", bool
+    )
+    """VTS_PROCESSOR: the translation pipeline plugin (simulated)."""
+    concurrency: int = _setting(
+        "VTS_CONCURRENCY", 16, "an integer 1-10000", lambda v: 1 <= v <= 10000
+    )
+    """VTS_CONCURRENCY: jobs processed at once by this process (16)."""
+    max_attempts: int = _setting(
+        "VTS_MAX_ATTEMPTS", 3, "an integer 1-100", lambda v: 1 <= v <= 100
+    )
+    """VTS_MAX_ATTEMPTS: attempts before a job is dead-lettered (3)."""
+    lease_seconds: float = _setting(
+        "VTS_LEASE_SECONDS",
+        30.0,
+        "a number of seconds 0.5-86400",
+        lambda v: 0.5 <= v <= 86400,
+    )
+    """VTS_LEASE_SECONDS: how long a claimed job stays owned without a renewal (30)."""
+    shutdown_grace: float = _setting(
+        "VTS_SHUTDOWN_GRACE",
+        20.0,
+        "a number of seconds 0-3600",
+        lambda v: 0 <= v <= 3600,
+    )
+    """VTS_SHUTDOWN_GRACE: on SIGTERM, how long running jobs may finish (20)."""
+    sim_duration: SimDuration = _setting(
+        "VTS_SIM_DURATION",
+        SimDuration(1.0, 5.0),
+        "seconds as one number or min-max, e.g. 0, 2 or 1-5",
+    )
+    """VTS_SIM_DURATION: simulated job length in seconds, `min-max` or one number (1-5)."""
+    sim_error_rate: float = _setting(
+        "VTS_SIM_ERROR_RATE", 0.1, "a number from 0 to 1", lambda v: 0 <= v <= 1
+    )
+    """VTS_SIM_ERROR_RATE: share of simulated attempts that fail (0.1)."""
+    sim_seed: int | None = _setting("VTS_SIM_SEED", None, "an integer")
+    """VTS_SIM_SEED: makes simulated durations and failures reproducible (unset)."""
+    log_level: str = _setting(
+        "VTS_LOG_LEVEL",
+        "INFO",
+        "one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
+        lambda v: v in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"},
+    )
+    """VTS_LOG_LEVEL: log verbosity (INFO)."""
+
+    @property
+    def log_level_number(self) -> int:
+        return int(logging.getLevelName(self.log_level))
+
+
+_converter = cattrs.Converter()
+_converter.register_structure_hook(SimDuration, lambda raw, _: parse_sim_duration(raw))
+_converter.register_structure_hook(
+    int | None, lambda raw, _: None if raw in (None, "") else int(raw)
+)
+
+
+def _structure_one(field: attrs.Attribute[Any], raw: object) -> Any:
+    if field.name == "log_level":
+        return str(raw).strip().upper()
+    if isinstance(raw, str) and field.type in (int, "int"):
+        return int(raw.strip())
+    if isinstance(raw, str) and field.type in (float, "float"):
+        value = float(raw.strip())
+        if value != value:  # NaN
+            raise ValueError(raw)
+        return value
+    return _converter.structure(raw, _FIELD_TYPES[field.name])
+
+
+_FIELD_TYPES: dict[str, Any] = {
+    "host": str,
+    "port": int,
+    "database_url": str,
+    "redis_url": str,
+    "processor": str,
+    "concurrency": int,
+    "max_attempts": int,
+    "lease_seconds": float,
+    "shutdown_grace": float,
+    "sim_duration": SimDuration,
+    "sim_error_rate": float,
+    "sim_seed": int | None,
+    "log_level": str,
+}
+
+
+def env_names() -> dict[str, str]:
+    """Field name -> environment variable."""
+    return {f.name: f.metadata["env"] for f in attrs.fields(Settings)}
+
+
+def load_settings(
+    env: Mapping[str, str], overrides: Mapping[str, object] | None = None
+) -> Settings:
+    """Build Settings from the environment, with explicit options taking precedence.
+
+    Raises InvalidSettingError naming the first bad variable and what it accepts.
+    """
+    values: dict[str, Any] = {}
+    for field in attrs.fields(Settings):
+        variable = field.metadata["env"]
+        raw: object = (overrides or {}).get(field.name)
+        if raw is None:
+            raw = env.get(variable)
+        if raw is None:
+            continue
+        accepted = field.metadata["accepted"]
+        try:
+            value = _structure_one(field, raw)
+        except (ValueError, TypeError, cattrs.BaseValidationError):
+            raise InvalidSettingError(variable, raw, accepted) from None
+        check = field.metadata["check"]
+        if check is not None and not check(value):
+            raise InvalidSettingError(variable, raw, accepted)
+        values[field.name] = value
+    return Settings(**values)

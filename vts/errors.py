@@ -1,0 +1,177 @@
+"""The vts error tree; plugins raise from it, the API maps it to problem+json.
+
+VtsError
+├── ConfigError
+│   ├── InvalidSettingError
+│   ├── UnknownPluginError
+│   ├── PluginError
+│   └── MissingDependencyError
+├── ValidationError
+├── JobNotFoundError
+├── ConflictError
+│   ├── InvalidTransitionError
+│   └── IdempotencyKeyReusedError
+├── VersionConflictError
+├── UnavailableError
+│   ├── StoreUnavailableError
+│   └── BrokerUnavailableError
+└── ProcessingError
+    ├── TransientError
+    └── PermanentError
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+
+class VtsError(Exception):
+    """Something went wrong in vts."""
+
+    code = "vts-error"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or self.code).strip())
+
+    @property
+    def message(self) -> str:
+        return str(self.args[0])
+
+
+class ConfigError(VtsError):
+    """The configuration is not usable."""
+
+    code = "config-error"
+
+
+class InvalidSettingError(ConfigError):
+    """A setting has a value vts does not accept."""
+
+    code = "invalid-setting"
+
+    def __init__(self, variable: str, value: object, accepted: str) -> None:
+        self.variable = variable
+        self.value = value
+        self.accepted = accepted
+        super().__init__(f"{variable}={value!r} is not valid: expected {accepted}")
+
+
+class UnknownPluginError(ConfigError):
+    """No installed plugin has that name."""
+
+    code = "unknown-plugin"
+
+    def __init__(self, group: str, name: str, installed: Sequence[str]) -> None:
+        self.group = group
+        self.name = name
+        listed = ", ".join(sorted(installed)) or "none"
+        super().__init__(
+            f"no {group} plugin named {name!r} (installed: {listed}); "
+            "reinstall the package after adding a plugin"
+        )
+
+
+class PluginError(ConfigError):
+    """A plugin loaded but did not produce a usable object."""
+
+    code = "plugin-error"
+
+
+class MissingDependencyError(ConfigError):
+    """A backend needs a package that is not installed."""
+
+    code = "missing-dependency"
+
+    def __init__(self, package: str, extra: str) -> None:
+        super().__init__(
+            f"{package} is not installed; install it with: pip install 'vts[{extra}]'"
+        )
+
+
+class ValidationError(VtsError):
+    """The request is not valid."""
+
+    code = "validation-error"
+
+    def __init__(
+        self, message: str | None = None, errors: Mapping[str, str] | None = None
+    ) -> None:
+        self.errors = dict(errors or {})
+        if message is None and self.errors:
+            message = "; ".join(f"{k}: {v}" for k, v in self.errors.items())
+        super().__init__(message)
+
+
+class JobNotFoundError(VtsError):
+    """No job has that id."""
+
+    code = "job-not-found"
+
+    def __init__(self, job_id: str) -> None:
+        self.job_id = job_id
+        super().__init__(f"no job with id {job_id}")
+
+
+class ConflictError(VtsError):
+    """The request conflicts with the job's current state."""
+
+    code = "conflict"
+
+
+class InvalidTransitionError(ConflictError):
+    """The job's state does not allow that change."""
+
+    code = "invalid-transition"
+
+
+class IdempotencyKeyReusedError(ConflictError):
+    """The Idempotency-Key was already used with a different request body."""
+
+    code = "idempotency-key-reused"
+
+
+class VersionConflictError(VtsError):
+    """The job changed since it was read (compare-and-set failed)."""
+
+    code = "version-conflict"
+
+
+class UnavailableError(VtsError):
+    """A backend is unreachable."""
+
+    code = "unavailable"
+
+
+class StoreUnavailableError(UnavailableError):
+    """The job store is unreachable."""
+
+    code = "store-unavailable"
+
+
+class BrokerUnavailableError(UnavailableError):
+    """The broker (cache, dead-letter queue, pub/sub) is unreachable."""
+
+    code = "broker-unavailable"
+
+
+class ProcessingError(VtsError):
+    """A processor could not finish a job."""
+
+    code = "processing-error"
+
+    def __init__(self, message: str | None = None, *, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+
+class TransientError(ProcessingError):
+    """A processor failed in a way that a later attempt may not."""
+
+    code = "transient-error"
+
+
+class PermanentError(ProcessingError):
+    """A processor failed in a way that no retry will fix."""
+
+    code = "permanent-error"

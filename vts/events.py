@@ -1,0 +1,105 @@
+"""Per-process fan-out: each job event goes to its watchers once, serialized once."""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Protocol
+
+import orjson
+
+from vts.codec import job_message
+from vts.domain import JobStatus
+
+log = logging.getLogger(__name__)
+
+HOT_SNAPSHOTS = 20_000
+
+
+class Sink(Protocol):
+    """Where a watcher's messages go (a WebSocket connection). Must not block."""
+
+    def push(self, job_id: str, version: int, message: bytes) -> None: ...
+
+
+Listener = Callable[[str, JobStatus], None]
+
+
+class EventHub:
+    """Routes job events to the sinks watching that job and to the sinks watching all.
+
+    It also remembers the newest snapshot of recently changed jobs, so a watcher's first
+    snapshot and hot reads need no round trip. Events older than the newest one seen
+    for a job are dropped, which makes duplicates and relayed echoes harmless.
+    """
+
+    def __init__(self, hot_capacity: int = HOT_SNAPSHOTS) -> None:
+        self._by_job: dict[str, set[Sink]] = {}
+        self._all: set[Sink] = set()
+        self._hot: OrderedDict[str, tuple[int, bytes]] = OrderedDict()
+        self._hot_capacity = hot_capacity
+        self._listeners: list[Listener] = []
+
+    def deliver(
+        self, job_id: str, version: int, status: JobStatus, snapshot: bytes
+    ) -> bool:
+        """Fan one event out; False if it was not newer than what this hub has seen."""
+        hot = self._hot.get(job_id)
+        if hot is not None and hot[0] >= version:
+            return False
+        self._hot[job_id] = (version, snapshot)
+        self._hot.move_to_end(job_id)
+        if len(self._hot) > self._hot_capacity:
+            self._hot.popitem(last=False)
+        watchers = self._by_job.get(job_id)
+        if watchers or self._all:
+            message = job_message(snapshot)
+            for sink in tuple(watchers or ()):
+                sink.push(job_id, version, message)
+            for sink in tuple(self._all):
+                sink.push(job_id, version, message)
+        for listener in self._listeners:
+            try:
+                listener(job_id, status)
+            except Exception:
+                log.exception("job event listener failed")
+        return True
+
+    def deliver_snapshot(self, snapshot: bytes) -> bool:
+        """Deliver an event that arrived as bytes only (relayed from another replica)."""
+        data = orjson.loads(snapshot)
+        return self.deliver(
+            data["job_id"], data["version"], JobStatus(data["status"]), snapshot
+        )
+
+    def hot(self, job_id: str) -> tuple[int, bytes] | None:
+        """(version, snapshot) of the newest event seen for the job, if still remembered."""
+        return self._hot.get(job_id)
+
+    def forget(self, job_id: str) -> None:
+        self._hot.pop(job_id, None)
+
+    def watch(self, job_id: str, sink: Sink) -> None:
+        self._by_job.setdefault(job_id, set()).add(sink)
+
+    def unwatch(self, job_id: str, sink: Sink) -> None:
+        watchers = self._by_job.get(job_id)
+        if watchers is not None:
+            watchers.discard(sink)
+            if not watchers:
+                del self._by_job[job_id]
+
+    def watch_all(self, sink: Sink) -> None:
+        self._all.add(sink)
+
+    def unwatch_all(self, sink: Sink) -> None:
+        self._all.discard(sink)
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call `listener(job_id, status)` after every delivered event (in-process)."""
+        self._listeners.append(listener)
+
+    @property
+    def watcher_count(self) -> int:
+        return sum(len(s) for s in self._by_job.values()) + len(self._all)

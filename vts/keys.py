@@ -1,0 +1,24 @@
+"""Every web.AppKey: the app's state, typed."""
+
+from __future__ import annotations
+
+import weakref
+
+from aiohttp import web
+
+from vts.config import Settings
+from vts.events import EventHub
+from vts.metrics import Metrics
+from vts.ports import Broker, JobStore, Processor
+from vts.service import JobService
+
+settings_key = web.AppKey("settings", Settings)
+metrics_key = web.AppKey("metrics", Metrics)
+hub_key = web.AppKey("hub", EventHub)
+store_key = web.AppKey("store", JobStore)
+broker_key = web.AppKey("broker", Broker)
+processor_key = web.AppKey("processor", Processor)
+service_key = web.AppKey("service", JobService)
+websockets_key: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey(
+    "websockets"
+)

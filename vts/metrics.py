@@ -1,0 +1,98 @@
+"""Prometheus collectors, owned by one app (its own CollectorRegistry)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
+LATENCY_BUCKETS = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1,
+    2.5,
+)
+
+
+class Metrics:
+    """Every metric vts exports; `registry` is what GET /metrics renders."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.jobs_created = Counter(
+            "vts_jobs_created", "Jobs accepted by POST /translate.", registry=r
+        )
+        self.jobs_finished = Counter(
+            "vts_jobs_finished",
+            "Jobs that reached a final state.",
+            ["status"],
+            registry=r,
+        )
+        self.job_attempts_failed = Counter(
+            "vts_job_attempts_failed",
+            "Processing attempts that raised, by whether they will be retried.",
+            ["retryable"],
+            registry=r,
+        )
+        self.job_duration = Histogram(
+            "vts_job_duration_seconds",
+            "Time from a job's creation to its final state.",
+            buckets=DURATION_BUCKETS,
+            registry=r,
+        )
+        self.jobs_by_state = Gauge(
+            "vts_jobs",
+            "Jobs in the store by state (read at scrape time).",
+            ["status"],
+            registry=r,
+        )
+        self.dlq_size = Gauge(
+            "vts_dlq_size",
+            "Entries in the dead-letter queue (read at scrape time).",
+            registry=r,
+        )
+        self.websocket_connections = Gauge(
+            "vts_websocket_connections",
+            "Open WebSocket connections.",
+            ["endpoint"],
+            registry=r,
+        )
+        self.http_requests = Counter(
+            "vts_http_requests",
+            "HTTP requests by route and status code.",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.http_latency = Histogram(
+            "vts_http_request_duration_seconds",
+            "HTTP request handling time by route.",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.cache_hits = Counter(
+            "vts_cache_hits", "Job reads served by the cache.", registry=r
+        )
+        self.cache_misses = Counter(
+            "vts_cache_misses", "Job reads that went to the store.", registry=r
+        )
+        self.broker_errors = Counter(
+            "vts_broker_errors",
+            "Broker operations that failed (the store stays the truth).",
+            ["operation"],
+            registry=r,
+        )
+        self.events_published = Counter(
+            "vts_events",
+            "Job events fanned out by this process, by origin.",
+            ["origin"],
+            registry=r,
+        )

@@ -1,0 +1,148 @@
+"""The ports the service core talks to: JobStore, Broker, Processor (typing.Protocols)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol, runtime_checkable
+
+import attrs
+
+from vts.domain import Job, JobStatus
+
+
+@attrs.frozen
+class IdempotencyClaim:
+    """An Idempotency-Key and the fingerprint of the request body that used it."""
+
+    key: str
+    fingerprint: str
+
+
+@attrs.frozen
+class Page:
+    """One page of jobs, newest first; `next_cursor` is None on the last page."""
+
+    jobs: Sequence[Job]
+    next_cursor: str | None
+
+
+@runtime_checkable
+class JobStore(Protocol):
+    """Durable job state, the source of truth. Raises StoreUnavailableError when down."""
+
+    async def open(self) -> None:
+        """Connect; the schema is brought up to date by `migrate`."""
+
+    async def close(self) -> None: ...
+
+    async def migrate(self) -> list[str]:
+        """Apply pending migrations once (safe to race); return the names applied."""
+
+    async def ping(self) -> None:
+        """Return if the store answers; raise StoreUnavailableError otherwise."""
+
+    async def create(
+        self, job: Job, idempotency: IdempotencyClaim | None
+    ) -> tuple[Job, bool]:
+        """Insert `job` durably; return it and True.
+
+        With an idempotency claim whose key exists: the existing job and False when the
+        fingerprint matches, IdempotencyKeyReusedError when it differs.
+        """
+
+    async def get(self, job_id: str) -> Job:
+        """The stored job; JobNotFoundError if there is none."""
+
+    async def list_jobs(
+        self, status: JobStatus | None, limit: int, cursor: str | None
+    ) -> Page:
+        """Jobs newest first, optionally of one status; ValidationError on a bad cursor."""
+
+    async def update(self, job: Job, expected_version: int) -> None:
+        """Write `job` only if the stored version is `expected_version`.
+
+        Raises VersionConflictError when it is not, JobNotFoundError when it is gone.
+        """
+
+    async def claim(
+        self, now: datetime, limit: int, apply: Callable[[Job], Job]
+    ) -> list[Job]:
+        """Atomically take up to `limit` due pending jobs, oldest first.
+
+        Each is passed through `apply` (the domain's claim transition) and written;
+        two concurrent claimers never get the same job.
+        """
+
+    async def renew_leases(
+        self, owner: str, job_ids: Sequence[str], expires_at: datetime
+    ) -> set[str]:
+        """Extend the leases `owner` still holds; return the ids it still holds."""
+
+    async def expired(self, now: datetime, limit: int) -> list[Job]:
+        """Processing jobs whose lease ran out before `now`."""
+
+    async def dead_letters(self, limit: int) -> list[Job]:
+        """Failed (dead-lettered) jobs, most recent first."""
+
+    async def count_by_status(self) -> Mapping[JobStatus, int]: ...
+
+    async def next_due(self) -> datetime | None:
+        """When the earliest pending job becomes claimable, if any is pending."""
+
+
+@runtime_checkable
+class Broker(Protocol):
+    """Cache, dead-letter queue and event relay. Derived state: losing it loses no job.
+
+    Raises BrokerUnavailableError when down.
+    """
+
+    relays_events: bool
+    """True when other processes may share this broker, so events must be relayed."""
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> None: ...
+
+    async def cache_get(self, job_id: str) -> bytes | None: ...
+
+    async def cache_set_many(self, snapshots: Sequence[tuple[str, bytes]]) -> None:
+        """Write job snapshots, in one round trip."""
+
+    async def cache_delete(self, job_id: str) -> None: ...
+
+    async def dlq_add(self, job_id: str, entry: bytes, failed_at: float) -> None: ...
+
+    async def dlq_remove(self, job_id: str) -> None: ...
+
+    async def dlq_list(self, limit: int) -> list[bytes]:
+        """Dead-letter entries, most recent first."""
+
+    async def dlq_size(self) -> int: ...
+
+    async def publish(self, payload: bytes) -> None:
+        """Send an event to every subscriber of this broker (other replicas)."""
+
+    def subscribe(self) -> AsyncIterator[bytes]:
+        """Events published by anyone, until cancelled."""
+
+
+Reporter = Callable[[int, str | None], Awaitable[None]]
+"""`report(progress, stage)`: the processor tells how far it got."""
+
+
+@runtime_checkable
+class Processor(Protocol):
+    """Runs one attempt of a job.
+
+    Returns the result object; raises TransientError (retry later) or PermanentError.
+    """
+
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def run(self, job: Job, report: Reporter) -> Mapping[str, Any]: ...

@@ -1,0 +1,1 @@
+"""Processor implementations (plugins of the vts.processors entry-point group)."""

@@ -1,0 +1,208 @@
+"""The one place jobs change: transition -> compare-and-set write -> cache -> publish."""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import attrs
+
+from vts.codec import snapshot_bytes
+from vts.domain import (
+    Cancel,
+    Claim,
+    Event,
+    ExpireLease,
+    Job,
+    JobStatus,
+    Replay,
+    new_job,
+    transition,
+)
+from vts.errors import BrokerUnavailableError, VersionConflictError
+from vts.fanout import Announcer
+from vts.metrics import Metrics
+from vts.ports import Broker, IdempotencyClaim, JobStore, Page
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+CHANGE_RETRIES = 8
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@attrs.frozen
+class JobRequest:
+    """A validated request to translate one video."""
+
+    source_language: str
+    target_language: str
+    metadata: Mapping[str, Any]
+
+
+class JobService:
+    """Creates, reads and changes jobs; the API and the worker pool both go through it."""
+
+    def __init__(
+        self,
+        store: JobStore,
+        broker: Broker,
+        announcer: Announcer,
+        metrics: Metrics,
+        *,
+        max_attempts: int,
+        clock: Clock = utcnow,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.store = store
+        self.broker = broker
+        self.announcer = announcer
+        self.hub = announcer.hub
+        self.metrics = metrics
+        self.max_attempts = max_attempts
+        self.clock = clock
+        self.jitter = jitter
+
+    # --- reads ---------------------------------------------------------------------
+
+    async def snapshot(self, job_id: str) -> bytes:
+        """The job's newest public snapshot: memory, then cache, then the store.
+
+        Raises JobNotFoundError.
+        """
+        hot = self.hub.hot(job_id)
+        if hot is not None:
+            self.metrics.cache_hits.inc()
+            return hot[1]
+        try:
+            cached = await self.broker.cache_get(job_id)
+        except BrokerUnavailableError:
+            self.metrics.broker_errors.labels("cache_get").inc()
+            cached = None
+        if cached is not None:
+            self.metrics.cache_hits.inc()
+            return cached
+        self.metrics.cache_misses.inc()
+        job = await self.store.get(job_id)
+        snapshot = snapshot_bytes(job)
+        try:
+            await self.broker.cache_set_many([(job_id, snapshot)])
+        except BrokerUnavailableError:
+            self.metrics.broker_errors.labels("cache_set").inc()
+        return snapshot
+
+    async def get(self, job_id: str) -> Job:
+        return await self.store.get(job_id)
+
+    async def list_jobs(
+        self, status: JobStatus | None, limit: int, cursor: str | None
+    ) -> Page:
+        return await self.store.list_jobs(status, limit, cursor)
+
+    async def dead_letters(self, limit: int) -> list[bytes]:
+        """Dead-letter entries from the broker; from the store when the broker is down."""
+        try:
+            return await self.broker.dlq_list(limit)
+        except BrokerUnavailableError:
+            self.metrics.broker_errors.labels("dlq_list").inc()
+            return [snapshot_bytes(job) for job in await self.store.dead_letters(limit)]
+
+    # --- changes -------------------------------------------------------------------
+
+    async def submit(
+        self, request: JobRequest, idempotency: IdempotencyClaim | None = None
+    ) -> tuple[Job, bool]:
+        """Store a new pending job durably; (job, created). Replays return the first job."""
+        job = new_job(
+            str(uuid.uuid4()),
+            request.source_language,
+            request.target_language,
+            request.metadata,
+            self.max_attempts,
+            self.clock(),
+        )
+        stored, created = await self.store.create(job, idempotency)
+        if created:
+            self.metrics.jobs_created.inc()
+            self.announcer.announce(stored, None)
+        return stored, created
+
+    async def advance(self, job: Job, event: Event) -> Job:
+        """Apply `event` to `job` as read; VersionConflictError if it changed since."""
+        now = self.clock()
+        new = transition(job, event, now)
+        await self.store.update(new, job.version)
+        self._finished(new)
+        self.announcer.announce(new, job.status)
+        return new
+
+    async def change(self, job_id: str, event: Event) -> Job:
+        """Apply `event` to the job's current state, re-reading after lost races.
+
+        Raises JobNotFoundError, or InvalidTransitionError when the state forbids it.
+        """
+        for _ in range(CHANGE_RETRIES):
+            job = await self.store.get(job_id)
+            try:
+                return await self.advance(job, event)
+            except VersionConflictError:
+                continue
+        raise VersionConflictError(f"job {job_id} kept changing; try again")
+
+    async def cancel(self, job_id: str) -> Job:
+        return await self.change(job_id, Cancel())
+
+    async def replay(self, job_id: str) -> Job:
+        return await self.change(job_id, Replay())
+
+    async def claim(self, owner: str, limit: int, lease_seconds: float) -> list[Job]:
+        """Take up to `limit` due jobs for `owner` under a lease."""
+        now = self.clock()
+        event = Claim(owner, now + timedelta(seconds=lease_seconds))
+        jobs = await self.store.claim(
+            now, limit, lambda job: transition(job, event, now)
+        )
+        for job in jobs:
+            self.announcer.announce(job, JobStatus.PENDING)
+        return jobs
+
+    async def renew(
+        self, owner: str, job_ids: list[str], lease_seconds: float
+    ) -> set[str]:
+        expires = self.clock() + timedelta(seconds=lease_seconds)
+        return await self.store.renew_leases(owner, job_ids, expires)
+
+    async def reclaim_expired(self, limit: int = 500) -> list[Job]:
+        """Make jobs whose worker vanished claimable again (or dead-letter them)."""
+        reclaimed = []
+        for job in await self.store.expired(self.clock(), limit):
+            try:
+                reclaimed.append(await self.advance(job, ExpireLease()))
+            except VersionConflictError:
+                continue  # its worker renewed or finished it meanwhile
+        if reclaimed:
+            log.warning("reclaimed %d jobs whose lease expired", len(reclaimed))
+        return reclaimed
+
+    async def resync_dead_letters(self, limit: int = 10_000) -> int:
+        """Copy every failed job from the store into the broker's DLQ (it may lag)."""
+        jobs = await self.store.dead_letters(limit)
+        for job in jobs:
+            completed = job.completed_at or job.updated_at
+            await self.broker.dlq_add(
+                job.job_id, snapshot_bytes(job), completed.timestamp()
+            )
+        return len(jobs)
+
+    def _finished(self, job: Job) -> None:
+        if job.status.is_final:
+            self.metrics.jobs_finished.labels(job.status.value).inc()
+            end = job.completed_at or job.updated_at
+            self.metrics.job_duration.observe((end - job.created_at).total_seconds())

@@ -1,0 +1,1 @@
+"""Job store implementations (plugins of the vts.stores entry-point group)."""

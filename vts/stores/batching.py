@@ -1,0 +1,116 @@
+"""Group commit: writes that arrive while one transaction runs share the next one."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
+from typing import Any
+
+import attrs
+
+from vts.domain import Job
+from vts.errors import StoreUnavailableError
+from vts.ports import IdempotencyClaim
+
+
+@attrs.define(eq=False)
+class _Op:
+    result: Any = attrs.field(default=None, init=False)
+    error: BaseException | None = attrs.field(default=None, init=False)
+
+
+@attrs.define(eq=False)
+class CreateOp(_Op):
+    job: Job
+    idempotency: IdempotencyClaim | None
+
+
+@attrs.define(eq=False)
+class UpdateOp(_Op):
+    job: Job
+    expected_version: int
+
+
+@attrs.define(eq=False)
+class ClaimOp(_Op):
+    now: datetime
+    limit: int
+    apply: Callable[[Job], Job]
+
+
+@attrs.define(eq=False)
+class RenewOp(_Op):
+    owner: str
+    job_ids: Sequence[str]
+    expires_at: datetime
+
+
+Op = CreateOp | UpdateOp | ClaimOp | RenewOp
+
+
+class WriteBatcher:
+    """One writer task; `submit` queues an op and waits for the batch it lands in.
+
+    `write_batch(ops)` runs them in one transaction and sets each op's `result` or
+    `error`; if it raises, every op of the batch fails with that error.
+    """
+
+    def __init__(
+        self, write_batch: Callable[[list[Op]], Awaitable[None]], max_batch: int
+    ) -> None:
+        self._write_batch = write_batch
+        self._max_batch = max_batch
+        self._queue: asyncio.Queue[tuple[Op, asyncio.Future[Any]]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="vts-group-commit")
+
+    async def stop(self) -> None:
+        if self._task is None:
+            return
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+        while not self._queue.empty():
+            _, future = self._queue.get_nowait()
+            if not future.done():
+                future.set_exception(StoreUnavailableError("the store is closing"))
+
+    async def submit(self, op: Op) -> Any:
+        if self._task is None or self._task.done():
+            raise StoreUnavailableError("the store is not open")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait((op, future))
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < self._max_batch and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            ops = [op for op, _ in batch]
+            try:
+                await self._write_batch(ops)
+            except asyncio.CancelledError:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(
+                            StoreUnavailableError("the store is closing")
+                        )
+                raise
+            except Exception as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for op, future in batch:
+                if future.done():  # the caller gave up (cancelled)
+                    continue
+                if op.error is not None:
+                    future.set_exception(op.error)
+                else:
+                    future.set_result(op.result)

@@ -1,0 +1,426 @@
+"""SQLite job store (aiosqlite, WAL) with group commit: one transaction per batch of writes."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import aiosqlite
+
+from vts.codec import epoch, job_from_record, job_to_record
+from vts.config import Settings
+from vts.domain import Job, JobStatus
+from vts.errors import (
+    ConfigError,
+    IdempotencyKeyReusedError,
+    JobNotFoundError,
+    StoreUnavailableError,
+    ValidationError,
+    VersionConflictError,
+)
+from vts.ports import IdempotencyClaim, Page
+from vts.stores import migrations
+from vts.stores.batching import (
+    ClaimOp,
+    CreateOp,
+    Op,
+    RenewOp,
+    UpdateOp,
+    WriteBatcher,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 512
+_JOB_COLUMNS = (
+    "job_id, status, version, available_at, lease_owner, lease_expires_at, "
+    "completed_at, idempotency_key, fingerprint, body"
+)
+
+
+def sqlite_path(url: str) -> str:
+    """`sqlite:///./vts.db` -> `./vts.db`; `sqlite:////var/lib/vts.db` -> `/var/lib/vts.db`."""
+    parts = urlsplit(url)
+    if parts.scheme != "sqlite" or parts.netloc:
+        raise ConfigError(
+            f"VTS_DATABASE_URL={url!r} is not valid: expected sqlite:///relative/path.db "
+            "or sqlite:////absolute/path.db"
+        )
+    path = unquote(parts.path)[1:]
+    if not path:
+        raise ConfigError(f"VTS_DATABASE_URL={url!r} names no database file")
+    return path
+
+
+def encode_cursor(seq: int) -> str:
+    return base64.urlsafe_b64encode(f"s{seq}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not raw.startswith("s"):
+            raise ValueError(cursor)
+        return int(raw[1:])
+    except ValueError:
+        raise ValidationError(
+            "cursor is not one this server issued", {"cursor": "unknown cursor"}
+        ) from None
+
+
+def _row(job: Job, idem: IdempotencyClaim | None = None) -> tuple[Any, ...]:
+    return (
+        job.job_id,
+        job.status.value,
+        job.version,
+        epoch(job.available_at),
+        job.lease_owner,
+        epoch(job.lease_expires_at),
+        epoch(job.completed_at),
+        idem.key if idem else None,
+        idem.fingerprint if idem else None,
+        job_to_record(job),
+    )
+
+
+@contextlib.asynccontextmanager
+async def _driver_errors() -> AsyncIterator[None]:
+    try:
+        yield
+    except (sqlite3.OperationalError, sqlite3.DatabaseError, ValueError) as exc:
+        # aiosqlite raises ValueError once its connection thread has stopped.
+        raise StoreUnavailableError(f"SQLite store failed: {exc}") from exc
+
+
+class SqliteJobStore:
+    """Jobs in one SQLite file. Single process: several processes need Postgres."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._batcher = WriteBatcher(self._write_batch, MAX_BATCH)
+
+    async def open(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        async with _driver_errors():
+            self._writer = await self._connect()
+            self._reader = await self._connect()
+        self._batcher.start()
+
+    async def _connect(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, isolation_level=None)
+        await conn.execute("PRAGMA journal_mode=WAL")
+        # FULL: a 202 means the job survives a power cut.
+        await conn.execute("PRAGMA synchronous=FULL")
+        await conn.execute("PRAGMA busy_timeout=5000")
+        return conn
+
+    async def close(self) -> None:
+        await self._batcher.stop()
+        for conn in (self._reader, self._writer):
+            if conn is not None:
+                await conn.close()
+        self._reader = self._writer = None
+
+    @property
+    def _w(self) -> aiosqlite.Connection:
+        if self._writer is None:
+            raise StoreUnavailableError("the SQLite store is not open")
+        return self._writer
+
+    @property
+    def _r(self) -> aiosqlite.Connection:
+        if self._reader is None:
+            raise StoreUnavailableError("the SQLite store is not open")
+        return self._reader
+
+    async def migrate(self) -> list[str]:
+        conn = self._w
+        applied: list[str] = []
+        async with _driver_errors():
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                await conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_migrations "
+                    "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+                )
+                done = {
+                    r[0]
+                    for r in await conn.execute_fetchall(
+                        "SELECT name FROM schema_migrations"
+                    )
+                }
+                for name, sql in migrations.load("sqlite"):
+                    if name in done:
+                        continue
+                    code = "\n".join(
+                        line
+                        for line in sql.splitlines()
+                        if not line.lstrip().startswith("--")
+                    )
+                    for statement in filter(str.strip, code.split(";")):
+                        await conn.execute(statement)
+                    await conn.execute(
+                        "INSERT INTO schema_migrations VALUES (?, ?)",
+                        (name, datetime.now(UTC).isoformat()),
+                    )
+                    applied.append(name)
+                await conn.execute("COMMIT")
+            except BaseException:
+                await conn.execute("ROLLBACK")
+                raise
+        if applied:
+            log.info("applied SQLite migrations: %s", ", ".join(applied))
+        return applied
+
+    async def ping(self) -> None:
+        async with _driver_errors():
+            await self._r.execute_fetchall("SELECT 1")
+
+    # --- writes: queued and committed in batches --------------------------------
+
+    async def create(
+        self, job: Job, idempotency: IdempotencyClaim | None
+    ) -> tuple[Job, bool]:
+        result: tuple[Job, bool] = await self._batcher.submit(
+            CreateOp(job, idempotency)
+        )
+        return result
+
+    async def update(self, job: Job, expected_version: int) -> None:
+        await self._batcher.submit(UpdateOp(job, expected_version))
+
+    async def claim(
+        self, now: datetime, limit: int, apply: Callable[[Job], Job]
+    ) -> list[Job]:
+        claimed: list[Job] = await self._batcher.submit(ClaimOp(now, limit, apply))
+        return claimed
+
+    async def renew_leases(
+        self, owner: str, job_ids: Sequence[str], expires_at: datetime
+    ) -> set[str]:
+        if not job_ids:
+            return set()
+        held: set[str] = await self._batcher.submit(
+            RenewOp(owner, tuple(job_ids), expires_at)
+        )
+        return held
+
+    async def _write_batch(self, ops: list[Op]) -> None:
+        """Run every queued write in one transaction; settle each op's future."""
+        conn = self._w
+        async with _driver_errors():
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                await self._apply_creates(
+                    conn, [o for o in ops if isinstance(o, CreateOp)]
+                )
+                await self._apply_updates(
+                    conn, [o for o in ops if isinstance(o, UpdateOp)]
+                )
+                for op in ops:
+                    if isinstance(op, ClaimOp):
+                        await self._apply_claim(conn, op)
+                    elif isinstance(op, RenewOp):
+                        await self._apply_renew(conn, op)
+                await conn.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await conn.execute("ROLLBACK")
+                raise
+
+    async def _apply_creates(
+        self, conn: aiosqlite.Connection, ops: list[CreateOp]
+    ) -> None:
+        if not ops:
+            return
+        keys = [o.idempotency.key for o in ops if o.idempotency]
+        known: dict[str, tuple[str, Job]] = {}
+        if keys:
+            marks = ",".join("?" * len(keys))
+            rows = await conn.execute_fetchall(
+                f"SELECT idempotency_key, fingerprint, body FROM jobs "
+                f"WHERE idempotency_key IN ({marks})",
+                keys,
+            )
+            known = {r[0]: (r[1], job_from_record(r[2])) for r in rows}
+        rows_to_insert = []
+        for op in ops:
+            idem = op.idempotency
+            if idem is not None and idem.key in known:
+                fingerprint, existing = known[idem.key]
+                if fingerprint == idem.fingerprint:
+                    op.result = (existing, False)
+                else:
+                    op.error = IdempotencyKeyReusedError(
+                        "this Idempotency-Key was already used with a different request body"
+                    )
+                continue
+            if idem is not None:
+                known[idem.key] = (idem.fingerprint, op.job)
+            rows_to_insert.append(_row(op.job, idem))
+            op.result = (op.job, True)
+        await conn.executemany(
+            f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            rows_to_insert,
+        )
+
+    async def _apply_updates(
+        self, conn: aiosqlite.Connection, ops: list[UpdateOp]
+    ) -> None:
+        if not ops:
+            return
+        ids = list({o.job.job_id for o in ops})
+        marks = ",".join("?" * len(ids))
+        rows = await conn.execute_fetchall(
+            f"SELECT job_id, version FROM jobs WHERE job_id IN ({marks})", ids
+        )
+        versions: dict[str, int] = {r[0]: r[1] for r in rows}
+        accepted: dict[str, Job] = {}
+        for op in ops:
+            current = versions.get(op.job.job_id)
+            if current is None:
+                op.error = JobNotFoundError(op.job.job_id)
+            elif current != op.expected_version:
+                op.error = VersionConflictError(
+                    f"job {op.job.job_id} is at version {current}, "
+                    f"not {op.expected_version}"
+                )
+            else:
+                versions[op.job.job_id] = op.job.version
+                accepted[op.job.job_id] = op.job
+                op.result = None
+        await conn.executemany(
+            "UPDATE jobs SET status=?, version=?, available_at=?, lease_owner=?, "
+            "lease_expires_at=?, completed_at=?, body=? WHERE job_id=?",
+            [(*_row(job)[1:7], _row(job)[9], job.job_id) for job in accepted.values()],
+        )
+
+    async def _apply_claim(self, conn: aiosqlite.Connection, op: ClaimOp) -> None:
+        rows = await conn.execute_fetchall(
+            "SELECT body FROM jobs WHERE status = 'pending' AND available_at <= ? "
+            "ORDER BY available_at, seq LIMIT ?",
+            (epoch(op.now), op.limit),
+        )
+        claimed = [op.apply(job_from_record(r[0])) for r in rows]
+        await conn.executemany(
+            "UPDATE jobs SET status=?, version=?, available_at=?, lease_owner=?, "
+            "lease_expires_at=?, completed_at=?, body=? WHERE job_id=?",
+            [(*_row(job)[1:7], _row(job)[9], job.job_id) for job in claimed],
+        )
+        op.result = claimed
+
+    async def _apply_renew(self, conn: aiosqlite.Connection, op: RenewOp) -> None:
+        marks = ",".join("?" * len(op.job_ids))
+        expires = epoch(op.expires_at)
+        rows = await conn.execute_fetchall(
+            f"SELECT job_id, body FROM jobs WHERE status = 'processing' AND lease_owner = ? "
+            f"AND job_id IN ({marks})",
+            (op.owner, *op.job_ids),
+        )
+        held = {r[0] for r in rows}
+        # The body keeps a copy of the lease expiry so a job read back is whole.
+        renewed = []
+        for job_id, body in rows:
+            job = job_from_record(body)
+            renewed.append(
+                (expires, job_to_record(_with_lease(job, op.expires_at)), job_id)
+            )
+        await conn.executemany(
+            "UPDATE jobs SET lease_expires_at=?, body=? WHERE job_id=?", renewed
+        )
+        op.result = held
+
+    # --- reads: a second connection, never queued behind writes ------------------
+
+    async def get(self, job_id: str) -> Job:
+        async with _driver_errors():
+            rows = list(
+                await self._r.execute_fetchall(
+                    "SELECT body FROM jobs WHERE job_id = ?", (job_id,)
+                )
+            )
+        if not rows:
+            raise JobNotFoundError(job_id)
+        return job_from_record(rows[0][0])
+
+    async def list_jobs(
+        self, status: JobStatus | None, limit: int, cursor: str | None
+    ) -> Page:
+        clauses: list[str] = []
+        params: list[object] = []
+        if status is not None:
+            clauses.append("status = ?")
+            params.append(status.value)
+        if cursor is not None:
+            clauses.append("seq < ?")
+            params.append(decode_cursor(cursor))
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        async with _driver_errors():
+            rows = list(
+                await self._r.execute_fetchall(
+                    f"SELECT seq, body FROM jobs {where} ORDER BY seq DESC LIMIT ?",
+                    (*params, limit + 1),
+                )
+            )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1][0]) if more and rows else None
+        return Page([job_from_record(r[1]) for r in rows], next_cursor)
+
+    async def expired(self, now: datetime, limit: int) -> list[Job]:
+        async with _driver_errors():
+            rows = await self._r.execute_fetchall(
+                "SELECT body FROM jobs WHERE status = 'processing' AND lease_expires_at < ? "
+                "ORDER BY lease_expires_at LIMIT ?",
+                (epoch(now), limit),
+            )
+        return [job_from_record(r[0]) for r in rows]
+
+    async def dead_letters(self, limit: int) -> list[Job]:
+        async with _driver_errors():
+            rows = await self._r.execute_fetchall(
+                "SELECT body FROM jobs WHERE status = 'failed' "
+                "ORDER BY completed_at DESC, seq DESC LIMIT ?",
+                (limit,),
+            )
+        return [job_from_record(r[0]) for r in rows]
+
+    async def count_by_status(self) -> Mapping[JobStatus, int]:
+        async with _driver_errors():
+            rows = await self._r.execute_fetchall(
+                "SELECT status, count(*) FROM jobs GROUP BY status"
+            )
+        counts = dict.fromkeys(JobStatus, 0)
+        counts.update({JobStatus(r[0]): r[1] for r in rows})
+        return counts
+
+    async def next_due(self) -> datetime | None:
+        async with _driver_errors():
+            rows = list(
+                await self._r.execute_fetchall(
+                    "SELECT min(available_at) FROM jobs WHERE status = 'pending'"
+                )
+            )
+        value = rows[0][0] if rows else None
+        return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def _with_lease(job: Job, expires_at: datetime) -> Job:
+    import attrs
+
+    return attrs.evolve(job, lease_expires_at=expires_at)
+
+
+def create_store(url: str, settings: Settings) -> SqliteJobStore:
+    """Entry point `sqlite`: `sqlite:///relative.db` or `sqlite:////absolute.db`."""
+    return SqliteJobStore(sqlite_path(url))

@@ -1,0 +1,227 @@
+"""The worker pool: claims due jobs under a lease, runs them, drains on shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import random
+
+from vts.domain import Fail, Job, JobError, JobStatus, Progress, Release, Succeed
+from vts.errors import (
+    InvalidTransitionError,
+    JobNotFoundError,
+    PermanentError,
+    ProcessingError,
+    UnavailableError,
+    VersionConflictError,
+)
+from vts.ports import Processor
+from vts.service import JobService
+
+log = logging.getLogger(__name__)
+
+IDLE_POLL_SECONDS = 2.0
+ERROR_PAUSE_SECONDS = 0.5
+
+
+class _Lost(Exception):
+    """The job changed under its worker (cancelled, or its lease was reclaimed)."""
+
+
+class WorkerPool:
+    """`concurrency` jobs at a time in this process, all under one lease owner id."""
+
+    def __init__(
+        self,
+        service: JobService,
+        processor: Processor,
+        *,
+        owner: str,
+        concurrency: int,
+        lease_seconds: float,
+    ) -> None:
+        self.service = service
+        self.processor = processor
+        self.owner = owner
+        self.concurrency = concurrency
+        self.lease_seconds = lease_seconds
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._current: dict[str, Job] = {}
+        self._unfinished: list[Job] = []
+        self._wake = asyncio.Event()
+        self._accepting = False
+        self._loops: list[asyncio.Task[None]] = []
+        service.hub.add_listener(self._on_event)
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self._accepting = True
+        self._loops = [
+            asyncio.create_task(self._dispatch_forever(), name="vts-dispatch"),
+            asyncio.create_task(self._renew_forever(), name="vts-lease-renew"),
+            asyncio.create_task(self._reap_forever(), name="vts-lease-reaper"),
+        ]
+
+    async def drain(self, grace: float) -> None:
+        """Stop claiming; let running jobs finish within `grace` s; release the rest."""
+        self._accepting = False
+        dispatcher = self._loops[0] if self._loops else None
+        if dispatcher is not None:
+            dispatcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await dispatcher
+        running = list(self._running.values())
+        if running:
+            log.info("draining %d running jobs (grace %.1fs)", len(running), grace)
+            await asyncio.wait(running, timeout=grace)
+        for task in list(self._running.values()):
+            task.cancel()
+        await asyncio.gather(*self._running.values(), return_exceptions=True)
+        leftover, self._unfinished = self._unfinished, []
+        for job in leftover:
+            with contextlib.suppress(
+                VersionConflictError, InvalidTransitionError, UnavailableError
+            ):
+                await self.service.advance(job, Release())
+        if leftover:
+            log.info("released %d unfinished jobs for another worker", len(leftover))
+        for task in self._loops:
+            task.cancel()
+        await asyncio.gather(*self._loops, return_exceptions=True)
+        self._loops = []
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    @property
+    def running(self) -> int:
+        return len(self._running)
+
+    def _on_event(self, job_id: str, status: JobStatus) -> None:
+        if status is JobStatus.PENDING:
+            self._wake.set()
+        elif status is JobStatus.CANCELLED and job_id in self._running:
+            self._running[job_id].cancel()
+
+    # --- loops -----------------------------------------------------------------------
+
+    async def _dispatch_forever(self) -> None:
+        while self._accepting:
+            free = self.concurrency - len(self._running)
+            if free <= 0:
+                await self._sleep(None)
+                continue
+            self._wake.clear()
+            try:
+                jobs = await self.service.claim(self.owner, free, self.lease_seconds)
+            except UnavailableError as exc:
+                log.warning("cannot claim jobs: %s", exc)
+                await self._sleep(ERROR_PAUSE_SECONDS)
+                continue
+            for job in jobs:
+                self._current[job.job_id] = job
+                task = asyncio.create_task(self._run(job), name=f"vts-job-{job.job_id}")
+                self._running[job.job_id] = task
+                task.add_done_callback(functools.partial(self._finished, job.job_id))
+            if not jobs:
+                await self._sleep(await self._idle_timeout())
+
+    def _finished(self, job_id: str, _: object = None) -> None:
+        self._running.pop(job_id, None)
+        self._current.pop(job_id, None)
+        self._wake.set()
+
+    async def _idle_timeout(self) -> float:
+        try:
+            due = await self.service.store.next_due()
+        except UnavailableError:
+            return ERROR_PAUSE_SECONDS
+        if due is None:
+            return IDLE_POLL_SECONDS
+        wait = (due - self.service.clock()).total_seconds()
+        return min(IDLE_POLL_SECONDS, max(0.0, wait))
+
+    async def _sleep(self, timeout: float | None) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), timeout)
+
+    async def _renew_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.lease_seconds / 3)
+            ids = list(self._running)
+            if not ids:
+                continue
+            try:
+                held = await self.service.renew(self.owner, ids, self.lease_seconds)
+            except UnavailableError as exc:
+                log.warning("cannot renew leases: %s", exc)
+                continue
+            for job_id in set(ids) - held:
+                task = self._running.get(job_id)
+                if task is not None:
+                    log.warning("lost the lease on job %s; stopping it", job_id)
+                    task.cancel()
+
+    async def _reap_forever(self) -> None:
+        while True:
+            await asyncio.sleep(max(0.25, self.lease_seconds / 2))
+            try:
+                await self.service.reclaim_expired()
+            except UnavailableError as exc:
+                log.warning("cannot reclaim expired leases: %s", exc)
+
+    # --- one job ---------------------------------------------------------------------
+
+    async def _advance(self, job_id: str, event: Fail | Progress | Succeed) -> None:
+        try:
+            self._current[job_id] = await self.service.advance(
+                self._current[job_id], event
+            )
+        except (VersionConflictError, InvalidTransitionError, JobNotFoundError) as exc:
+            self._current.pop(job_id, None)
+            raise _Lost(job_id) from exc
+
+    async def _run(self, job: Job) -> None:
+        job_id = job.job_id
+
+        async def report(progress: int, stage: str | None) -> None:
+            await self._advance(job_id, Progress(progress, stage))
+
+        try:
+            try:
+                result = await self.processor.run(job, report)
+            except ProcessingError as exc:
+                error = JobError(
+                    exc.code, exc.message, not isinstance(exc, PermanentError)
+                )
+                self.service.metrics.job_attempts_failed.labels(
+                    str(error.retryable)
+                ).inc()
+                await self._advance(job_id, Fail(error, random.random()))
+                return
+            except (_Lost, asyncio.CancelledError):
+                raise
+            except Exception as exc:
+                log.exception("processor crashed on job %s", job_id)
+                error = JobError(
+                    "processor-crashed", f"{type(exc).__name__}: {exc}", True
+                )
+                self.service.metrics.job_attempts_failed.labels("True").inc()
+                await self._advance(job_id, Fail(error, random.random()))
+                return
+            await self._advance(job_id, Succeed(dict(result)))
+        except _Lost:
+            log.info(
+                "job %s changed while running (cancelled or reclaimed); stopped", job_id
+            )
+        except UnavailableError as exc:
+            # The lease will expire and another attempt will run it.
+            log.warning("could not record the outcome of job %s: %s", job_id, exc)
+        except asyncio.CancelledError:
+            # Cancelled by a user or a lost lease: nothing to write. Cut short by a
+            # drain: hand the job back so another worker runs it at once.
+            if not self._accepting and job_id in self._current:
+                self._unfinished.append(self._current[job_id])
