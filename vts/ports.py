@@ -109,8 +109,9 @@ class Broker(Protocol):
 
     async def cache_get(self, job_id: str) -> bytes | None: ...
 
-    async def cache_set_many(self, snapshots: Sequence[tuple[str, bytes]]) -> None:
-        """Write job snapshots, in one round trip."""
+    async def cache_set_many(self, snapshots: Sequence[tuple[str, int, bytes]]) -> None:
+        """Write (job_id, version, snapshot) entries in one round trip; an entry never
+        replaces a newer version of the same job."""
 
     async def cache_delete(self, job_id: str) -> None: ...
 

@@ -35,7 +35,9 @@ CHANGE_RETRIES = 8
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC)
+    """Now, in UTC, to the millisecond: the precision every wire format keeps."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 @attrs.frozen
@@ -93,7 +95,7 @@ class JobService:
         job = await self.store.get(job_id)
         snapshot = snapshot_bytes(job)
         try:
-            await self.broker.cache_set_many([(job_id, snapshot)])
+            await self.broker.cache_set_many([(job_id, job.version, snapshot)])
         except BrokerUnavailableError:
             self.metrics.broker_errors.labels("cache_set").inc()
         return snapshot

@@ -92,18 +92,26 @@ async def test_cache_get_misses_unknown_job(broker: Broker) -> None:
 
 
 async def test_cache_set_many_round_trips(broker: Broker) -> None:
-    await broker.cache_set_many([("a", b'{"id":"a"}'), ("b", b'{"id":"b"}')])
+    await broker.cache_set_many([("a", 1, b'{"id":"a"}'), ("b", 1, b'{"id":"b"}')])
 
     assert await broker.cache_get("a") == b'{"id":"a"}'
     assert await broker.cache_get("b") == b'{"id":"b"}'
     assert await broker.cache_get("c") is None
 
 
-async def test_cache_set_many_overwrites_previous_snapshot(broker: Broker) -> None:
-    await broker.cache_set_many([("a", b"v1")])
-    await broker.cache_set_many([("a", b"v2")])
+async def test_cache_set_many_overwrites_older_version(broker: Broker) -> None:
+    await broker.cache_set_many([("a", 1, b"v1")])
+    await broker.cache_set_many([("a", 2, b"v2")])
 
     assert await broker.cache_get("a") == b"v2"
+
+
+async def test_cache_set_many_never_regresses_a_newer_version(broker: Broker) -> None:
+    """Replicas flush out of order; the cache keeps the newest version it was given."""
+    await broker.cache_set_many([("a", 5, b"v5")])
+    await broker.cache_set_many([("a", 4, b"v4"), ("a", 3, b"v3")])
+
+    assert await broker.cache_get("a") == b"v5"
 
 
 async def test_cache_set_many_accepts_empty_batch(broker: Broker) -> None:
@@ -113,24 +121,24 @@ async def test_cache_set_many_accepts_empty_batch(broker: Broker) -> None:
 
 
 async def test_cache_set_many_writes_large_batch(broker: Broker) -> None:
-    snapshots = [(f"job-{i}", f"snapshot {i}".encode()) for i in range(2000)]
+    snapshots = [(f"job-{i}", i + 1, f"snapshot {i}".encode()) for i in range(2000)]
 
     await broker.cache_set_many(snapshots)
 
-    for job_id, snapshot in snapshots[::97] + snapshots[-1:]:
+    for job_id, _, snapshot in snapshots[::97] + snapshots[-1:]:
         assert await broker.cache_get(job_id) == snapshot
 
 
 async def test_cache_set_many_keeps_bytes_unchanged(broker: Broker) -> None:
     snapshot = "ü 字幕 🎬".encode() + bytes(range(256))
 
-    await broker.cache_set_many([("bin", snapshot)])
+    await broker.cache_set_many([("bin", 1, snapshot)])
 
     assert await broker.cache_get("bin") == snapshot
 
 
 async def test_cache_delete_forgets_snapshot(broker: Broker) -> None:
-    await broker.cache_set_many([("a", b"x"), ("b", b"y")])
+    await broker.cache_set_many([("a", 1, b"x"), ("b", 1, b"y")])
 
     await broker.cache_delete("a")
 
@@ -262,7 +270,7 @@ async def test_broker_unavailable_while_server_down_then_recovers() -> None:
             operations: list[Callable[[], Awaitable[object]]] = [
                 broker.ping,
                 lambda: broker.cache_get("a"),
-                lambda: broker.cache_set_many([("a", b"x")]),
+                lambda: broker.cache_set_many([("a", 1, b"x")]),
                 lambda: broker.cache_delete("a"),
                 lambda: broker.dlq_add("a", b"x", 1.0),
                 lambda: broker.dlq_remove("a"),
@@ -279,7 +287,7 @@ async def test_broker_unavailable_while_server_down_then_recovers() -> None:
             server.start()
 
             await broker.ping()
-            await broker.cache_set_many([("a", b"back")])
+            await broker.cache_set_many([("a", 1, b"back")])
             assert await broker.cache_get("a") == b"back"
             sub = await Subscriber(broker).live()
             await broker.publish(b"again")

@@ -22,8 +22,20 @@ log = logging.getLogger(__name__)
 
 KEY_PREFIX: Final = "vts:"
 CACHE_KEY: Final = KEY_PREFIX + "job:{}"
-"""One string per cached job snapshot, expiring after CACHE_TTL seconds."""
+"""One hash per cached job (version, snapshot), expiring after CACHE_TTL seconds."""
 CACHE_TTL: Final = 24 * 3600
+# A hash per job: v = version, s = snapshot. Written only over an older version.
+_CACHE_SET_NEWER: Final = """
+for i, key in ipairs(KEYS) do
+  local version = tonumber(ARGV[2 * i])
+  local current = tonumber(redis.call('HGET', key, 'v') or '0')
+  if version > current then
+    redis.call('HSET', key, 'v', ARGV[2 * i], 's', ARGV[2 * i + 1])
+    redis.call('EXPIRE', key, ARGV[1])
+  end
+end
+return 0
+"""
 DLQ_INDEX_KEY: Final = KEY_PREFIX + "dlq"
 """Sorted set: job id scored by failed_at (seconds since the epoch)."""
 DLQ_ENTRIES_KEY: Final = KEY_PREFIX + "dlq:entries"
@@ -117,20 +129,21 @@ class RedisBroker:
     async def cache_get(self, job_id: str) -> bytes | None:
         """The cached snapshot of `job_id`, or None when not cached (or expired)."""
         with _unavailable("cache read"):
-            value = await self._client.get(CACHE_KEY.format(job_id))
+            value = await self._client.hget(CACHE_KEY.format(job_id), "s")
         # decode_responses=False: the driver hands back bytes, never str.
         return cast("bytes | None", value)
 
-    async def cache_set_many(self, snapshots: Sequence[tuple[str, bytes]]) -> None:
-        """Write job snapshots, in one round trip (a non-transactional pipeline)."""
+    async def cache_set_many(self, snapshots: Sequence[tuple[str, int, bytes]]) -> None:
+        """Write (job_id, version, snapshot) entries in one round trip; an entry only
+        replaces an older version, so replicas flushing out of order never regress it."""
         if not snapshots:
             return
-        pipe = self._client.pipeline(transaction=False)
-        for job_id, snapshot in snapshots:
-            pipe.set(CACHE_KEY.format(job_id), snapshot, ex=CACHE_TTL)
+        keys = [CACHE_KEY.format(job_id) for job_id, _, _ in snapshots]
+        args: list[bytes | int] = [CACHE_TTL]
+        for _, version, snapshot in snapshots:
+            args += [version, snapshot]
         with _unavailable("cache write"):
-            async with pipe:
-                await pipe.execute()
+            await self._client.eval(_CACHE_SET_NEWER, len(keys), *keys, *args)
 
     async def cache_delete(self, job_id: str) -> None:
         """Forget the cached snapshot of `job_id` (no error if there is none)."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import logging
 import sqlite3
@@ -22,7 +21,6 @@ from vts.errors import (
     IdempotencyKeyReusedError,
     JobNotFoundError,
     StoreUnavailableError,
-    ValidationError,
     VersionConflictError,
 )
 from vts.ports import IdempotencyClaim, Page
@@ -35,6 +33,7 @@ from vts.stores.batching import (
     UpdateOp,
     WriteBatcher,
 )
+from vts.stores.cursors import decode_cursor, encode_cursor
 
 log = logging.getLogger(__name__)
 
@@ -57,22 +56,6 @@ def sqlite_path(url: str) -> str:
     if not path:
         raise ConfigError(f"VTS_DATABASE_URL={url!r} names no database file")
     return path
-
-
-def encode_cursor(seq: int) -> str:
-    return base64.urlsafe_b64encode(f"s{seq}".encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> int:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("s"):
-            raise ValueError(cursor)
-        return int(raw[1:])
-    except ValueError:
-        raise ValidationError(
-            "cursor is not one this server issued", {"cursor": "unknown cursor"}
-        ) from None
 
 
 def _row(job: Job, idem: IdempotencyClaim | None = None) -> tuple[Any, ...]:

@@ -1,0 +1,396 @@
+"""PostgreSQL job store (asyncpg): group commit, SKIP LOCKED claims, shared by many replicas."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from vts.codec import format_time, job_from_record, job_to_record
+from vts.config import Settings
+from vts.domain import Job, JobStatus
+from vts.errors import (
+    IdempotencyKeyReusedError,
+    JobNotFoundError,
+    MissingDependencyError,
+    StoreUnavailableError,
+    VersionConflictError,
+)
+from vts.ports import IdempotencyClaim, Page
+from vts.stores import migrations
+from vts.stores.batching import ClaimOp, CreateOp, Op, RenewOp, UpdateOp, WriteBatcher
+from vts.stores.cursors import decode_cursor, encode_cursor
+
+if TYPE_CHECKING:
+    import asyncpg
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH = 1024
+MIGRATION_LOCK = 0x767473  # "vts": one migrator at a time across replicas
+_COLUMNS = (
+    "job_id, status, version, available_at, lease_owner, lease_expires_at, "
+    "completed_at, idempotency_key, fingerprint, body"
+)
+_UNNEST_TYPES = (
+    "text[]",
+    "text[]",
+    "int[]",
+    "timestamptz[]",
+    "text[]",
+    "timestamptz[]",
+    "timestamptz[]",
+    "text[]",
+    "text[]",
+    "jsonb[]",
+)
+_UPDATE_FROM_UNNEST = """
+UPDATE jobs SET status = u.status, version = u.version, available_at = u.available_at,
+    lease_owner = u.lease_owner, lease_expires_at = u.lease_expires_at,
+    completed_at = u.completed_at, body = u.body
+FROM unnest($1::text[], $2::int[], $3::text[], $4::int[], $5::timestamptz[], $6::text[],
+            $7::timestamptz[], $8::timestamptz[], $9::jsonb[])
+    AS u(job_id, expected, status, version, available_at, lease_owner, lease_expires_at,
+         completed_at, body)
+WHERE jobs.job_id = u.job_id AND jobs.version = u.expected
+RETURNING jobs.job_id
+"""
+
+
+def _columns(job: Job, idem: IdempotencyClaim | None = None) -> tuple[Any, ...]:
+    return (
+        job.job_id,
+        job.status.value,
+        job.version,
+        job.available_at,
+        job.lease_owner,
+        job.lease_expires_at,
+        job.completed_at,
+        idem.key if idem else None,
+        idem.fingerprint if idem else None,
+        job_to_record(job).decode(),
+    )
+
+
+def _update_args(pairs: Sequence[tuple[Job, int]]) -> list[list[Any]]:
+    """Column arrays for _UPDATE_FROM_UNNEST: (job, expected version) pairs."""
+    rows = [
+        (job.job_id, expected, *_columns(job)[1:7], _columns(job)[9])
+        for job, expected in pairs
+    ]
+    return [list(column) for column in zip(*rows, strict=True)]
+
+
+@contextlib.asynccontextmanager
+async def _driver_errors() -> AsyncIterator[None]:
+    import asyncpg
+
+    try:
+        yield
+    except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
+        raise StoreUnavailableError(f"Postgres is unreachable: {exc}") from exc
+    except asyncpg.CannotConnectNowError as exc:
+        raise StoreUnavailableError(f"Postgres is starting or stopping: {exc}") from exc
+    except asyncpg.PostgresError as exc:
+        if exc.sqlstate and exc.sqlstate.startswith(("08", "57P")):
+            raise StoreUnavailableError(f"Postgres is unavailable: {exc}") from exc
+        raise
+
+
+class PostgresJobStore:
+    """Jobs in PostgreSQL; any number of vts processes may share one database."""
+
+    def __init__(self, dsn: str, *, min_size: int = 2, max_size: int = 10) -> None:
+        self.dsn = dsn
+        self.min_size = min_size
+        self.max_size = max_size
+        self._pool: asyncpg.Pool | None = None
+        self._batcher = WriteBatcher(self._write_batch, MAX_BATCH)
+
+    async def open(self) -> None:
+        import asyncpg
+
+        async with _driver_errors():
+            self._pool = await asyncpg.create_pool(
+                self.dsn,
+                min_size=self.min_size,
+                max_size=self.max_size,
+                command_timeout=30,
+                timeout=5,
+            )
+        self._batcher.start()
+
+    async def close(self) -> None:
+        await self._batcher.stop()
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise StoreUnavailableError("the Postgres store is not open")
+        return self._pool
+
+    async def migrate(self) -> list[str]:
+        applied: list[str] = []
+        async with _driver_errors(), self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+            )
+            done = {
+                r["name"]
+                for r in await conn.fetch("SELECT name FROM schema_migrations")
+            }
+            for name, sql in migrations.load("postgresql"):
+                if name in done:
+                    continue
+                await conn.execute(sql)
+                await conn.execute(
+                    "INSERT INTO schema_migrations (name) VALUES ($1)", name
+                )
+                applied.append(name)
+        if applied:
+            log.info("applied Postgres migrations: %s", ", ".join(applied))
+        return applied
+
+    async def ping(self) -> None:
+        async with _driver_errors():
+            await self.pool.fetchval("SELECT 1")
+
+    # --- writes: queued and committed in batches --------------------------------
+
+    async def create(
+        self, job: Job, idempotency: IdempotencyClaim | None
+    ) -> tuple[Job, bool]:
+        result: tuple[Job, bool] = await self._batcher.submit(
+            CreateOp(job, idempotency)
+        )
+        return result
+
+    async def update(self, job: Job, expected_version: int) -> None:
+        await self._batcher.submit(UpdateOp(job, expected_version))
+
+    async def claim(
+        self, now: datetime, limit: int, apply: Callable[[Job], Job]
+    ) -> list[Job]:
+        claimed: list[Job] = await self._batcher.submit(ClaimOp(now, limit, apply))
+        return claimed
+
+    async def renew_leases(
+        self, owner: str, job_ids: Sequence[str], expires_at: datetime
+    ) -> set[str]:
+        if not job_ids:
+            return set()
+        held: set[str] = await self._batcher.submit(
+            RenewOp(owner, tuple(job_ids), expires_at)
+        )
+        return held
+
+    async def _write_batch(self, ops: list[Op]) -> None:
+        async with _driver_errors(), self.pool.acquire() as conn, conn.transaction():
+            await self._apply_creates(conn, [o for o in ops if isinstance(o, CreateOp)])
+            await self._apply_updates(conn, [o for o in ops if isinstance(o, UpdateOp)])
+            for op in ops:
+                if isinstance(op, ClaimOp):
+                    await self._apply_claim(conn, op)
+                elif isinstance(op, RenewOp):
+                    await self._apply_renew(conn, op)
+
+    async def _apply_creates(
+        self, conn: asyncpg.Connection, ops: list[CreateOp]
+    ) -> None:
+        if not ops:
+            return
+        pending: dict[str, CreateOp] = {}
+        rows = []
+        for op in ops:
+            idem = op.idempotency
+            if idem is not None and idem.key in pending:
+                # The same key twice in one batch: settle it after the first lands.
+                continue
+            if idem is not None:
+                pending[idem.key] = op
+            rows.append(_columns(op.job, idem))
+        columns = [list(c) for c in zip(*rows, strict=True)]
+        unnest = ", ".join(f"${i + 1}::{t}" for i, t in enumerate(_UNNEST_TYPES))
+        inserted = {
+            r["job_id"]
+            for r in await conn.fetch(
+                f"INSERT INTO jobs ({_COLUMNS}) SELECT * FROM unnest({unnest}) "
+                "ON CONFLICT (idempotency_key) DO NOTHING RETURNING job_id",
+                *columns,
+            )
+        }
+        keys = [
+            o.idempotency.key
+            for o in ops
+            if o.idempotency and o.job.job_id not in inserted
+        ]
+        known: dict[str, tuple[str, Job]] = {}
+        if keys:
+            for r in await conn.fetch(
+                "SELECT idempotency_key, fingerprint, body::text FROM jobs "
+                "WHERE idempotency_key = ANY($1::text[])",
+                keys,
+            ):
+                known[r["idempotency_key"]] = (
+                    r["fingerprint"],
+                    job_from_record(r["body"]),
+                )
+        for op in ops:
+            if op.job.job_id in inserted:
+                op.result = (op.job, True)
+                continue
+            assert op.idempotency is not None
+            fingerprint, existing = known[op.idempotency.key]
+            if fingerprint == op.idempotency.fingerprint:
+                op.result = (existing, False)
+            else:
+                op.error = IdempotencyKeyReusedError(
+                    "this Idempotency-Key was already used with a different request body"
+                )
+
+    async def _apply_updates(
+        self, conn: asyncpg.Connection, ops: list[UpdateOp]
+    ) -> None:
+        # One statement per round so a job appears at most once in each.
+        remaining = ops
+        while remaining:
+            this_round: dict[str, UpdateOp] = {}
+            later: list[UpdateOp] = []
+            for op in remaining:
+                if op.job.job_id in this_round:
+                    later.append(op)
+                else:
+                    this_round[op.job.job_id] = op
+            args = _update_args(
+                [(op.job, op.expected_version) for op in this_round.values()]
+            )
+            updated = {
+                r["job_id"] for r in await conn.fetch(_UPDATE_FROM_UNNEST, *args)
+            }
+            missed = [job_id for job_id in this_round if job_id not in updated]
+            versions: dict[str, int] = {}
+            if missed:
+                rows = await conn.fetch(
+                    "SELECT job_id, version FROM jobs WHERE job_id = ANY($1::text[])",
+                    missed,
+                )
+                versions = {r["job_id"]: r["version"] for r in rows}
+            for job_id, op in this_round.items():
+                if job_id in updated:
+                    op.result = None
+                elif job_id not in versions:
+                    op.error = JobNotFoundError(job_id)
+                else:
+                    op.error = VersionConflictError(
+                        f"job {job_id} is at version {versions[job_id]}, "
+                        f"not {op.expected_version}"
+                    )
+            remaining = later
+
+    async def _apply_claim(self, conn: asyncpg.Connection, op: ClaimOp) -> None:
+        rows = await conn.fetch(
+            "SELECT version, body::text FROM jobs WHERE job_id IN ("
+            "  SELECT job_id FROM jobs WHERE status = 'pending' AND available_at <= $1"
+            "  ORDER BY available_at, seq LIMIT $2 FOR UPDATE SKIP LOCKED)"
+            " ORDER BY available_at, seq",
+            op.now,
+            op.limit,
+        )
+        pairs = [(op.apply(job_from_record(r["body"])), r["version"]) for r in rows]
+        if pairs:
+            await conn.fetch(_UPDATE_FROM_UNNEST, *_update_args(pairs))
+        op.result = [job for job, _ in pairs]
+
+    async def _apply_renew(self, conn: asyncpg.Connection, op: RenewOp) -> None:
+        rows = await conn.fetch(
+            "UPDATE jobs SET lease_expires_at = $3,"
+            " body = jsonb_set(body, '{lease_expires_at}', to_jsonb($4::text))"
+            " WHERE status = 'processing' AND lease_owner = $2 AND job_id = ANY($1::text[])"
+            " RETURNING job_id",
+            list(op.job_ids),
+            op.owner,
+            op.expires_at,
+            format_time(op.expires_at),
+        )
+        op.result = {r["job_id"] for r in rows}
+
+    # --- reads ---------------------------------------------------------------------
+
+    async def _fetch_jobs(self, sql: str, *args: Any) -> list[Job]:
+        async with _driver_errors():
+            rows = await self.pool.fetch(sql, *args)
+        return [job_from_record(r["body"]) for r in rows]
+
+    async def get(self, job_id: str) -> Job:
+        jobs = await self._fetch_jobs(
+            "SELECT body::text AS body FROM jobs WHERE job_id = $1", job_id
+        )
+        if not jobs:
+            raise JobNotFoundError(job_id)
+        return jobs[0]
+
+    async def list_jobs(
+        self, status: JobStatus | None, limit: int, cursor: str | None
+    ) -> Page:
+        before = decode_cursor(cursor) if cursor is not None else None
+        async with _driver_errors():
+            rows = await self.pool.fetch(
+                "SELECT seq, body::text AS body FROM jobs"
+                " WHERE ($1::text IS NULL OR status = $1) AND ($2::bigint IS NULL OR seq < $2)"
+                " ORDER BY seq DESC LIMIT $3",
+                status.value if status else None,
+                before,
+                limit + 1,
+            )
+        more = len(rows) > limit
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1]["seq"]) if more and rows else None
+        return Page([job_from_record(r["body"]) for r in rows], next_cursor)
+
+    async def expired(self, now: datetime, limit: int) -> list[Job]:
+        return await self._fetch_jobs(
+            "SELECT body::text AS body FROM jobs WHERE status = 'processing'"
+            " AND lease_expires_at < $1 ORDER BY lease_expires_at LIMIT $2",
+            now,
+            limit,
+        )
+
+    async def dead_letters(self, limit: int) -> list[Job]:
+        return await self._fetch_jobs(
+            "SELECT body::text AS body FROM jobs WHERE status = 'failed'"
+            " ORDER BY completed_at DESC, seq DESC LIMIT $1",
+            limit,
+        )
+
+    async def count_by_status(self) -> Mapping[JobStatus, int]:
+        async with _driver_errors():
+            rows = await self.pool.fetch(
+                "SELECT status, count(*) AS n FROM jobs GROUP BY status"
+            )
+        counts = dict.fromkeys(JobStatus, 0)
+        counts.update({JobStatus(r["status"]): r["n"] for r in rows})
+        return counts
+
+    async def next_due(self) -> datetime | None:
+        async with _driver_errors():
+            value: datetime | None = await self.pool.fetchval(
+                "SELECT min(available_at) FROM jobs WHERE status = 'pending'"
+            )
+        return value
+
+
+def create_store(url: str, settings: Settings) -> PostgresJobStore:
+    """Entry point `postgresql`: `postgresql://user:password@host:5432/db`."""
+    try:
+        import asyncpg  # noqa: F401
+    except ImportError:
+        raise MissingDependencyError("asyncpg", "postgres") from None
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    return PostgresJobStore(dsn)
