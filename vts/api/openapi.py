@@ -2,18 +2,309 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 import vts
+from vts.api.openapi_spec import JSON, Schema, components, problem, ref
+from vts.api.validation import MAX_BODY_BYTES
+from vts.api.ws import (
+    CLOSE_TRY_AGAIN_LATER,
+    HEARTBEAT_SECONDS,
+    MAX_INCOMING_BYTES,
+    MAX_SUBSCRIBE_IDS,
+)
 
-SPEC: dict[str, Any] = {
-    "openapi": "3.1.0",
-    "info": {"title": "vts", "version": vts.__version__},
-    "paths": {},
-}
+DESCRIPTION = f"""\
+vts runs video translation jobs. Submit one with `POST /translate` (languages as BCP 47
+tags, the video as `metadata.video_url`); it is stored durably and answered with `202`
+and its id. Workers take pending jobs under a lease, retry transient failures with
+backoff, and dead-letter a job that fails permanently or runs out of attempts
+(`GET /dlq`, `POST /dlq/{{job_id}}/replay`). Poll `GET /jobs/{{job_id}}` (it sends
+`Retry-After` until the job is final) or watch it over WebSocket: `/ws/job/{{job_id}}`
+for one job, `/ws/jobs` for many or all.
+
+Every error is an RFC 9457 `application/problem+json` body whose `type`
+(`/problems/<code>`) is stable. Request bodies are limited to {MAX_BODY_BYTES} bytes.
+"""
+
+WS_PROTOCOL = f"""\
+The connection is upgraded with a standard WebSocket handshake (`Upgrade: websocket`);
+every message is one JSON object in a text frame, named by its `type`.
+
+Server messages (`ServerMessage`): `job` (a `JobMessage`: the `Job` snapshot plus
+`"type": "job"`), `pong`, and `error` (`ErrorMessage`; the connection stays open).
+A watcher gets each job's current snapshot first, then one message per change, and never
+a `version` it has already been sent.
+
+Client messages (`ClientMessage`): `{{"type": "ping"}}` is answered with a `pong`.
+The server also sends WebSocket pings every {HEARTBEAT_SECONDS:g} s. Client messages may be
+at most {MAX_INCOMING_BYTES} bytes. A watcher too far behind is closed with code
+{CLOSE_TRY_AGAIN_LATER} (try again later): reconnect and resync from the snapshot.
+Shutdown closes with 1001 (going away).
+"""
+
+WS_JOBS_PROTOCOL = f"""\
+`{{"type": "subscribe", "job_ids": [...]}}` adds up to {MAX_SUBSCRIBE_IDS} jobs (each is
+sent its snapshot, or an `error` naming its `job_id`); `{{"type": "unsubscribe",
+"job_ids": [...]}}` removes them. With `?all=true` every job's changes are streamed.
+"""
+
+
+def _json(description: str, schema: Schema, **extra: Any) -> Schema:
+    return {"description": description, "content": {JSON: {"schema": schema}}, **extra}
+
+
+def _param(name: str) -> Schema:
+    return {"$ref": f"#/components/parameters/{name}"}
+
+
+def _response(name: str) -> Schema:
+    return {"$ref": f"#/components/responses/{name}"}
+
+
+def _header(name: str) -> Schema:
+    return {"$ref": f"#/components/headers/{name}"}
+
+
+def _operation(
+    operation_id: str,
+    tag: str,
+    summary: str,
+    responses: dict[str, Schema],
+    *,
+    errors: tuple[str, ...] = (),
+    **extra: Any,
+) -> Schema:
+    """An operation; `errors` names shared problem responses, and every one may fail 500."""
+    shared = {
+        "400": "BadRequest",
+        "404": "NotFound",
+        "409": "Conflict",
+        "413": "PayloadTooLarge",
+        "422": "ValidationFailed",
+        "503": "Unavailable",
+    }
+    all_responses = dict(responses)
+    for code in errors:
+        all_responses[code] = _response(shared[code])
+    all_responses["500"] = _response("InternalError")
+    return {
+        "operationId": operation_id,
+        "tags": [tag],
+        "summary": summary,
+        "responses": dict(sorted(all_responses.items())),
+        **extra,
+    }
+
+
+def _job_response(description: str) -> Schema:
+    return _json(
+        description, ref("Job"), headers={"Retry-After": _header("RetryAfter")}
+    )
+
+
+def _websocket(
+    operation_id: str, summary: str, description: str, **extra: Any
+) -> Schema:
+    switching = {
+        "description": "Switching Protocols: the WebSocket is open. " + description,
+        "headers": {
+            "Upgrade": {"schema": {"const": "websocket"}},
+            "Connection": {"schema": {"type": "string", "examples": ["upgrade"]}},
+            "Sec-WebSocket-Accept": {"schema": {"type": "string"}},
+        },
+    }
+    return _operation(
+        operation_id,
+        "websocket",
+        summary,
+        {"101": switching},
+        description=description,
+        **extra,
+    )
+
+
+def _job_paths() -> dict[str, Schema]:
+    job_id = [_param("JobId")]
+    return {
+        "/translate": {
+            "post": _operation(
+                "createJob",
+                "jobs",
+                "Submit a translation job",
+                {
+                    "202": _json(
+                        "Accepted: the job is stored and pending.",
+                        ref("CreateJobResponse"),
+                        headers={
+                            "Location": _header("Location"),
+                            "Idempotent-Replayed": _header("IdempotentReplayed"),
+                        },
+                    )
+                },
+                errors=("413", "422", "503"),
+                parameters=[_param("IdempotencyKey")],
+                requestBody={
+                    "required": True,
+                    "content": {JSON: {"schema": ref("CreateJobRequest")}},
+                },
+            )
+        },
+        "/jobs": {
+            "get": _operation(
+                "listJobs",
+                "jobs",
+                "List jobs, newest first",
+                {"200": _json("A page of jobs.", ref("JobList"))},
+                errors=("422", "503"),
+                parameters=[_param("Status"), _param("Limit"), _param("Cursor")],
+            )
+        },
+        "/jobs/{job_id}": {
+            "get": _operation(
+                "getJob",
+                "jobs",
+                "A job's current state",
+                {"200": _job_response("The job; Retry-After while it is not final.")},
+                errors=("404", "422", "503"),
+            ),
+            "parameters": job_id,
+        },
+        "/jobs/{job_id}/cancel": {
+            "post": _operation(
+                "cancelJob",
+                "jobs",
+                "Cancel a pending or processing job",
+                {"200": _job_response("The cancelled job.")},
+                errors=("404", "409", "422", "503"),
+            ),
+            "parameters": job_id,
+        },
+        "/dlq": {
+            "get": _operation(
+                "listDeadLetters",
+                "dead letters",
+                "Dead-lettered (failed) jobs, most recent first",
+                {
+                    "200": _json(
+                        "Failed jobs; next_cursor is always null.", ref("JobList")
+                    )
+                },
+                errors=("422", "503"),
+                parameters=[_param("Limit")],
+            )
+        },
+        "/dlq/{job_id}/replay": {
+            "post": _operation(
+                "replayDeadLetter",
+                "dead letters",
+                "Start a failed job over with fresh attempts",
+                {"202": _job_response("Accepted: the job is pending again.")},
+                errors=("404", "409", "422", "503"),
+            ),
+            "parameters": job_id,
+        },
+    }
+
+
+def _other_paths() -> dict[str, Schema]:
+    return {
+        "/ws/job/{job_id}": {
+            "get": _websocket(
+                "watchJob",
+                "Watch one job over WebSocket",
+                WS_PROTOCOL,
+                errors=("400", "404", "422", "503"),
+            ),
+            "parameters": [_param("JobId")],
+        },
+        "/ws/jobs": {
+            "get": _websocket(
+                "watchJobs",
+                "Watch many jobs, or all, over WebSocket",
+                WS_PROTOCOL + "\n" + WS_JOBS_PROTOCOL,
+                errors=("400", "422"),
+                parameters=[_param("All")],
+            )
+        },
+        "/metrics": {
+            "get": _operation(
+                "metrics",
+                "operations",
+                "Prometheus metrics",
+                {
+                    "200": {
+                        "description": "Prometheus text exposition format.",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            )
+        },
+        "/healthz": {
+            "get": _operation(
+                "healthz",
+                "operations",
+                "Liveness: the process serves",
+                {"200": _json("Alive.", ref("Health"))},
+            )
+        },
+        "/readyz": {
+            "get": _operation(
+                "readyz",
+                "operations",
+                "Readiness: the job store answers (a broker outage only degrades)",
+                {
+                    "200": _json("Ready.", ref("Readiness")),
+                    "503": problem(
+                        "The job store is unreachable.",
+                        retry_after=True,
+                        schema="NotReady",
+                    ),
+                },
+            )
+        },
+        "/openapi.json": {
+            "get": _operation(
+                "openapi",
+                "operations",
+                "This document",
+                {"200": _json("The OpenAPI 3.1 description.", {"type": "object"})},
+            )
+        },
+    }
+
+
+def build_spec() -> dict[str, Any]:
+    """The OpenAPI 3.1 document; every route in api/routes.py appears here (a test checks)."""
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "vts: video translation service",
+            "version": vts.__version__,
+            "description": DESCRIPTION,
+            "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
+        },
+        "servers": [{"url": "/"}],
+        "tags": [
+            {"name": "jobs"},
+            {"name": "dead letters"},
+            {"name": "websocket", "description": "Push updates; see each operation."},
+            {"name": "operations"},
+        ],
+        "paths": {**_job_paths(), **_other_paths()},
+        "components": components(),
+    }
+
+
+@functools.cache
+def _spec_body() -> bytes:
+    return orjson.dumps(build_spec())
 
 
 async def serve_openapi(request: web.Request) -> web.Response:
-    return web.json_response(SPEC)
+    """GET /openapi.json: the document, serialized once per process."""
+    return web.Response(body=_spec_body(), content_type=JSON)

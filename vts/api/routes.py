@@ -38,12 +38,13 @@ async def readyz(request: web.Request) -> web.Response:
             status=503,
             body=orjson.dumps(
                 {
+                    # The problem's own `status` (the HTTP code) wins over the body's.
+                    **body,
                     "type": "/problems/store-unavailable",
                     "title": "The job store is unreachable.",
                     "status": 503,
                     "detail": checks["store"],
                     "instance": request.path,
-                    **body,
                 }
             ),
             content_type="application/problem+json",
