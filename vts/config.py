@@ -130,6 +130,9 @@ _converter.register_structure_hook(
 
 
 def _structure_one(field: attrs.Attribute[Any], raw: object) -> Any:
+    numeric = _FIELD_TYPES[field.name] in (int, float, int | None)
+    if numeric and isinstance(raw, str) and not raw.isascii():
+        raise ValueError(raw)  # int() would take other scripts' digits
     if field.name == "log_level":
         return str(raw).strip().upper()
     if isinstance(raw, str) and field.type in (int, "int"):

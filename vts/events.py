@@ -80,6 +80,13 @@ class EventHub:
     def forget(self, job_id: str) -> None:
         self._hot.pop(job_id, None)
 
+    def clear_hot(self) -> None:
+        """Forget every remembered snapshot (they may be stale after a relay outage)."""
+        self._hot.clear()
+
+    def watched_job_ids(self) -> list[str]:
+        return list(self._by_job)
+
     def watch(self, job_id: str, sink: Sink) -> None:
         self._by_job.setdefault(job_id, set()).add(sink)
 

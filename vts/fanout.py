@@ -40,6 +40,8 @@ class Announcer:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.relay_ready = asyncio.Event()
+        self.resync: Callable[[], Awaitable[None]] | None = None
+        """Called when the relay is live again after an outage (set by the service)."""
 
     def announce(self, job: Job, previous: JobStatus | None) -> bytes:
         """Publish a change that is already durable; returns its serialized snapshot."""
@@ -130,14 +132,24 @@ class Announcer:
             failures += 1
 
     async def _relay_forever(self) -> None:
-        """Hold one broker subscription; deliver other replicas' events locally."""
+        """Hold one broker subscription; deliver other replicas' events locally.
+
+        While it is down this replica misses other replicas' events, so its memory of
+        recent snapshots is dropped then, and once it is live again every watched job
+        is re-read from the store (`resync`) so no watcher keeps a stale state.
+        """
         failures = 0
+        lost = False
         while True:
             try:
-                subscription = self.broker.subscribe()
-                self.relay_ready.set()
-                async for payload in subscription:
-                    failures = 0
+                async for payload in self.broker.subscribe():
+                    if not payload:  # the subscription is live
+                        failures = 0
+                        self.relay_ready.set()
+                        if lost and self.resync is not None:
+                            lost = False
+                            await self.resync()
+                        continue
                     origin, _, body = payload.partition(b"\n")
                     if origin == self.origin or not body:
                         continue
@@ -146,6 +158,8 @@ class Announcer:
                             self.metrics.events_published.labels("relay").inc()
             except BrokerUnavailableError as exc:
                 self.relay_ready.clear()
+                self.hub.clear_hot()
+                lost = True
                 self.metrics.broker_errors.labels("subscribe").inc()
                 delay = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
                 failures += 1

@@ -125,10 +125,15 @@ class Broker(Protocol):
     async def dlq_size(self) -> int: ...
 
     async def publish(self, payload: bytes) -> None:
-        """Send an event to every subscriber of this broker (other replicas)."""
+        """Send a non-empty payload to every subscriber of this broker (other replicas)."""
 
     def subscribe(self) -> AsyncIterator[bytes]:
-        """Events published by anyone, until cancelled."""
+        """Events published by anyone, until cancelled.
+
+        Yields one empty payload as soon as the subscription is live, so the caller
+        knows from when on nothing is missed. Raises BrokerUnavailableError when the
+        connection is lost; call it again to resubscribe.
+        """
 
 
 Reporter = Callable[[int, str | None], Awaitable[None]]

@@ -8,7 +8,7 @@ from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit
 
 from vts.config import Settings
-from vts.errors import PluginError, UnknownPluginError
+from vts.errors import ConfigError, PluginError, UnknownPluginError
 from vts.ports import Broker, JobStore, Processor
 
 STORES: Final = "vts.stores"
@@ -71,14 +71,23 @@ def _factory(group: str, name: str) -> Factory:
     installed = _installed(group)
     if name not in installed:
         raise UnknownPluginError(group, name, names(group))
-    loaded: Any = installed[name].load()
+    try:
+        loaded: Any = installed[name].load()
+    except Exception as exc:
+        raise PluginError(f"{group} plugin {name!r} failed to load: {exc!r}") from exc
     if not callable(loaded):
         raise PluginError(f"{group} entry point {name!r} is not callable")
     return loaded  # type: ignore[no-any-return]
 
 
 def _build(group: str, name: str, target: str, settings: Settings) -> Any:
-    obj = _factory(group, name)(target, settings)
+    factory = _factory(group, name)
+    try:
+        obj = factory(target, settings)
+    except ConfigError:
+        raise
+    except Exception as exc:
+        raise PluginError(f"{group} plugin {name!r} could not be created: {exc!r}") from exc
     protocol = _PROTOCOLS[group]
     if not isinstance(obj, protocol):
         raise PluginError(

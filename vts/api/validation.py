@@ -25,14 +25,14 @@ DEFAULT_PAGE = 20
 # BCP 47 "langtag" (RFC 5646 section 2.1), without grandfathered tags.
 _BCP47 = re.compile(
     r"""^(?:
-        (?P<language>[a-z]{2,3}(?:-[a-z]{3}){0,3}|[a-z]{4}|[a-z]{5,8})
+        (?P<language>[a-z]{2,3}(?:-[a-z]{3}){0,3})  # 4-8 letters: none registered
         (?:-[a-z]{4})?                       # script
         (?:-(?:[a-z]{2}|[0-9]{3}))?          # region
         (?:-(?:[a-z0-9]{5,8}|[0-9][a-z0-9]{3}))*   # variants
         (?:-[0-9a-wy-z](?:-[a-z0-9]{2,8})+)*       # extensions
         (?:-x(?:-[a-z0-9]{1,8})+)?           # private use
     )$""",
-    re.VERBOSE | re.IGNORECASE,
+    re.VERBOSE | re.IGNORECASE | re.ASCII,
 )
 _ALLOWED_FIELDS = frozenset({"source_language", "target_language", "metadata"})
 _KEY_CHARS = re.compile(r"^[\x21-\x7e]+$")
@@ -67,7 +67,7 @@ def parse_job_request(data: dict[str, Any]) -> JobRequest:
             problems[field] = "required"
         elif not isinstance(value, str):
             problems[field] = f"must be a string, not {_json_type(value)}"
-        elif not _BCP47.match(value):
+        elif not _BCP47.fullmatch(value):
             problems[field] = (
                 f"{value!r} is not a BCP 47 language tag such as en or pt-BR"
             )
@@ -118,7 +118,7 @@ def _video_url_problem(value: object) -> str | None:
 def idempotency_claim(key: str | None, body: dict[str, Any]) -> IdempotencyClaim | None:
     if key is None:
         return None
-    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or not _KEY_CHARS.match(key):
+    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or not _KEY_CHARS.fullmatch(key):
         raise ValidationError(
             errors={
                 "Idempotency-Key": f"must be 1-{MAX_IDEMPOTENCY_KEY} printable ASCII characters"
@@ -151,7 +151,10 @@ def parse_status(raw: str | None) -> JobStatus | None:
 def parse_limit(raw: str | None) -> int:
     if raw is None or raw == "":
         return DEFAULT_PAGE
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    # isdigit() alone admits '²' and 5000-digit strings, which int() refuses.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 3) or not (
+        1 <= int(raw) <= MAX_PAGE
+    ):
         raise ValidationError(errors={"limit": f"must be an integer 1-{MAX_PAGE}"})
     return int(raw)
 

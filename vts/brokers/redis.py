@@ -196,15 +196,19 @@ class RedisBroker:
     async def subscribe(self) -> AsyncIterator[bytes]:
         """Payloads published by anyone, in publish order, until cancelled.
 
-        Uses one pub/sub connection. The subscription becomes active when iteration
-        starts (the first `__anext__`), so run it in a task and publish afterwards;
-        messages published before that are not seen. Raises BrokerUnavailableError
-        when the connection is lost for good; call subscribe() again to resume.
+        Uses one pub/sub connection. The first item is an empty payload, yielded
+        once the server has confirmed the subscription: everything published after
+        it arrives. Raises BrokerUnavailableError when the connection is lost for
+        good; call subscribe() again to resume.
         """
-        pubsub = self._client.pubsub(ignore_subscribe_messages=True)
+        pubsub = self._client.pubsub()
         try:
             with _unavailable("subscribe"):
                 await pubsub.subscribe(EVENTS_CHANNEL)
+                # Wait for the server's confirmation: only then is the caller told.
+                while await pubsub.get_message(timeout=None) is None:
+                    pass
+            yield b""
             while True:
                 with _unavailable("receive"):
                     message: dict[str, Any] | None = await pubsub.get_message(

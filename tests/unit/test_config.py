@@ -1,0 +1,204 @@
+"""Settings from VTS_* variables and options: defaults, precedence, one-line errors."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from vts.config import Settings, SimDuration, env_names, load_settings
+from vts.errors import InvalidSettingError
+
+# The defaults the README and `vts serve --help` promise.
+DEFAULTS = {
+    "VTS_HOST": "127.0.0.1",
+    "VTS_PORT": 8000,
+    "VTS_DATABASE_URL": "sqlite:///./vts.db",
+    "VTS_REDIS_URL": "fakeredis://",
+    "VTS_PROCESSOR": "simulated",
+    "VTS_CONCURRENCY": 16,
+    "VTS_MAX_ATTEMPTS": 3,
+    "VTS_LEASE_SECONDS": 30.0,
+    "VTS_SHUTDOWN_GRACE": 20.0,
+    "VTS_SIM_DURATION": SimDuration(1.0, 5.0),
+    "VTS_SIM_ERROR_RATE": 0.1,
+    "VTS_SIM_SEED": None,
+    "VTS_LOG_LEVEL": "INFO",
+}
+FIELD_OF = {variable: field for field, variable in env_names().items()}
+
+
+def assert_one_line_naming(exc: InvalidSettingError, variable: str) -> None:
+    message = str(exc)
+    assert len(message.splitlines()) == 1, message
+    assert exc.variable == variable
+    assert message.startswith(f"{variable}=")
+    assert exc.accepted and exc.accepted in message
+
+
+def test_load_settings_defaults_match_documented_list() -> None:
+    settings = load_settings({})
+    assert set(FIELD_OF) == set(DEFAULTS)
+    actual = {v: getattr(settings, FIELD_OF[v]) for v in DEFAULTS}
+    assert actual == DEFAULTS
+    assert settings == Settings()
+
+
+def test_load_settings_reads_every_variable() -> None:
+    env = {
+        "VTS_HOST": "0.0.0.0",
+        "VTS_PORT": "9100",
+        "VTS_DATABASE_URL": "postgresql://vts@db/vts",
+        "VTS_REDIS_URL": "redis://cache:6379/1",
+        "VTS_PROCESSOR": "whisper",
+        "VTS_CONCURRENCY": "4",
+        "VTS_MAX_ATTEMPTS": "5",
+        "VTS_LEASE_SECONDS": "12.5",
+        "VTS_SHUTDOWN_GRACE": "0",
+        "VTS_SIM_DURATION": "0.5-1.5",
+        "VTS_SIM_ERROR_RATE": "0.25",
+        "VTS_SIM_SEED": "42",
+        "VTS_LOG_LEVEL": "debug",
+    }
+    settings = load_settings(env)
+    assert (settings.host, settings.port) == ("0.0.0.0", 9100)
+    assert settings.database_url == "postgresql://vts@db/vts"
+    assert settings.redis_url == "redis://cache:6379/1"
+    assert settings.processor == "whisper"
+    assert (settings.concurrency, settings.max_attempts) == (4, 5)
+    assert (settings.lease_seconds, settings.shutdown_grace) == (12.5, 0.0)
+    assert settings.sim_duration == SimDuration(0.5, 1.5)
+    assert (settings.sim_error_rate, settings.sim_seed) == (0.25, 42)
+    assert settings.log_level == "DEBUG"
+
+
+def test_load_settings_overrides_beat_environment() -> None:
+    env = {"VTS_PORT": "9000", "VTS_HOST": "0.0.0.0"}
+    settings = load_settings(env, {"port": "9001", "host": None})
+    assert settings.port == 9001
+    assert settings.host == "0.0.0.0"  # an unset option leaves the variable in force
+
+
+def test_load_settings_bad_override_names_its_variable() -> None:
+    with pytest.raises(InvalidSettingError) as caught:
+        load_settings({"VTS_PORT": "9000"}, {"port": "http"})
+    assert_one_line_naming(caught.value, "VTS_PORT")
+
+
+@pytest.mark.parametrize(
+    ("raw", "low", "high"),
+    [("0", 0, 0), ("2", 2, 2), ("1-5", 1, 5), ("0.5-1.5", 0.5, 1.5), (" 3 ", 3, 3)],
+)
+def test_sim_duration_accepts_number_or_range(
+    raw: str, low: float, high: float
+) -> None:
+    settings = load_settings({"VTS_SIM_DURATION": raw})
+    assert settings.sim_duration == SimDuration(low, high)
+
+
+@pytest.mark.parametrize(
+    "raw", ["5-1", "-1", "abc", "nan", "inf", "1-inf", "nan-2", "1-", "", "1-2-3"]
+)
+def test_sim_duration_rejects_bad_ranges(raw: str) -> None:
+    with pytest.raises(InvalidSettingError) as caught:
+        load_settings({"VTS_SIM_DURATION": raw})
+    assert_one_line_naming(caught.value, "VTS_SIM_DURATION")
+
+
+@pytest.mark.parametrize("raw", ["0", "1", "0.5", "1.0"])
+def test_sim_error_rate_accepts_zero_to_one(raw: str) -> None:
+    assert load_settings({"VTS_SIM_ERROR_RATE": raw}).sim_error_rate == float(raw)
+
+
+@pytest.mark.parametrize("raw", ["-0.1", "1.01", "2", "nan", "inf", "-inf", "ten"])
+def test_sim_error_rate_rejects_outside_zero_to_one(raw: str) -> None:
+    with pytest.raises(InvalidSettingError) as caught:
+        load_settings({"VTS_SIM_ERROR_RATE": raw})
+    assert_one_line_naming(caught.value, "VTS_SIM_ERROR_RATE")
+
+
+@pytest.mark.parametrize(("raw", "port"), [("0", 0), ("1", 1), ("65535", 65535)])
+def test_port_accepts_range(raw: str, port: int) -> None:
+    assert load_settings({"VTS_PORT": raw}).port == port
+
+
+@pytest.mark.parametrize("raw", ["-1", "65536", "80.5", "http", "", "8000x"])
+def test_port_rejects_outside_range(raw: str) -> None:
+    with pytest.raises(InvalidSettingError) as caught:
+        load_settings({"VTS_PORT": raw})
+    assert_one_line_naming(caught.value, "VTS_PORT")
+
+
+@pytest.mark.parametrize(
+    ("raw", "level"),
+    [
+        ("debug", "DEBUG"),
+        ("Warning", "WARNING"),
+        (" error ", "ERROR"),
+        ("INFO", "INFO"),
+    ],
+)
+def test_log_level_is_case_insensitive(raw: str, level: str) -> None:
+    settings = load_settings({"VTS_LOG_LEVEL": raw})
+    assert settings.log_level == level
+    assert settings.log_level_number == getattr(logging, level)
+
+
+@pytest.mark.parametrize("raw", ["verbose", "", "10", "notset"])
+def test_log_level_rejects_unknown_levels(raw: str) -> None:
+    with pytest.raises(InvalidSettingError) as caught:
+        load_settings({"VTS_LOG_LEVEL": raw})
+    assert_one_line_naming(caught.value, "VTS_LOG_LEVEL")
+
+
+@pytest.mark.parametrize(
+    ("variable", "raw"),
+    [
+        ("VTS_HOST", ""),
+        ("VTS_DATABASE_URL", "vts.db"),
+        ("VTS_REDIS_URL", "localhost:6379"),
+        ("VTS_PROCESSOR", ""),
+        ("VTS_CONCURRENCY", "0"),
+        ("VTS_MAX_ATTEMPTS", "101"),
+        ("VTS_LEASE_SECONDS", "0.1"),
+        ("VTS_SHUTDOWN_GRACE", "-1"),
+        ("VTS_SIM_SEED", "0.5"),
+        ("VTS_PORT", "1\n2"),
+    ],
+)
+def test_load_settings_bad_value_is_one_line_naming_variable(
+    variable: str, raw: str
+) -> None:
+    with pytest.raises(InvalidSettingError) as caught:
+        load_settings({variable: raw})
+    assert_one_line_naming(caught.value, variable)
+
+
+def test_sim_seed_empty_means_unset() -> None:
+    assert load_settings({"VTS_SIM_SEED": ""}).sim_seed is None
+
+
+# Junk that looks like the values a variable takes, and junk that does not.
+junk = st.one_of(
+    st.text(max_size=40),
+    st.from_regex(r"-?[0-9.]{0,6}(-[0-9.e]{0,6})?", fullmatch=True),
+    st.sampled_from(["nan", "inf", "-inf", "1e309", "0x10", "1_0", " ", "\x00"]),
+)
+
+
+@pytest.mark.parametrize("variable", sorted(DEFAULTS))
+@given(raw=junk)
+def test_load_settings_junk_parses_or_raises_invalid_setting(
+    variable: str, raw: str
+) -> None:
+    try:
+        settings = load_settings({variable: raw})
+    except InvalidSettingError as exc:
+        assert_one_line_naming(exc, variable)
+        return
+    duration = settings.sim_duration
+    assert 0 <= duration.low <= duration.high < float("inf")
+    assert 0 <= settings.sim_error_rate <= 1
+    assert 0 <= settings.port <= 65535
