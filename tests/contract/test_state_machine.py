@@ -1,0 +1,344 @@
+"""The job lifecycle as a Hypothesis state machine, driven against a real store."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import tempfile
+from collections import Counter
+from collections.abc import Coroutine
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import attrs
+import pytest
+from _support import T0
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from vts import registry
+from vts.config import Settings
+from vts.domain import (
+    FINAL_STATUSES,
+    STAGES,
+    Cancel,
+    Claim,
+    Event,
+    ExpireLease,
+    Fail,
+    Job,
+    JobError,
+    JobStatus,
+    Progress,
+    Release,
+    Replay,
+    Succeed,
+    new_job,
+    transition,
+)
+from vts.errors import (
+    IdempotencyKeyReusedError,
+    InvalidTransitionError,
+    VersionConflictError,
+)
+from vts.ports import IdempotencyClaim
+
+T = TypeVar("T")
+OWNERS = ("worker-a", "worker-b")
+LEASES = st.integers(1, 120).map(lambda s: timedelta(seconds=s))
+# Idempotency keys and body fingerprints from small sets, so they collide.
+CLAIMS = st.none() | st.builds(
+    IdempotencyClaim, st.sampled_from(["k1", "k2"]), st.sampled_from(["fp1", "fp2"])
+)
+# What the worker holding a job reports: progress, success, a transient or a
+# permanent failure (with backoff jitter), or giving the job back at shutdown.
+ATTEMPT_EVENTS = st.one_of(
+    st.builds(Progress, st.integers(-5, 105), st.sampled_from((None, *STAGES))),
+    st.builds(Succeed, st.just({"output_url": "https://example.com/out.mp4"})),
+    st.builds(
+        Fail,
+        st.builds(JobError, st.just("asr-down"), st.just("ASR failed"), st.booleans()),
+        st.floats(0, 1, exclude_max=True),
+    ),
+    st.just(Release()),
+)
+FINAL_POKES = ATTEMPT_EVENTS | st.sampled_from(
+    [Claim("worker-a", T0), ExpireLease(), Cancel()]
+)
+
+
+def with_status(*statuses: JobStatus) -> Any:
+    """Precondition: the model holds a job in one of `statuses`."""
+    return precondition(lambda self: bool(self.ids(*statuses)))
+
+
+class JobLifecycle(RuleBasedStateMachine):
+    """Service-level operations (transition, then compare-and-set write) on a store,
+    checked after every step against a model of what the store must hold."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        # Hypothesis steps are synchronous; the store's writer task and connections
+        # live on this loop, so every call runs on it.
+        self.loop = asyncio.new_event_loop()
+        self.tmp = tempfile.TemporaryDirectory(prefix="vts-state-machine-")
+        url = f"sqlite:///{Path(self.tmp.name) / 'jobs.db'}"
+        self.store = registry.create_store(Settings(database_url=url))
+        try:
+            self.run(self.store.open())
+            self.run(self.store.migrate())
+        except BaseException:
+            self.teardown()
+            raise
+        self.now = T0
+        # The model: every submitted job as the store must hold it, in submission
+        # order; the transitions each went through; every version written.
+        self.model: dict[str, Job] = {}
+        self.transitions: Counter[str] = Counter()
+        self.history: dict[str, list[Job]] = {}
+        self.keys: dict[str, tuple[str, str]] = {}  # idempotency key -> (fp, job id)
+        self.last_status: dict[str, JobStatus] = {}  # as the store held it last step
+        self.replayed: set[str] = set()  # jobs replayed in this step
+
+    def teardown(self) -> None:
+        try:
+            self.run(self.store.close())
+        finally:
+            self.loop.close()
+            self.tmp.cleanup()
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        return self.loop.run_until_complete(coroutine)
+
+    def ids(self, *statuses: JobStatus) -> list[str]:
+        return [i for i, job in self.model.items() if job.status in statuses]
+
+    def accept(self, new: Job) -> None:
+        """Record a transition the store accepted."""
+        assert new.version == self.model[new.job_id].version + 1
+        self.model[new.job_id] = new
+        self.transitions[new.job_id] += 1
+        self.history[new.job_id].append(new)
+
+    def change(self, job_id: str, event: Event) -> Job:
+        """What the service does: read, transition, write if the version still holds."""
+        current = self.run(self.store.get(job_id))
+        assert current == self.model[job_id]
+        new = transition(current, event, self.now)
+        self.run(self.store.update(new, current.version))
+        self.accept(new)
+        return new
+
+    def due(self) -> list[Job]:
+        """Pending jobs whose time has come, in the order claims must take them."""
+        order = {job_id: n for n, job_id in enumerate(self.model)}
+        pending = [self.model[i] for i in self.ids(JobStatus.PENDING)]
+        ready = [j for j in pending if j.available_at and j.available_at <= self.now]
+        return sorted(ready, key=lambda j: (j.available_at, order[j.job_id]))
+
+    # --- rules ---------------------------------------------------------------------
+
+    @initialize(
+        jobs=st.lists(st.tuples(st.integers(1, 3), CLAIMS), min_size=1, max_size=6)
+    )
+    def submit_first(self, jobs: list[tuple[int, IdempotencyClaim | None]]) -> None:
+        # Hypothesis leaves some rules out of each run (swarm testing); seeding jobs
+        # keeps the runs that leave out `submit` useful.
+        for max_attempts, idem in jobs:
+            self.submit(max_attempts, idem)
+
+    @rule(max_attempts=st.integers(1, 3), idem=CLAIMS)
+    def submit(self, max_attempts: int, idem: IdempotencyClaim | None) -> None:
+        job_id = f"00000000-0000-4000-8000-{len(self.model):012d}"
+        job = new_job(
+            job_id, "en", "fr", {"n": len(self.model)}, max_attempts, self.now
+        )
+        known = self.keys.get(idem.key) if idem else None
+        if idem and known and known[0] != idem.fingerprint:
+            with pytest.raises(IdempotencyKeyReusedError):
+                self.run(self.store.create(job, idem))
+            return
+        stored, created = self.run(self.store.create(job, idem))
+        if known:
+            assert (stored, created) == (self.model[known[1]], False)
+            return
+        assert (stored, created) == (job, True)
+        self.model[job_id] = job
+        self.history[job_id] = [job]
+        if idem:
+            self.keys[idem.key] = (idem.fingerprint, job_id)
+
+    @rule(owner=st.sampled_from(OWNERS), limit=st.integers(1, 3), lease=LEASES)
+    def claim(self, owner: str, limit: int, lease: timedelta) -> None:
+        now, expected = self.now, self.due()[:limit]
+        event = Claim(owner, now + lease)
+        claimed = self.run(
+            self.store.claim(now, limit, lambda job: transition(job, event, now))
+        )
+        assert [j.job_id for j in claimed] == [j.job_id for j in expected]
+        for job in claimed:
+            assert job == transition(self.model[job.job_id], event, now)
+            self.accept(job)
+
+    @rule(limits=st.tuples(st.integers(1, 3), st.integers(1, 3)), lease=LEASES)
+    def claim_race(self, limits: tuple[int, int], lease: timedelta) -> None:
+        """Both owners claim at once: they split the due jobs, never share one."""
+        now, due = self.now, self.due()
+        events = [Claim(owner, now + lease) for owner in OWNERS]
+
+        async def both() -> list[list[Job]]:
+            return list(
+                await asyncio.gather(
+                    *(
+                        self.store.claim(
+                            now, limit, lambda job, e=event: transition(job, e, now)
+                        )
+                        for event, limit in zip(events, limits, strict=True)
+                    )
+                )
+            )
+
+        batches = self.run(both())
+        taken = [job.job_id for batch in batches for job in batch]
+        assert len(taken) == len(set(taken))
+        assert set(taken) == {j.job_id for j in due[: sum(limits)]}
+        for batch, event, limit in zip(batches, events, limits, strict=True):
+            assert len(batch) <= limit
+            for job in batch:
+                assert job == transition(self.model[job.job_id], event, now)
+                self.accept(job)
+
+    @with_status(JobStatus.PROCESSING)
+    @rule(data=st.data(), event=ATTEMPT_EVENTS)
+    def work(self, data: st.DataObject, event: Event) -> None:
+        """The running attempt reports progress, succeeds, fails or is given back."""
+        job_id = data.draw(st.sampled_from(self.ids(JobStatus.PROCESSING)))
+        self.change(job_id, event)
+
+    @with_status(JobStatus.PENDING, JobStatus.PROCESSING)
+    @rule(data=st.data())
+    def cancel(self, data: st.DataObject) -> None:
+        ids = self.ids(JobStatus.PENDING, JobStatus.PROCESSING)
+        self.change(data.draw(st.sampled_from(ids)), Cancel())
+
+    @with_status(JobStatus.FAILED)
+    @rule(data=st.data())
+    def replay(self, data: st.DataObject) -> None:
+        job_id = data.draw(st.sampled_from(self.ids(JobStatus.FAILED)))
+        self.change(job_id, Replay())
+        self.replayed.add(job_id)
+
+    @rule(seconds=st.floats(0.001, 90))
+    def tick(self, seconds: float) -> None:
+        """Time passes: backoffs run out, leases may lapse without being reclaimed."""
+        self.now += timedelta(seconds=seconds)
+
+    @rule(owner=st.sampled_from(OWNERS), lease=LEASES)
+    def renew(self, owner: str, lease: timedelta) -> None:
+        expires = self.now + lease
+        asked = [*self.model, "00000000-0000-4000-8000-999999999999"]
+        held = self.run(self.store.renew_leases(owner, asked, expires))
+        processing = self.ids(JobStatus.PROCESSING)
+        assert held == {i for i in processing if self.model[i].lease_owner == owner}
+        for job_id in held:  # a renewal is no transition: same version
+            self.model[job_id] = attrs.evolve(
+                self.model[job_id], lease_expires_at=expires
+            )
+
+    @with_status(JobStatus.PROCESSING)
+    @rule(data=st.data())
+    def expire_leases(self, data: st.DataObject) -> None:
+        """A worker died: its lease runs out, and the reclaimer takes its jobs back."""
+        job_id = data.draw(st.sampled_from(self.ids(JobStatus.PROCESSING)))
+        lapse = self.model[job_id].lease_expires_at
+        assert lapse is not None
+        self.now = max(self.now, lapse + timedelta(milliseconds=1))
+        expired = self.run(self.store.expired(self.now, 100))
+        assert {j.job_id for j in expired} == {
+            i
+            for i in self.ids(JobStatus.PROCESSING)
+            if (lease := self.model[i].lease_expires_at) and lease < self.now
+        }
+        assert job_id in {j.job_id for j in expired}
+        for job in expired:
+            assert job == self.model[job.job_id]
+            new = transition(job, ExpireLease(), self.now)
+            self.run(self.store.update(new, job.version))
+            self.accept(new)
+
+    @precondition(lambda self: any(len(h) > 1 for h in self.history.values()))
+    @rule(data=st.data())
+    def write_from_stale_snapshot(self, data: st.DataObject) -> None:
+        """A writer holding an old copy of a job loses, and changes nothing."""
+        job_id = data.draw(
+            st.sampled_from([i for i, h in self.history.items() if len(h) > 1])
+        )
+        stale = data.draw(st.sampled_from(self.history[job_id][:-1]))
+        # Final snapshots are never stale unless failed (replay is the only way out).
+        event = Replay() if stale.status is JobStatus.FAILED else Cancel()
+        with pytest.raises(VersionConflictError):
+            self.run(
+                self.store.update(transition(stale, event, self.now), stale.version)
+            )
+
+    @with_status(*FINAL_STATUSES)
+    @rule(data=st.data(), event=FINAL_POKES)
+    def change_final_job(self, data: st.DataObject, event: Event) -> None:
+        """Nothing but a replay of a failed job leaves a final state."""
+        job_id = data.draw(st.sampled_from(self.ids(*FINAL_STATUSES)))
+        with pytest.raises(InvalidTransitionError):
+            self.change(job_id, event)
+
+    # --- invariants, checked against the store after every step ----------------------
+
+    @invariant()
+    def store_holds_the_model(self) -> None:
+        page = self.run(self.store.list_jobs(None, 1000, None))
+        stored = {job.job_id: job for job in page.jobs}
+        assert list(stored) == list(reversed(self.model))  # every job, newest first
+        assert stored == self.model
+        for job_id, job in stored.items():
+            assert job.version == 1 + self.transitions[job_id]
+            assert 0 <= job.attempts <= job.max_attempts
+            leased = job.lease_owner is not None and job.lease_expires_at is not None
+            assert leased == (job.status is JobStatus.PROCESSING)
+            assert job.lease_owner in (None, *OWNERS)
+            before = self.last_status.get(job_id, JobStatus.PENDING)
+            if before.is_final and job.status is not before:
+                assert before is JobStatus.FAILED and job.status is JobStatus.PENDING
+                assert job_id in self.replayed
+            self.last_status[job_id] = job.status
+        self.replayed.clear()
+
+    @invariant()
+    def dead_letters_are_the_failed_jobs(self) -> None:
+        dead = self.run(self.store.dead_letters(1000))
+        assert sorted(j.job_id for j in dead) == sorted(self.ids(JobStatus.FAILED))
+        ends = [job.completed_at for job in dead]
+        assert all(a and b and a >= b for a, b in itertools.pairwise(ends))
+
+    @invariant()
+    def counts_and_next_due_agree(self) -> None:
+        counts = self.run(self.store.count_by_status())
+        expected = Counter(job.status for job in self.model.values())
+        assert counts == {status: expected[status] for status in JobStatus}
+        pending = [self.model[i].available_at for i in self.ids(JobStatus.PENDING)]
+        assert self.run(self.store.next_due()) == min(
+            filter(None, pending), default=None
+        )
+
+
+def test_job_lifecycle_keeps_store_invariants() -> None:
+    run_state_machine_as_test(
+        JobLifecycle,
+        settings=settings(max_examples=100, stateful_step_count=30, deadline=None),
+    )
