@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import tempfile
+import uuid
 from collections import Counter
 from collections.abc import Coroutine
 from datetime import timedelta
@@ -13,6 +14,7 @@ from typing import Any, TypeVar
 
 import attrs
 import pytest
+from _postgres import PostgresServer
 from _support import T0
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -85,14 +87,17 @@ class JobLifecycle(RuleBasedStateMachine):
     """Service-level operations (transition, then compare-and-set write) on a store,
     checked after every step against a model of what the store must hold."""
 
+    def database_url(self) -> str:
+        """A new, empty store for this example: a SQLite file."""
+        return f"sqlite:///{Path(self.tmp.name) / 'jobs.db'}"
+
     def __init__(self) -> None:
         super().__init__()
         # Hypothesis steps are synchronous; the store's writer task and connections
         # live on this loop, so every call runs on it.
         self.loop = asyncio.new_event_loop()
         self.tmp = tempfile.TemporaryDirectory(prefix="vts-state-machine-")
-        url = f"sqlite:///{Path(self.tmp.name) / 'jobs.db'}"
-        self.store = registry.create_store(Settings(database_url=url))
+        self.store = registry.create_store(Settings(database_url=self.database_url()))
         try:
             self.run(self.store.open())
             self.run(self.store.migrate())
@@ -341,4 +346,18 @@ def test_job_lifecycle_keeps_store_invariants() -> None:
     run_state_machine_as_test(
         JobLifecycle,
         settings=settings(max_examples=100, stateful_step_count=30, deadline=None),
+    )
+
+
+@pytest.mark.services
+def test_job_lifecycle_keeps_postgres_invariants(
+    postgres_server: PostgresServer,
+) -> None:
+    class OnPostgres(JobLifecycle):
+        def database_url(self) -> str:
+            return postgres_server.create_database(f"sm_{uuid.uuid4().hex}")
+
+    run_state_machine_as_test(
+        OnPostgres,
+        settings=settings(max_examples=40, stateful_step_count=30, deadline=None),
     )
