@@ -31,7 +31,9 @@ async def wait_until(
         await asyncio.sleep(interval)
 
 
-def make_job(job_id: str = "00000000-0000-4000-8000-000000000001", **changes: object) -> Job:
+def make_job(
+    job_id: str = "00000000-0000-4000-8000-000000000001", **changes: object
+) -> Job:
     """A pending job with plausible fields; `changes` are passed to attrs.evolve."""
     import attrs
 

@@ -92,9 +92,13 @@ def job_to_record(job: Job) -> bytes:
     # Full microseconds, not the public milliseconds: a job read back equals the job
     # written, and agrees with the time columns the store filters on.
     for name in _RECORD_TIMES:
-        value: datetime | None = getattr(job, name)
-        record[name] = None if value is None else value.astimezone(UTC).isoformat()
+        record[name] = record_time(getattr(job, name))
     return orjson.dumps(record)
+
+
+def record_time(value: datetime | None) -> str | None:
+    """A time as the JSON record keeps it: ISO 8601 in UTC, to the microsecond."""
+    return None if value is None else value.astimezone(UTC).isoformat()
 
 
 def job_from_record(raw: bytes | str) -> Job:

@@ -71,8 +71,12 @@ class Announcer:
 
     async def stop(self) -> None:
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
+            # Python 3.11's asyncio.wait_for (inside redis-py and fakeredis) swallows a
+            # cancellation that lands as its inner call completes, and the task would
+            # run on: cancel until it has really stopped.
+            while not task.done():
+                task.cancel()
+                await asyncio.wait([task], timeout=0.1)
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()

@@ -87,7 +87,9 @@ def _build(group: str, name: str, target: str, settings: Settings) -> Any:
     except ConfigError:
         raise
     except Exception as exc:
-        raise PluginError(f"{group} plugin {name!r} could not be created: {exc!r}") from exc
+        raise PluginError(
+            f"{group} plugin {name!r} could not be created: {exc!r}"
+        ) from exc
     protocol = _PROTOCOLS[group]
     if not isinstance(obj, protocol):
         raise PluginError(

@@ -7,6 +7,10 @@ import contextlib
 import functools
 import logging
 import random
+import time
+from datetime import timedelta
+
+import attrs
 
 from vts.domain import Fail, Job, JobError, JobStatus, Progress, Release, Succeed
 from vts.errors import (
@@ -24,6 +28,8 @@ log = logging.getLogger(__name__)
 
 IDLE_POLL_SECONDS = 2.0
 ERROR_PAUSE_SECONDS = 0.5
+OUTCOME_RETRY_FIRST = 0.1
+OUTCOME_RETRY_MAX = 2.0
 
 
 class _Lost(Exception):
@@ -82,16 +88,32 @@ class WorkerPool:
         await asyncio.gather(*self._running.values(), return_exceptions=True)
         leftover, self._unfinished = self._unfinished, []
         for job in leftover:
-            with contextlib.suppress(
-                VersionConflictError, InvalidTransitionError, UnavailableError
-            ):
-                await self.service.advance(job, Release())
+            await self._release(job)
         if leftover:
             log.info("released %d unfinished jobs for another worker", len(leftover))
         for task in self._loops:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
         self._loops = []
+
+    async def _release(self, job: Job) -> None:
+        """Hand `job` back; if a write of ours landed after we last saw it, re-read."""
+        for _ in range(3):
+            try:
+                await self.service.advance(job, Release())
+                return
+            except VersionConflictError:
+                try:
+                    job = await self.service.get(job.job_id)
+                except (JobNotFoundError, UnavailableError):
+                    return
+                if (
+                    job.status is not JobStatus.PROCESSING
+                    or job.lease_owner != self.owner
+                ):
+                    return
+            except (InvalidTransitionError, UnavailableError):
+                return  # its lease expires and it is reclaimed
 
     def wake(self) -> None:
         self._wake.set()
@@ -112,6 +134,9 @@ class WorkerPool:
         while self._accepting:
             free = self.concurrency - len(self._running)
             if free <= 0:
+                # Clear first: a set event returns without yielding, and this loop
+                # would spin and starve the event loop. _finished sets it again.
+                self._wake.clear()
                 await self._sleep(None)
                 continue
             self._wake.clear()
@@ -154,11 +179,19 @@ class WorkerPool:
             ids = list(self._running)
             if not ids:
                 continue
+            # No later than the expiry the store records (the service reads its clock after).
+            expires = self.service.clock() + timedelta(seconds=self.lease_seconds)
             try:
                 held = await self.service.renew(self.owner, ids, self.lease_seconds)
             except UnavailableError as exc:
                 log.warning("cannot renew leases: %s", exc)
                 continue
+            # Progress writes store the whole in-memory job, lease expiry included:
+            # keep it current, or each write would roll the renewed lease back.
+            for job_id in held:
+                job = self._current.get(job_id)
+                if job is not None:
+                    self._current[job_id] = attrs.evolve(job, lease_expires_at=expires)
             for job_id in set(ids) - held:
                 task = self._running.get(job_id)
                 if task is not None:
@@ -176,13 +209,31 @@ class WorkerPool:
     # --- one job ---------------------------------------------------------------------
 
     async def _advance(self, job_id: str, event: Fail | Progress | Succeed) -> None:
-        try:
-            self._current[job_id] = await self.service.advance(
-                self._current[job_id], event
-            )
-        except (VersionConflictError, InvalidTransitionError, JobNotFoundError) as exc:
-            self._current.pop(job_id, None)
-            raise _Lost(job_id) from exc
+        """Record `event`. Progress is skipped while the store is away; an outcome is
+        retried until it lands or the lease would have run out (then the job is
+        reclaimed and runs again: at-least-once)."""
+        delay = OUTCOME_RETRY_FIRST
+        deadline = time.monotonic() + self.lease_seconds
+        while True:
+            try:
+                self._current[job_id] = await self.service.advance(
+                    self._current[job_id], event
+                )
+                return
+            except (
+                VersionConflictError,
+                InvalidTransitionError,
+                JobNotFoundError,
+            ) as exc:
+                self._current.pop(job_id, None)
+                raise _Lost(job_id) from exc
+            except UnavailableError:
+                if isinstance(event, Progress) or time.monotonic() + delay > deadline:
+                    if isinstance(event, Progress):
+                        return
+                    raise
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, OUTCOME_RETRY_MAX)
 
     async def _run(self, job: Job) -> None:
         job_id = job.job_id

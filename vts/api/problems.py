@@ -58,7 +58,9 @@ def problem_response(
 
 
 def error_response(exc: errors.VtsError, instance: str) -> web.Response:
-    status = next((code for kind, code in STATUS_BY_ERROR if isinstance(exc, kind)), 500)
+    status = next(
+        (code for kind, code in STATUS_BY_ERROR if isinstance(exc, kind)), 500
+    )
     headers = {"Retry-After": "1"} if status == 503 else None
     field_errors = exc.errors if isinstance(exc, errors.ValidationError) else None
     return problem_response(
@@ -97,6 +99,18 @@ async def problem_middleware(
         if exc.status < 400:
             raise
         return http_exception_response(exc, request.path)
+    except web.RequestPayloadError:
+        # Raised while reading the body: a bad Content-Encoding, a broken chunk. The
+        # rest of the body is unreadable, so end it here and close the connection
+        # (aiohttp would otherwise try to drain it and log the same error again).
+        request.content.feed_eof()
+        return problem_response(
+            400,
+            "bad-request",
+            "the request body could not be read: check its Content-Encoding",
+            request.path,
+            headers={"Connection": "close"},
+        )
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return problem_response(

@@ -17,6 +17,7 @@ from vts.service import JobRequest
 
 MAX_BODY_BYTES = 64 * 1024
 MAX_METADATA_BYTES = 16 * 1024
+MAX_METADATA_DEPTH = 32
 MAX_URL_LENGTH = 2048
 MAX_IDEMPOTENCY_KEY = 255
 MAX_PAGE = 100
@@ -82,6 +83,9 @@ def parse_job_request(data: dict[str, Any]) -> JobRequest:
         problems["metadata"] = "required: an object with at least video_url"
     elif not isinstance(metadata, dict):
         problems["metadata"] = f"must be an object, not {_json_type(metadata)}"
+    elif _nests_deeper(metadata, MAX_METADATA_DEPTH):
+        # orjson serializes at most 254 levels; the stored record adds one of its own.
+        problems["metadata"] = f"nests deeper than {MAX_METADATA_DEPTH} levels"
     else:
         size = len(orjson.dumps(metadata))
         if size > MAX_METADATA_BYTES:
@@ -94,6 +98,19 @@ def parse_job_request(data: dict[str, Any]) -> JobRequest:
     if problems:
         raise ValidationError(errors=problems)
     return JobRequest(data["source_language"], data["target_language"], metadata)  # type: ignore[arg-type]
+
+
+def _nests_deeper(value: object, limit: int) -> bool:
+    """True if `value` nests objects and arrays more than `limit` levels deep."""
+    level = [value]
+    for _ in range(limit):
+        level = [
+            child
+            for item in level
+            if isinstance(item, dict | list)
+            for child in (item.values() if isinstance(item, dict) else item)
+        ]
+    return any(isinstance(item, dict | list) for item in level)
 
 
 def _video_url_problem(value: object) -> str | None:

@@ -14,9 +14,11 @@ def encode_cursor(seq: int) -> str:
 def decode_cursor(cursor: str) -> int:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        if not raw.startswith("s"):
+        seq = int(raw[1:])
+        # A sequence number is a signed 64-bit integer in every store.
+        if not raw.startswith("s") or not 0 <= seq < 2**63:
             raise ValueError(cursor)
-        return int(raw[1:])
+        return seq
     except ValueError:
         raise ValidationError(
             "cursor is not one this server issued", {"cursor": "unknown cursor"}

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from vts.codec import format_time, job_from_record, job_to_record
+from vts.codec import job_from_record, job_to_record, record_time
 from vts.config import Settings
 from vts.domain import Job, JobStatus
 from vts.errors import (
@@ -48,7 +48,11 @@ _UNNEST_TYPES = (
 )
 _UPDATE_FROM_UNNEST = """
 UPDATE jobs SET status = u.status, version = u.version, available_at = u.available_at,
-    lease_owner = u.lease_owner, lease_expires_at = u.lease_expires_at,
+    lease_owner = u.lease_owner,
+    lease_expires_at = CASE WHEN u.status = 'processing' AND jobs.status = 'processing'
+        AND jobs.lease_owner IS NOT DISTINCT FROM u.lease_owner
+        THEN GREATEST(jobs.lease_expires_at, u.lease_expires_at)
+        ELSE u.lease_expires_at END,
     completed_at = u.completed_at, body = u.body
 FROM unnest($1::text[], $2::int[], $3::text[], $4::int[], $5::timestamptz[], $6::text[],
             $7::timestamptz[], $8::timestamptz[], $9::jsonb[])
@@ -317,7 +321,7 @@ class PostgresJobStore:
             list(op.job_ids),
             op.owner,
             op.expires_at,
-            format_time(op.expires_at),
+            record_time(op.expires_at),
         )
         op.result = {r["job_id"] for r in rows}
 

@@ -73,6 +73,21 @@ def _row(job: Job, idem: IdempotencyClaim | None = None) -> tuple[Any, ...]:
     )
 
 
+# A write by the lease holder that keeps the job processing never shortens the lease:
+# a renewal may have committed after the holder read the job (SET sees the old row).
+_UPDATE = (
+    "UPDATE jobs SET status=?2, version=?3, available_at=?4, lease_owner=?5,"
+    " lease_expires_at=CASE WHEN ?2 = 'processing' AND status = 'processing'"
+    " AND lease_owner IS ?5 THEN max(coalesce(lease_expires_at, 0), ?6) ELSE ?6 END,"
+    " completed_at=?7, body=?8 WHERE job_id=?1"
+)
+
+
+def _update_row(job: Job) -> tuple[Any, ...]:
+    row = _row(job)
+    return (*row[0:7], row[9])
+
+
 @contextlib.asynccontextmanager
 async def _driver_errors() -> AsyncIterator[None]:
     try:
@@ -282,11 +297,7 @@ class SqliteJobStore:
                 versions[op.job.job_id] = op.job.version
                 accepted[op.job.job_id] = op.job
                 op.result = None
-        await conn.executemany(
-            "UPDATE jobs SET status=?, version=?, available_at=?, lease_owner=?, "
-            "lease_expires_at=?, completed_at=?, body=? WHERE job_id=?",
-            [(*_row(job)[1:7], _row(job)[9], job.job_id) for job in accepted.values()],
-        )
+        await conn.executemany(_UPDATE, [_update_row(job) for job in accepted.values()])
 
     async def _apply_claim(self, conn: aiosqlite.Connection, op: ClaimOp) -> None:
         rows = await conn.execute_fetchall(
@@ -295,11 +306,7 @@ class SqliteJobStore:
             (epoch(op.now), op.limit),
         )
         claimed = [op.apply(job_from_record(r[0])) for r in rows]
-        await conn.executemany(
-            "UPDATE jobs SET status=?, version=?, available_at=?, lease_owner=?, "
-            "lease_expires_at=?, completed_at=?, body=? WHERE job_id=?",
-            [(*_row(job)[1:7], _row(job)[9], job.job_id) for job in claimed],
-        )
+        await conn.executemany(_UPDATE, [_update_row(job) for job in claimed])
         op.result = claimed
 
     async def _apply_renew(self, conn: aiosqlite.Connection, op: RenewOp) -> None:
