@@ -1,0 +1,84 @@
+"""The chart lints clean, documents every value and refuses bad or missing ones."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from chart._helm import CHART, RenderError, load, template
+from chart._helm import helm as run_helm
+
+# A mapping key, possibly the first key of a list item.
+_KEY = re.compile(r"^\s*(- )?[A-Za-z][A-Za-z0-9_]*:")
+
+
+def test_chart_lints_clean_in_strict_mode(helm: Path) -> None:
+    done = run_helm(helm, "lint", "--strict", str(CHART))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "[WARNING]" not in done.stdout and "[ERROR]" not in done.stdout
+
+
+def test_chart_values_document_every_key() -> None:
+    lines = (CHART / "values.yaml").read_text().splitlines()
+    undocumented = []
+    for number, line in enumerate(lines):
+        if not _KEY.match(line):
+            continue
+        previous = next((p for p in reversed(lines[:number]) if p.strip()), "")
+        if not previous.strip().startswith("#"):
+            undocumented.append(f"values.yaml:{number + 1}: {line.strip()}")
+    assert undocumented == []
+
+
+@pytest.mark.parametrize(
+    ("sets", "set_string", "culprit"),
+    [
+        (("replicaCount=-1",), (), "replicaCount"),
+        ((), ("replicaCount=three",), "replicaCount"),
+        (("config.concurrency=0",), (), "concurrency"),
+        (("config.logLevel=LOUD",), (), "logLevel"),
+        (("service.type=Internal",), (), "type"),
+        (("postgresql.persistence.size=lots",), (), "size"),
+        (("replicaCuont=3",), (), "replicaCuont"),
+    ],
+)
+def test_chart_values_schema_rejects_bad_values(
+    helm: Path, sets: tuple[str, ...], set_string: tuple[str, ...], culprit: str
+) -> None:
+    with pytest.raises(RenderError, match="schema") as failure:
+        template(helm, *sets, set_string=set_string)
+    assert culprit in str(failure.value)
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        (("postgresql.enabled=false",), "vts needs a database"),
+        (("redis.enabled=false",), "vts needs a Redis"),
+    ],
+)
+def test_chart_refuses_to_render_without_a_database_or_redis(
+    helm: Path, sets: tuple[str, ...], message: str
+) -> None:
+    with pytest.raises(RenderError, match=message):
+        template(helm, *sets)
+
+
+def test_chart_readme_documents_upgrading_the_crd() -> None:
+    readme = (CHART / "README.md").read_text()
+    assert "kubectl apply -f charts/vts/crds/" in readme
+    assert "helm install vts charts/vts" in readme
+
+
+def test_chart_names_fit_kubernetes_limits_with_a_long_release_name(helm: Path) -> None:
+    release = "long-release-" + "x" * 40  # 53: the longest name helm accepts
+    docs = load(template(helm, release=release))
+    for doc in docs:
+        name = doc["metadata"]["name"]
+        assert len(name) <= 63 and not name.endswith("-"), name
+        if doc["kind"] == "StatefulSet":
+            assert len(name) <= 52, name  # + "-" + revision hash must fit a label value
+    services = {d["metadata"]["name"] for d in docs if d["kind"] == "Service"}
+    assert len(services) == 3  # still three distinct Services
