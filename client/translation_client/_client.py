@@ -1,0 +1,255 @@
+"""TranslationClient: the asyncio client of the vts REST and WebSocket API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncGenerator, Callable, Mapping
+from types import TracebackType
+from typing import Any, cast
+from urllib.parse import quote
+
+from translation_client._errors import (
+    JobCancelledError,
+    JobFailedError,
+    TransportError,
+    WaitTimeoutError,
+)
+from translation_client._http import Http
+from translation_client._models import CreatedJob, Job, is_final
+from translation_client._retry import parse_retry_after, retry_wait
+from translation_client._watch import WatchHub
+
+POLL_MAX_DELAY = 10.0
+"""Longest pause between two polls of a job when the server sends no Retry-After."""
+
+
+class TranslationClient:
+    """Talks to one vts server; use it as `async with TranslationClient(url) as c:`.
+
+    - `max_retries`: how many times a request that failed transiently (no connection,
+      502, 503, 504, 429) is retried, and how many consecutive failed attempts to
+      reopen the WebSocket are tolerated. Other 4xx answers are never retried.
+    - `retry_delay`: the base of the exponential backoff (with jitter) between
+      retries, in seconds; a `Retry-After` from the server wins.
+    - `timeout`: the limit of each HTTP request (and WebSocket handshake), seconds.
+    - `heartbeat_interval`: the WebSocket is pinged this often; a connection that
+      does not answer within half of it more is taken as dead and reopened.
+
+    Every watch and wait of one client shares one `/ws/jobs` connection.
+    """
+
+    def __init__(
+        self,
+        base_url: str = "http://localhost:8000",
+        max_retries: int = 3,
+        retry_delay: float = 1.0,
+        timeout: float = 30.0,
+        heartbeat_interval: float = 5.0,
+    ) -> None:
+        if max_retries < 0:
+            raise ValueError("max_retries must be >= 0")
+        if timeout <= 0 or heartbeat_interval <= 0 or retry_delay < 0:
+            raise ValueError(
+                "timeout and heartbeat_interval must be > 0, retry_delay >= 0"
+            )
+        self.base_url = base_url.rstrip("/")
+        self.max_retries = max_retries
+        self.retry_delay = retry_delay
+        self.timeout = timeout
+        self.heartbeat_interval = heartbeat_interval
+        self._http = Http(
+            self.base_url,
+            max_retries=max_retries,
+            retry_delay=retry_delay,
+            timeout=timeout,
+        )
+        self._hub: WatchHub | None = None
+
+    async def __aenter__(self) -> TranslationClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the WebSocket and the HTTP connections; waits still running end
+        with TransportError."""
+        hub, self._hub = self._hub, None
+        if hub is not None:
+            await hub.close()
+        await self._http.close()
+
+    # --- jobs ---------------------------------------------------------------------
+
+    async def start_translation(
+        self,
+        source_language: str,
+        target_language: str,
+        metadata: Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+    ) -> CreatedJob:
+        """Create a job (`POST /translate`); `{"job_id", "status", "message"}`.
+
+        Always sends an `Idempotency-Key` (a new uuid4 unless given), so a retried
+        request never creates a second job; the same key and body return the same
+        job. Raises ValidationError (bad languages or metadata),
+        IdempotencyKeyReusedError, TransportError, ServiceUnavailableError.
+        """
+        body = {
+            "source_language": source_language,
+            "target_language": target_language,
+            "metadata": dict(metadata),
+        }
+        headers = {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
+        data, _ = await self._http.request(
+            "POST", "/translate", body=body, headers=headers
+        )
+        return cast(CreatedJob, data)
+
+    async def get_job(self, job_id: str) -> Job:
+        """The job's current state (`GET /jobs/{job_id}`); NotFoundError if unknown."""
+        data, _ = await self._http.request("GET", _job_path(job_id))
+        return cast(Job, data)
+
+    async def list_jobs(
+        self, status: str | None = None, page_size: int = 100
+    ) -> AsyncGenerator[Job, None]:
+        """Every job (or those with `status`), newest first, fetched page by page."""
+        cursor: str | None = None
+        while True:
+            params = {"limit": str(page_size)}
+            if status is not None:
+                params["status"] = status
+            if cursor is not None:
+                params["cursor"] = cursor
+            page, _ = await self._http.request("GET", "/jobs", params=params)
+            for job in page["jobs"]:
+                yield cast(Job, job)
+            cursor = page.get("next_cursor")
+            if not cursor:
+                return
+
+    async def cancel(self, job_id: str) -> Job:
+        """Cancel a pending or running job; the cancelled job. ConflictError if it
+        is already final, NotFoundError if unknown."""
+        data, _ = await self._http.request("POST", _job_path(job_id) + "/cancel")
+        return cast(Job, data)
+
+    async def list_dead_letters(self, limit: int = 100) -> list[Job]:
+        """Dead-lettered (failed) jobs, most recent first (`GET /dlq`)."""
+        data, _ = await self._http.request("GET", "/dlq", params={"limit": str(limit)})
+        return cast(list[Job], data["jobs"])
+
+    async def replay(self, job_id: str) -> Job:
+        """Start a failed job over with fresh attempts; ConflictError if not failed."""
+        path = "/dlq/" + quote(job_id, safe="") + "/replay"
+        data, _ = await self._http.request("POST", path)
+        return cast(Job, data)
+
+    # --- watching -----------------------------------------------------------------
+
+    async def watch(self, job_id: str) -> AsyncGenerator[Job, None]:
+        """The job's current state, then every change: each version once, in order,
+        ending after a final status (completed, failed, cancelled).
+
+        Pushed over the client's shared WebSocket; if the WebSocket is refused, the
+        job is polled over HTTP instead. Raises NotFoundError, TransportError.
+        """
+        self._http.session()  # TransportError if closed
+        sub = self._watch_hub().subscribe(job_id)
+        try:
+            while True:
+                item = await sub.get()
+                if isinstance(item, Exception):
+                    raise item
+                if not isinstance(item, dict):
+                    break  # the WebSocket was refused: poll from here
+                yield item
+                if is_final(item):
+                    return
+        finally:
+            if self._hub is not None:
+                self._hub.unsubscribe(sub)
+        async for job in self._poll(job_id, sub.last_version):
+            yield job
+
+    async def wait_for_completion(
+        self,
+        job_id: str,
+        timeout: float | None = None,
+        *,
+        on_update: Callable[[Job], None] | None = None,
+    ) -> Job:
+        """Wait until the job is final; the completed job.
+
+        `on_update`, if given, is called with every version as it arrives (progress
+        bars). Raises JobFailedError (with `.job` and `.error`), JobCancelledError,
+        WaitTimeoutError (also a TimeoutError) after `timeout` seconds, NotFoundError,
+        TransportError.
+        """
+        last: Job | None = None
+        deadline = asyncio.timeout(timeout)
+        try:
+            async with deadline:
+                async with contextlib.aclosing(self.watch(job_id)) as updates:
+                    async for job in updates:
+                        last = job
+                        if on_update is not None:
+                            on_update(job)
+        except TimeoutError:
+            if deadline.expired():
+                raise WaitTimeoutError(job_id, timeout or 0.0, last) from None
+            raise
+        if last is None:  # pragma: no cover - watch always ends with a final job
+            raise TransportError(f"job {job_id}: the watch ended without a status")
+        if last["status"] == "failed":
+            raise JobFailedError(last)
+        if last["status"] == "cancelled":
+            raise JobCancelledError(last)
+        return last
+
+    async def _poll(self, job_id: str, after_version: int) -> AsyncGenerator[Job, None]:
+        attempt = 0
+        while True:
+            data, headers = await self._http.request("GET", _job_path(job_id))
+            job = cast(Job, data)
+            if job["version"] > after_version or is_final(job):
+                after_version = job["version"]
+                attempt = 0
+                yield job
+            if is_final(job):
+                return
+            retry_after = parse_retry_after(headers.get("Retry-After"))
+            delay = retry_wait(
+                attempt, self.retry_delay, retry_after, cap=POLL_MAX_DELAY
+            )
+            attempt += 1
+            await asyncio.sleep(delay)
+
+    # --- plumbing -----------------------------------------------------------------
+
+    def _watch_hub(self) -> WatchHub:
+        if self._hub is None:
+            scheme, _, rest = self.base_url.partition("://")
+            ws_scheme = {"https": "wss", "http": "ws"}.get(scheme.lower(), scheme)
+            self._hub = WatchHub(
+                self._http.session,
+                f"{ws_scheme}://{rest}/ws/jobs",
+                heartbeat=self.heartbeat_interval,
+                max_retries=self.max_retries,
+                retry_delay=self.retry_delay,
+                connect_timeout=self.timeout,
+            )
+        return self._hub
+
+
+def _job_path(job_id: str) -> str:
+    return "/jobs/" + quote(job_id, safe="")

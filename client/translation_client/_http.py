@@ -1,0 +1,102 @@
+"""HTTP calls to vts with retries: backoff with jitter, Retry-After, typed errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+
+from translation_client._errors import TransportError, api_error
+from translation_client._retry import (
+    RETRY_STATUSES,
+    backoff_delay,
+    parse_retry_after,
+    retry_wait,
+)
+
+log = logging.getLogger("translation_client")
+
+
+class Http:
+    """One aiohttp session (opened on first use) and the retry policy around it."""
+
+    def __init__(
+        self, base_url: str, *, max_retries: int, retry_delay: float, timeout: float
+    ) -> None:
+        self.base_url = base_url
+        self.max_retries = max_retries
+        self.retry_delay = retry_delay
+        self.timeout = timeout
+        self._session: aiohttp.ClientSession | None = None
+        self._closed = False
+
+    def session(self) -> aiohttp.ClientSession:
+        """The session; TransportError once closed. `timeout` bounds each request
+        (and a WebSocket handshake, not the WebSocket's life)."""
+        if self._closed:
+            raise TransportError("the client is closed")
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                headers={"Accept": "application/json, application/problem+json"},
+            )
+        return self._session
+
+    async def close(self) -> None:
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        params: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> tuple[Any, Mapping[str, str]]:
+        """One API call; the decoded JSON body and the response headers.
+
+        Connection errors, timeouts, 429, 502, 503 and 504 are retried up to
+        `max_retries` times (Retry-After wins over the backoff). Raises the APIError
+        subclass of the problem for other errors and once retries are spent, and
+        TransportError when no answer came.
+        """
+        url = self.base_url + path
+        for attempt in range(self.max_retries + 1):
+            last_try = attempt == self.max_retries
+            try:
+                async with self.session().request(
+                    method, url, json=body, params=params, headers=headers
+                ) as response:
+                    raw = await response.read()
+                    if response.status < 400:
+                        return _decode(raw, method, url), response.headers
+                    if response.status not in RETRY_STATUSES or last_try:
+                        raise api_error(response.status, raw, response.reason)
+                    retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                    delay = retry_wait(attempt, self.retry_delay, retry_after)
+                    reason = f"HTTP {response.status}"
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                reason = str(exc) or type(exc).__name__
+                if last_try:
+                    raise TransportError(
+                        f"{method} {url} failed after {attempt + 1} attempts: {reason}"
+                    ) from exc
+                delay = backoff_delay(attempt, self.retry_delay)
+            log.info("%s %s: %s; retrying in %.2fs", method, url, reason, delay)
+            await asyncio.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _decode(raw: bytes, method: str, url: str) -> Any:
+    try:
+        return json.loads(raw) if raw else None
+    except ValueError as exc:
+        raise TransportError(f"{method} {url}: the answer is not JSON") from exc

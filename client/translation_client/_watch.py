@@ -1,0 +1,321 @@
+"""One multiplexed /ws/jobs connection shared by every watch and wait of a client."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import logging
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any, Final, cast
+
+import aiohttp
+
+from translation_client._errors import (
+    APIError,
+    ServiceUnavailableError,
+    TranslationClientError,
+    TransportError,
+    error_class,
+)
+from translation_client._models import FINAL_STATUSES, Job
+from translation_client._retry import backoff_delay
+from translation_client._subscription import FALLBACK, Fallback, Subscription
+
+log = logging.getLogger("translation_client")
+
+MAX_IDS_PER_MESSAGE = 1000
+"""The server accepts at most this many job ids in one subscribe message."""
+
+# Codes of /ws/jobs error messages that will not change on a retry.
+_STATUS_BY_CODE: Final = {"job-not-found": 404, "validation-error": 422}
+
+
+class _JobState:
+    __slots__ = ("errors", "latest", "subs")
+
+    def __init__(self) -> None:
+        self.subs: set[Subscription] = set()
+        self.latest: Job | None = None
+        self.errors = 0
+
+
+class WatchHub:
+    """Routes the messages of one `/ws/jobs` connection to per-job subscriptions.
+
+    The connection opens with the first subscription. When it drops (the server
+    restarted, a proxy cut it, heartbeats went unanswered) it is reopened with
+    exponential backoff and jitter, and every watched job is subscribed again: the
+    server answers with each job's current snapshot, and subscriptions drop versions
+    they already have. After `max_retries` consecutive failed attempts every
+    subscription ends with TransportError. If the server (or a proxy) answers the
+    upgrade with anything but 101, subscriptions are told to fall back to polling.
+    """
+
+    def __init__(
+        self,
+        session: Callable[[], aiohttp.ClientSession],
+        url: str,
+        *,
+        heartbeat: float,
+        max_retries: int,
+        retry_delay: float,
+        connect_timeout: float,
+    ) -> None:
+        self._session = session
+        self._url = url
+        self._heartbeat = heartbeat
+        self._max_retries = max_retries
+        self._retry_delay = retry_delay
+        self._connect_timeout = connect_timeout
+        self._jobs: dict[str, _JobState] = {}
+        self._to_subscribe: set[str] = set()
+        self._to_unsubscribe: set[str] = set()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._polling = False
+        self._closed = False
+        self.connections_opened = 0
+        """How many WebSocket connections this hub has opened (reconnects included)."""
+
+    @property
+    def polling(self) -> bool:
+        """True once the WebSocket was refused and watchers poll over HTTP instead."""
+        return self._polling
+
+    def subscribe(self, job_id: str) -> Subscription:
+        if self._closed:
+            raise TransportError("the client is closed")
+        sub = Subscription(job_id)
+        if self._polling:
+            sub.end(FALLBACK)
+            return sub
+        state = self._jobs.get(job_id)
+        if state is None:
+            state = self._jobs[job_id] = _JobState()
+            self._to_subscribe.add(job_id)
+            self._wake.set()
+        elif state.latest is not None:
+            # The server sends a snapshot once per connection: hand over ours.
+            sub.offer(state.latest)
+        state.subs.add(sub)
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._run(), name="vts-client-watch")
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        state = self._jobs.get(sub.job_id)
+        if state is None or sub not in state.subs:
+            return
+        state.subs.discard(sub)
+        if not state.subs:
+            # Sent lazily: a new watcher arriving first keeps the server's watch.
+            self._to_unsubscribe.add(sub.job_id)
+            self._wake.set()
+
+    async def close(self) -> None:
+        self._closed = True
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._end_all(lambda: TransportError("the client was closed while waiting"))
+
+    # --- the connection -----------------------------------------------------------
+
+    async def _run(self) -> None:
+        try:
+            await self._connect_and_serve()
+        except Exception as exc:  # a bug must not leave waits hanging forever
+            log.exception("WebSocket %s: watching failed", self._url)
+            reason = f"watching failed: {exc!r}"
+            self._end_all(functools.partial(TransportError, reason))
+
+    async def _connect_and_serve(self) -> None:
+        failures = 0
+        while any(state.subs for state in self._jobs.values()):
+            try:
+                ws = await self._session().ws_connect(
+                    self._url,
+                    heartbeat=self._heartbeat,
+                    # A dead peer never answers a close: do not wait long for it.
+                    timeout=aiohttp.ClientWSTimeout(
+                        ws_close=min(self._connect_timeout, self._heartbeat)
+                    ),
+                )
+            except aiohttp.WSServerHandshakeError as exc:
+                self._fall_back(exc)
+                return
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                error: Exception = exc
+            else:
+                self.connections_opened += 1
+                try:
+                    if await self._serve(ws):
+                        failures = 0
+                        continue  # it worked for a while: reconnect at once
+                finally:
+                    await ws.close()
+                error = ConnectionError("closed before any message")
+            failures += 1
+            if failures > self._max_retries:
+                reason = (
+                    f"WebSocket {self._url} unreachable after {failures} attempts: "
+                    f"{_describe(error)}"
+                )
+                self._end_all(functools.partial(TransportError, reason))
+                return
+            delay = backoff_delay(failures - 1, self._retry_delay)
+            log.info(
+                "WebSocket %s: %s; reconnecting in %.2fs",
+                self._url,
+                _describe(error),
+                delay,
+            )
+            await asyncio.sleep(delay)
+
+    async def _serve(self, ws: aiohttp.ClientWebSocketResponse) -> bool:
+        """Subscribe every watched job, then route messages until the connection ends;
+        True if any message arrived."""
+        # A new connection watches nothing yet: forget pending changes, send it all.
+        for job_id in [j for j, state in self._jobs.items() if not state.subs]:
+            del self._jobs[job_id]
+        self._to_subscribe.clear()
+        self._to_unsubscribe.clear()
+        sender = asyncio.create_task(self._send_forever(ws, list(self._jobs)))
+        received = False
+        try:
+            while True:
+                msg = await ws.receive()
+                if msg.type is aiohttp.WSMsgType.TEXT:
+                    received = True
+                    self._dispatch(msg.data)
+                elif msg.type in _ENDED:
+                    if msg.type is aiohttp.WSMsgType.ERROR:
+                        log.info("WebSocket %s failed: %s", self._url, msg.data)
+                    return received
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+
+    async def _send_forever(
+        self, ws: aiohttp.ClientWebSocketResponse, initial: list[str]
+    ) -> None:
+        try:
+            await self._send(ws, "subscribe", initial)
+            while True:
+                await self._wake.wait()
+                self._wake.clear()
+                gone = [
+                    job_id
+                    for job_id in self._to_unsubscribe
+                    if job_id in self._jobs and not self._jobs[job_id].subs
+                ]
+                for job_id in gone:
+                    del self._jobs[job_id]
+                new = [job_id for job_id in self._to_subscribe if job_id in self._jobs]
+                self._to_subscribe.clear()
+                self._to_unsubscribe.clear()
+                await self._send(ws, "unsubscribe", gone)
+                await self._send(ws, "subscribe", new)
+        except (aiohttp.ClientError, ConnectionError, RuntimeError) as exc:
+            # The reader sees the connection end and reconnects; nothing is lost,
+            # since a new connection subscribes every watched job again.
+            log.debug("WebSocket %s: send failed: %s", self._url, exc)
+
+    @staticmethod
+    async def _send(
+        ws: aiohttp.ClientWebSocketResponse, kind: str, job_ids: list[str]
+    ) -> None:
+        for start in range(0, len(job_ids), MAX_IDS_PER_MESSAGE):
+            chunk = job_ids[start : start + MAX_IDS_PER_MESSAGE]
+            await ws.send_str(json.dumps({"type": kind, "job_ids": chunk}))
+
+    def _dispatch(self, raw: str) -> None:
+        try:
+            message = json.loads(raw)
+        except ValueError:
+            log.debug("WebSocket %s: ignoring a message that is not JSON", self._url)
+            return
+        if not isinstance(message, dict):
+            return
+        kind = message.pop("type", None)
+        state = self._jobs.get(str(message.get("job_id")))
+        if state is None:
+            if kind == "error":
+                log.debug("WebSocket %s: %s", self._url, message.get("detail"))
+            return
+        if kind == "job" and isinstance(message.get("version"), int):
+            job = cast(Job, message)
+            latest = state.latest
+            if latest is None or job["version"] > latest["version"]:
+                state.latest = job
+            elif job["status"] in FINAL_STATUSES:
+                state.latest = job
+            for sub in list(state.subs):
+                sub.offer(job)
+        elif kind == "error":
+            self._job_error(message["job_id"], state, message)
+
+    def _job_error(
+        self, job_id: str, state: _JobState, message: dict[str, Any]
+    ) -> None:
+        code = str(message.get("code", "error"))
+        detail = str(message.get("detail", "the server could not watch this job"))
+        status = _STATUS_BY_CODE.get(code)
+        state.errors += 1
+        if status is None and state.errors <= self._max_retries:
+            # A backend hiccup (the store unavailable, say): subscribe again later.
+            delay = backoff_delay(state.errors - 1, self._retry_delay)
+            asyncio.get_running_loop().call_later(delay, self._resubscribe, job_id)
+            return
+        cls: type[APIError] = ServiceUnavailableError
+        if status is not None:
+            cls = error_class(status, code)
+        title = HTTPStatus(status or 503).phrase
+        del self._jobs[job_id]
+        for sub in state.subs:
+            sub.end(cls(status or 503, title, detail, f"/problems/{code}"))
+
+    def _resubscribe(self, job_id: str) -> None:
+        state = self._jobs.get(job_id)
+        if state is not None and state.subs:
+            self._to_subscribe.add(job_id)
+            self._wake.set()
+
+    def _fall_back(self, exc: aiohttp.WSServerHandshakeError) -> None:
+        self._polling = True
+        log.warning(
+            "WebSocket %s refused (HTTP %s %s); falling back to polling "
+            "GET /jobs/{job_id}",
+            self._url,
+            exc.status,
+            exc.message,
+        )
+        self._end_all(lambda: FALLBACK)
+
+    def _end_all(self, make: Callable[[], TranslationClientError | Fallback]) -> None:
+        """End every subscription, each with its own `make()` (exceptions raised in
+        several tasks must not share one traceback)."""
+        jobs, self._jobs = self._jobs, {}
+        for state in jobs.values():
+            for sub in state.subs:
+                sub.end(make())
+
+
+_ENDED: Final = frozenset(
+    {
+        aiohttp.WSMsgType.CLOSE,
+        aiohttp.WSMsgType.CLOSING,
+        aiohttp.WSMsgType.CLOSED,
+        aiohttp.WSMsgType.ERROR,
+    }
+)
+
+
+def _describe(exc: BaseException) -> str:
+    return str(exc) or type(exc).__name__

@@ -1,0 +1,171 @@
+"""TranslationClient when things break: kill -9, cut and frozen connections, no WebSocket."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from _process import VtsProcess
+from _proxy import TcpProxy
+from _servers import free_port
+from _support import wait_until
+from translation_client import TranslationClient, TransportError
+
+pytestmark = pytest.mark.slow
+
+VIDEO = {"video_url": "https://example.com/video.mp4"}
+Spawn = Callable[..., Awaitable[VtsProcess]]
+
+
+@pytest.fixture
+async def spawn(tmp_path: Path) -> AsyncIterator[Spawn]:
+    """Starts `vts serve` processes in tmp_path (one database); kills them afterwards."""
+    processes: list[VtsProcess] = []
+
+    async def start(env: dict[str, str]) -> VtsProcess:
+        process = VtsProcess(tmp_path, env)
+        processes.append(process)
+        return await process.start()
+
+    yield start
+    for process in processes:
+        process.close()
+
+
+def assert_each_version_once(updates: list[dict[str, Any]]) -> None:
+    versions = [job["version"] for job in updates]
+    assert versions == sorted(set(versions)), versions
+    assert [job["status"] for job in updates].count("completed") == 1
+
+
+async def test_client_wait_survives_kill_9_and_restart(spawn: Spawn) -> None:
+    port = free_port()
+    env = {
+        "VTS_PORT": str(port),
+        "VTS_SIM_DURATION": "2",
+        "VTS_SIM_ERROR_RATE": "0",
+        "VTS_LEASE_SECONDS": "1",
+    }
+    first = await spawn(env)
+    seen: list[dict[str, Any]] = []
+    async with TranslationClient(
+        first.url, max_retries=20, retry_delay=0.1, heartbeat_interval=1.0
+    ) as client:
+        job_id = (await client.start_translation("en", "es", VIDEO))["job_id"]
+        waiting = asyncio.create_task(
+            client.wait_for_completion(job_id, timeout=60, on_update=seen.append)
+        )
+        await wait_until(
+            lambda: any(job["progress"] > 0 for job in seen), 20, 0.01, "progress"
+        )
+        first.kill()
+        assert await first.wait(10) == -signal.SIGKILL
+        assert not waiting.done()
+
+        second = await spawn(env)
+        assert second.port == port
+        job = await waiting
+    assert (job["job_id"], job["status"], job["attempts"]) == (job_id, "completed", 2)
+    assert_each_version_once(seen)
+    assert seen[-1] == job
+    assert not second.error_lines(), second.logs()
+
+
+async def test_client_wait_reconnects_after_the_connection_is_cut(
+    spawn: Spawn,
+) -> None:
+    vts = await spawn({"VTS_SIM_DURATION": "1.5", "VTS_SIM_ERROR_RATE": "0"})
+    seen: list[dict[str, Any]] = []
+    async with (
+        TcpProxy(vts.port) as proxy,
+        TranslationClient(
+            proxy.url, retry_delay=0.05, heartbeat_interval=1.0
+        ) as client,
+    ):
+        job_id = (await client.start_translation("en", "es", VIDEO))["job_id"]
+        waiting = asyncio.create_task(
+            client.wait_for_completion(job_id, timeout=30, on_update=seen.append)
+        )
+        await wait_until(lambda: bool(seen), 10, 0.01, "the first snapshot")
+        assert proxy.upgrades == 1
+        assert proxy.cut() >= 1
+        job = await waiting
+        assert proxy.upgrades == 2, "one reconnect"
+    assert job["status"] == "completed"
+    assert_each_version_once(seen)
+    assert not vts.error_lines(), vts.logs()
+
+
+async def test_client_heartbeat_detects_a_frozen_connection(spawn: Spawn) -> None:
+    vts = await spawn({"VTS_SIM_DURATION": "3", "VTS_SIM_ERROR_RATE": "0"})
+    heartbeat = 0.5
+    seen: list[dict[str, Any]] = []
+    async with (
+        TcpProxy(vts.port) as proxy,
+        TranslationClient(
+            proxy.url, retry_delay=0.05, heartbeat_interval=heartbeat
+        ) as client,
+    ):
+        job_id = (await client.start_translation("en", "es", VIDEO))["job_id"]
+        waiting = asyncio.create_task(
+            client.wait_for_completion(job_id, timeout=30, on_update=seen.append)
+        )
+        await wait_until(lambda: bool(seen), 10, 0.01, "the first snapshot")
+        frozen_at = time.monotonic()
+        proxy.freeze()
+        await wait_until(lambda: proxy.upgrades == 2, 10, 0.01, "a reconnect")
+        assert time.monotonic() - frozen_at < 2 * heartbeat + 1.0
+        job = await waiting
+    assert job["status"] == "completed"
+    assert_each_version_once(seen)
+
+
+async def test_client_polls_when_the_websocket_is_refused(
+    spawn: Spawn, caplog: pytest.LogCaptureFixture
+) -> None:
+    vts = await spawn({"VTS_SIM_DURATION": "0.3", "VTS_SIM_ERROR_RATE": "0"})
+    async with (
+        TcpProxy(vts.port, refuse_upgrades=True) as proxy,
+        TranslationClient(proxy.url, retry_delay=0.05) as client,
+    ):
+        ids = [
+            (await client.start_translation("en", "es", VIDEO))["job_id"]
+            for _ in range(3)
+        ]
+        jobs = await asyncio.gather(
+            *(client.wait_for_completion(job_id, timeout=30) for job_id in ids)
+        )
+        assert [job["status"] for job in jobs] == ["completed"] * 3
+        assert proxy.upgrades == 1, "refused once; the client polls from then on"
+        # A later wait polls at once, without another handshake.
+        assert (await client.wait_for_completion(ids[0]))["version"] == jobs[0][
+            "version"
+        ]
+        assert proxy.upgrades == 1
+    warnings = [
+        record
+        for record in caplog.records
+        if record.name == "translation_client" and record.levelno == logging.WARNING
+    ]
+    assert len(warnings) == 1, caplog.text
+    assert "falling back to polling" in warnings[0].getMessage()
+    assert "403" in warnings[0].getMessage()
+
+
+async def test_client_gives_up_after_max_retries_without_a_server() -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    async with TranslationClient(url, max_retries=2, retry_delay=0.05) as client:
+        started = time.monotonic()
+        with pytest.raises(TransportError) as raised:
+            await client.start_translation("en", "es", VIDEO)
+        assert "after 3 attempts" in str(raised.value)
+        with pytest.raises(TransportError) as waiting:
+            await client.wait_for_completion("00000000-0000-4000-8000-000000000001")
+        assert "after 3 attempts" in str(waiting.value)
+        assert time.monotonic() - started < 5
