@@ -1,7 +1,7 @@
 # vts, the vts client and the vts operator in one image.
 #   docker build -t vts:0.1.0 .          (from the repository root)
 #   docker run -p 8000:8000 vts:0.1.0     (SQLite in the /data volume, in-process Redis stand-in)
-# The same image runs `vts serve`, `vts migrate` and `kopf run -m vts_operator` (the Helm chart does all three).
+# The same image runs `vts serve`, `vts migrate` and `kopf run -m vts_operator.handlers` (the Helm chart does all three).
 # Everything runs as uid 10001 and writes only to /data (SQLite, a volume) and /tmp, so a read-only root
 # filesystem works.
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -129,6 +130,9 @@ async def _serve(settings: Settings, *, workers: bool) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        # Start-up objects live as long as the process: keep them out of every
+        # later garbage collection (full collections otherwise stall the loop).
+        gc.freeze()
         for address in runner.addresses:
             host, port = address[0], address[1]
             log.info("vts %s listening on http://%s:%d", vts.__version__, host, port)

@@ -110,8 +110,12 @@ class Broker(Protocol):
     async def cache_get(self, job_id: str) -> bytes | None: ...
 
     async def cache_set_many(self, snapshots: Sequence[tuple[str, int, bytes]]) -> None:
-        """Write (job_id, version, snapshot) entries in one round trip; an entry never
-        replaces a newer version of the same job."""
+        """Write (job_id, version, snapshot) entries in one round trip.
+
+        A broker shared by replicas (`relays_events`) never replaces a newer version
+        of a job with an older one; an in-process broker has a single writer that
+        flushes in order, and may write unconditionally.
+        """
 
     async def cache_delete(self, job_id: str) -> None: ...
 

@@ -237,14 +237,13 @@ class WorkerPool:
 
     async def _run(self, job: Job) -> None:
         job_id = job.job_id
-
-        async def report(progress: int, stage: str | None) -> None:
-            await self._advance(job_id, Progress(progress, stage))
-
+        progress = _ProgressWriter(self, job_id)
         try:
             try:
-                result = await self.processor.run(job, report)
+                result = await self.processor.run(job, progress.report)
+                await progress.settle()
             except ProcessingError as exc:
+                await progress.settle()
                 error = JobError(
                     exc.code, exc.message, not isinstance(exc, PermanentError)
                 )
@@ -257,6 +256,7 @@ class WorkerPool:
                 raise
             except Exception as exc:
                 log.exception("processor crashed on job %s", job_id)
+                await progress.settle()
                 error = JobError(
                     "processor-crashed", f"{type(exc).__name__}: {exc}", True
                 )
@@ -272,7 +272,51 @@ class WorkerPool:
             # The lease will expire and another attempt will run it.
             log.warning("could not record the outcome of job %s: %s", job_id, exc)
         except asyncio.CancelledError:
+            progress.abandon()
             # Cancelled by a user or a lost lease: nothing to write. Cut short by a
             # drain: hand the job back so another worker runs it at once.
             if not self._accepting and job_id in self._current:
                 self._unfinished.append(self._current[job_id])
+
+
+class _ProgressWriter:
+    """Progress reports, persisted coalesced: `report` returns at once; one write is in
+    flight at a time and carries the newest report when it starts. A report is still
+    durable before it is announced; the processor just never waits for it."""
+
+    def __init__(self, pool: WorkerPool, job_id: str) -> None:
+        self._pool = pool
+        self._job_id = job_id
+        self._latest: Progress | None = None
+        self._writer: asyncio.Task[None] | None = None
+
+    async def report(self, progress: int, stage: str | None) -> None:
+        writer = self._writer
+        if writer is not None and writer.done():
+            self._writer = None
+            writer.result()  # raises _Lost if the job changed under us
+        self._latest = Progress(progress, stage)
+        if self._writer is None:
+            self._writer = asyncio.ensure_future(self._write())
+
+    async def _write(self) -> None:
+        while self._latest is not None:
+            event, self._latest = self._latest, None
+            await self._pool._advance(self._job_id, event)
+
+    async def settle(self) -> None:
+        """Wait for the write in flight; raises _Lost if the job changed meanwhile."""
+        self._latest = None
+        writer = self._writer
+        if writer is not None:
+            await writer
+
+    def abandon(self) -> None:
+        self._latest = None
+        writer = self._writer
+        if writer is None:
+            return
+        if not writer.done():
+            writer.cancel()
+        elif not writer.cancelled():
+            writer.exception()  # retrieved: nobody else will look at it

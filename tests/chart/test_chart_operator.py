@@ -102,7 +102,7 @@ def test_chart_operator_runs_kopf_standalone_against_the_vts_service(
         "kopf",
         "run",
         "-m",
-        "vts_operator",
+        "vts_operator.handlers",
         "--all-namespaces",
         "--standalone",
         "--liveness=http://0.0.0.0:8080/healthz",

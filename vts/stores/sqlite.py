@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import aiosqlite
@@ -88,6 +90,15 @@ def _update_row(job: Job) -> tuple[Any, ...]:
     return (*row[0:7], row[9])
 
 
+_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    # FULL: a 202 means the job survives a power cut.
+    "PRAGMA synchronous=FULL",
+    "PRAGMA busy_timeout=5000",
+)
+T = TypeVar("T")
+
+
 @contextlib.asynccontextmanager
 async def _driver_errors() -> AsyncIterator[None]:
     try:
@@ -102,35 +113,57 @@ class SqliteJobStore:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self._writer: aiosqlite.Connection | None = None
+        # Writes: one sqlite3 connection on one thread of our own, so a whole group
+        # commit is a single hop off the event loop (aiosqlite would take one per
+        # statement). Reads: aiosqlite, never queued behind writes (WAL).
+        self._writer: sqlite3.Connection | None = None
+        self._write_thread: ThreadPoolExecutor | None = None
         self._reader: aiosqlite.Connection | None = None
         self._batcher = WriteBatcher(self._write_batch, MAX_BATCH)
 
     async def open(self) -> None:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._write_thread = ThreadPoolExecutor(
+            1, thread_name_prefix="vts-sqlite-writer"
+        )
         async with _driver_errors():
-            self._writer = await self._connect()
+            self._writer = await self._in_writer(self._connect_writer)
             self._reader = await self._connect()
         self._batcher.start()
 
+    def _connect_writer(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        for pragma in _PRAGMAS:
+            conn.execute(pragma)
+        return conn
+
+    async def _in_writer(self, fn: Callable[..., T], *args: Any) -> T:
+        if self._write_thread is None:
+            raise StoreUnavailableError("the SQLite store is not open")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._write_thread, fn, *args)
+
     async def _connect(self) -> aiosqlite.Connection:
         conn = await aiosqlite.connect(self.path, isolation_level=None)
-        await conn.execute("PRAGMA journal_mode=WAL")
-        # FULL: a 202 means the job survives a power cut.
-        await conn.execute("PRAGMA synchronous=FULL")
-        await conn.execute("PRAGMA busy_timeout=5000")
+        for pragma in _PRAGMAS:
+            await conn.execute(pragma)
         return conn
 
     async def close(self) -> None:
         await self._batcher.stop()
-        for conn in (self._reader, self._writer):
-            if conn is not None:
-                await conn.close()
-        self._reader = self._writer = None
+        if self._reader is not None:
+            await self._reader.close()
+        writer, self._writer = self._writer, None
+        if writer is not None:
+            await self._in_writer(writer.close)
+        if self._write_thread is not None:
+            self._write_thread.shutdown(wait=True)
+        self._reader = None
+        self._write_thread = None
 
     @property
-    def _w(self) -> aiosqlite.Connection:
+    def _w(self) -> sqlite3.Connection:
         if self._writer is None:
             raise StoreUnavailableError("the SQLite store is not open")
         return self._writer
@@ -142,42 +175,36 @@ class SqliteJobStore:
         return self._reader
 
     async def migrate(self) -> list[str]:
-        conn = self._w
-        applied: list[str] = []
         async with _driver_errors():
-            await conn.execute("BEGIN IMMEDIATE")
-            try:
-                await conn.execute(
-                    "CREATE TABLE IF NOT EXISTS schema_migrations "
-                    "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
-                )
-                done = {
-                    r[0]
-                    for r in await conn.execute_fetchall(
-                        "SELECT name FROM schema_migrations"
-                    )
-                }
-                for name, sql in migrations.load("sqlite"):
-                    if name in done:
-                        continue
-                    code = "\n".join(
-                        line
-                        for line in sql.splitlines()
-                        if not line.lstrip().startswith("--")
-                    )
-                    for statement in filter(str.strip, code.split(";")):
-                        await conn.execute(statement)
-                    await conn.execute(
-                        "INSERT INTO schema_migrations VALUES (?, ?)",
-                        (name, datetime.now(UTC).isoformat()),
-                    )
-                    applied.append(name)
-                await conn.execute("COMMIT")
-            except BaseException:
-                await conn.execute("ROLLBACK")
-                raise
+            applied = await self._in_writer(self._migrate, self._w)
         if applied:
             log.info("applied SQLite migrations: %s", ", ".join(applied))
+        return applied
+
+    @staticmethod
+    def _migrate(conn: sqlite3.Connection) -> list[str]:
+        applied: list[str] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
+            done = {r[0] for r in conn.execute("SELECT name FROM schema_migrations")}
+            for name, sql in migrations.load("sqlite"):
+                if name in done:
+                    continue
+                for statement in migrations.statements(sql):
+                    conn.execute(statement)
+                conn.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?)",
+                    (name, datetime.now(UTC).isoformat()),
+                )
+                applied.append(name)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
         return applied
 
     async def ping(self) -> None:
@@ -214,42 +241,38 @@ class SqliteJobStore:
         return held
 
     async def _write_batch(self, ops: list[Op]) -> None:
-        """Run every queued write in one transaction; settle each op's future."""
-        conn = self._w
         async with _driver_errors():
-            await conn.execute("BEGIN IMMEDIATE")
-            try:
-                await self._apply_creates(
-                    conn, [o for o in ops if isinstance(o, CreateOp)]
-                )
-                await self._apply_updates(
-                    conn, [o for o in ops if isinstance(o, UpdateOp)]
-                )
-                for op in ops:
-                    if isinstance(op, ClaimOp):
-                        await self._apply_claim(conn, op)
-                    elif isinstance(op, RenewOp):
-                        await self._apply_renew(conn, op)
-                await conn.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    await conn.execute("ROLLBACK")
-                raise
+            await self._in_writer(self._write_batch_now, self._w, ops)
 
-    async def _apply_creates(
-        self, conn: aiosqlite.Connection, ops: list[CreateOp]
-    ) -> None:
+    def _write_batch_now(self, conn: sqlite3.Connection, ops: list[Op]) -> None:
+        """Run every queued write in one transaction (on the writer thread)."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            self._apply_creates(conn, [o for o in ops if isinstance(o, CreateOp)])
+            self._apply_updates(conn, [o for o in ops if isinstance(o, UpdateOp)])
+            for op in ops:
+                if isinstance(op, ClaimOp):
+                    self._apply_claim(conn, op)
+                elif isinstance(op, RenewOp):
+                    self._apply_renew(conn, op)
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(Exception):
+                conn.execute("ROLLBACK")
+            raise
+
+    def _apply_creates(self, conn: sqlite3.Connection, ops: list[CreateOp]) -> None:
         if not ops:
             return
         keys = [o.idempotency.key for o in ops if o.idempotency]
         known: dict[str, tuple[str, Job]] = {}
         if keys:
             marks = ",".join("?" * len(keys))
-            rows = await conn.execute_fetchall(
+            rows = conn.execute(
                 f"SELECT idempotency_key, fingerprint, body FROM jobs "
                 f"WHERE idempotency_key IN ({marks})",
                 keys,
-            )
+            ).fetchall()
             known = {r[0]: (r[1], job_from_record(r[2])) for r in rows}
         rows_to_insert = []
         for op in ops:
@@ -267,21 +290,19 @@ class SqliteJobStore:
                 known[idem.key] = (idem.fingerprint, op.job)
             rows_to_insert.append(_row(op.job, idem))
             op.result = (op.job, True)
-        await conn.executemany(
+        conn.executemany(
             f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
             rows_to_insert,
         )
 
-    async def _apply_updates(
-        self, conn: aiosqlite.Connection, ops: list[UpdateOp]
-    ) -> None:
+    def _apply_updates(self, conn: sqlite3.Connection, ops: list[UpdateOp]) -> None:
         if not ops:
             return
         ids = list({o.job.job_id for o in ops})
         marks = ",".join("?" * len(ids))
-        rows = await conn.execute_fetchall(
+        rows = conn.execute(
             f"SELECT job_id, version FROM jobs WHERE job_id IN ({marks})", ids
-        )
+        ).fetchall()
         versions: dict[str, int] = {r[0]: r[1] for r in rows}
         accepted: dict[str, Job] = {}
         for op in ops:
@@ -297,26 +318,26 @@ class SqliteJobStore:
                 versions[op.job.job_id] = op.job.version
                 accepted[op.job.job_id] = op.job
                 op.result = None
-        await conn.executemany(_UPDATE, [_update_row(job) for job in accepted.values()])
+        conn.executemany(_UPDATE, [_update_row(job) for job in accepted.values()])
 
-    async def _apply_claim(self, conn: aiosqlite.Connection, op: ClaimOp) -> None:
-        rows = await conn.execute_fetchall(
+    def _apply_claim(self, conn: sqlite3.Connection, op: ClaimOp) -> None:
+        rows = conn.execute(
             "SELECT body FROM jobs WHERE status = 'pending' AND available_at <= ? "
             "ORDER BY available_at, seq LIMIT ?",
             (epoch(op.now), op.limit),
-        )
+        ).fetchall()
         claimed = [op.apply(job_from_record(r[0])) for r in rows]
-        await conn.executemany(_UPDATE, [_update_row(job) for job in claimed])
+        conn.executemany(_UPDATE, [_update_row(job) for job in claimed])
         op.result = claimed
 
-    async def _apply_renew(self, conn: aiosqlite.Connection, op: RenewOp) -> None:
+    def _apply_renew(self, conn: sqlite3.Connection, op: RenewOp) -> None:
         marks = ",".join("?" * len(op.job_ids))
         expires = epoch(op.expires_at)
-        rows = await conn.execute_fetchall(
+        rows = conn.execute(
             f"SELECT job_id, body FROM jobs WHERE status = 'processing' AND lease_owner = ? "
             f"AND job_id IN ({marks})",
             (op.owner, *op.job_ids),
-        )
+        ).fetchall()
         held = {r[0] for r in rows}
         # The body keeps a copy of the lease expiry so a job read back is whole.
         renewed = []
@@ -325,7 +346,7 @@ class SqliteJobStore:
             renewed.append(
                 (expires, job_to_record(_with_lease(job, op.expires_at)), job_id)
             )
-        await conn.executemany(
+        conn.executemany(
             "UPDATE jobs SET lease_expires_at=?, body=? WHERE job_id=?", renewed
         )
         op.result = held

@@ -13,3 +13,12 @@ def load(backend: str) -> list[tuple[str, str]]:
         (p.name.removesuffix(".sql"), p.read_text())
         for p in sorted(scripts, key=lambda p: p.name)
     ]
+
+
+def statements(sql: str) -> list[str]:
+    """The statements of a migration script, comments dropped (for drivers that run
+    one statement at a time)."""
+    code = "\n".join(
+        line for line in sql.splitlines() if not line.lstrip().startswith("--")
+    )
+    return [statement for statement in code.split(";") if statement.strip()]

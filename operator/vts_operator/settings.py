@@ -1,0 +1,104 @@
+"""The operator's configuration (VTS_URL and friends) and its kopf settings."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import re
+from collections.abc import Mapping
+
+import kopf
+
+from vts_operator.mapping import GROUP
+
+FINALIZER = f"{GROUP}/operator"
+"""Kept on every TranslationJob until its vts job is cancelled (or given up on)."""
+
+
+_URL = re.compile(r"https?://[^/\s]+(/\S*)?")
+
+
+class ConfigError(ValueError):
+    """An environment variable has a value the operator cannot use."""
+
+
+@dataclasses.dataclass(frozen=True)
+class OperatorConfig:
+    """What the operator reads from its environment at start-up."""
+
+    vts_url: str = "http://localhost:8000"
+    """VTS_URL: the vts API every TranslationJob is run on (http://localhost:8000)."""
+
+    retry_delay: float = 10.0
+    """VTS_OPERATOR_RETRY_DELAY: seconds before a resource is retried after vts was
+    unreachable or answered 5xx without a Retry-After (10); also the base of the
+    doubling delays between attempts to cancel a deleted resource's job. The client
+    retries each request itself first, with backoff starting at min(1, this)."""
+
+    status_interval: float = 1.0
+    """VTS_OPERATOR_STATUS_INTERVAL: a resource's status is patched at most this
+    often for progress alone (1); phase changes are patched at once."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> OperatorConfig:
+        """The configuration from `environ`; ConfigError names a bad variable."""
+        url = environ.get("VTS_URL", cls.vts_url).strip()
+        if not _URL.fullmatch(url):
+            raise ConfigError(f"VTS_URL: {url!r} is not an http:// or https:// URL")
+        return cls(
+            vts_url=url.rstrip("/"),
+            retry_delay=_number(
+                environ, "VTS_OPERATOR_RETRY_DELAY", cls.retry_delay, positive=True
+            ),
+            status_interval=_number(
+                environ, "VTS_OPERATOR_STATUS_INTERVAL", cls.status_interval
+            ),
+        )
+
+    @property
+    def client_retry_delay(self) -> float:
+        """The backoff base of the client's own retries."""
+        return min(1.0, self.retry_delay)
+
+
+def _number(
+    environ: Mapping[str, str], name: str, default: float, *, positive: bool = False
+) -> float:
+    raw = environ.get(name)
+    if raw is None or not raw.strip():
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not (0 < value if positive else 0 <= value) or math.isinf(value):
+        accepted = "a number > 0" if positive else "a number >= 0"
+        raise ConfigError(f"{name}: {raw!r} is not {accepted} (seconds)")
+    return value
+
+
+def configure(settings: kopf.OperatorSettings) -> None:
+    """Tune kopf for TranslationJobs.
+
+    - kopf's bookkeeping (handler progress, the last-handled spec) lives in
+      `vts.dev/*` annotations, so `status` holds only the job's state.
+    - Only warnings and errors of kopf's own logs become Kubernetes Events; the
+      operator posts its own Events (Submitted, Processing, Completed...) explicitly.
+    - Watch requests end every 10 minutes (server side) and are re-established,
+      and each has a connect timeout, so a half-open connection cannot hang forever.
+    - Standalone: run one replica (peering would need kopf's peering CRDs).
+    """
+    settings.persistence.finalizer = FINALIZER
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
+        prefix=GROUP
+    )
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    settings.posting.level = logging.WARNING
+    settings.posting.reporting_component = "vts-operator"
+    settings.watching.server_timeout = 600
+    settings.watching.client_timeout = 660
+    settings.watching.connect_timeout = 30
+    settings.peering.standalone = True
