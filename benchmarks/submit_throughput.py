@@ -1,0 +1,236 @@
+"""Durable submissions: wrk POSTs /translate on 64 connections against `vts serve --no-workers`."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import sqlite3
+import subprocess
+import time
+import urllib.request
+from typing import Any
+
+from _breakdown import print_run_stats, read_trace
+from _harness import HERE, Server, add_vts_env_option, profiled
+from _report import print_header, print_table, ratio
+
+GOAL_RPS = 5000.0
+GOAL_P99_MS = 30.0
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
+    if match is None:
+        raise ValueError(f"not a wrk duration: {text!r}")
+    return float(match[1]) * _UNITS[match[2]]
+
+
+def parse_wrk(output: str) -> dict[str, Any]:
+    """Requests/s, latency percentiles (ms), totals and errors from wrk --latency."""
+
+    def number(pattern: str, default: str | None = None) -> str:
+        match = re.search(pattern, output)
+        if match is None:
+            if default is None:
+                raise ValueError(f"wrk output lacks {pattern!r}:\n{output}")
+            return default
+        return match[1]
+
+    result: dict[str, Any] = {
+        "rps": float(number(r"Requests/sec:\s+([\d.]+)")),
+        "requests": int(number(r"(\d+) requests in")),
+        "non_2xx": int(number(r"Non-2xx or 3xx responses: (\d+)", "0")),
+        "ok": int(number(r"2xx responses: (\d+)")),
+        "socket_errors": number(r"Socket errors: (.*)", "none"),
+    }
+    for share in ("50", "90", "99"):
+        result[f"p{share}"] = _ms(number(rf"\n\s+{share}%\s+(\S+)"))
+    return result
+
+
+def jobs_in_metrics(server: Server) -> int:
+    """Sum of the vts_jobs gauge (jobs in the store by state, read at scrape time),
+    once it has stopped growing: requests wrk cut off may still be committing."""
+    previous = -1
+    while True:
+        with urllib.request.urlopen(f"{server.url}/metrics", timeout=30) as reply:
+            text = reply.read().decode()
+        values = re.findall(r"^vts_jobs\{[^}]*\} (\S+)$", text, re.M)
+        count = int(sum(float(v) for v in values))
+        if count == previous:
+            return count
+        previous = count
+        time.sleep(0.5)
+
+
+def jobs_on_disk(path: str) -> int:
+    """Rows in the SQLite file once the server has exited: what survived."""
+    with sqlite3.connect(path) as conn:
+        count: int = conn.execute("SELECT count(*) FROM jobs").fetchone()[0]
+    return count
+
+
+def measure(target: str, args: argparse.Namespace, run: int) -> dict[str, Any]:
+    server = (
+        Server.vts(workers=False, extra_env=dict(args.vts_env), traced=args.trace)
+        if target == "vts"
+        else Server.trivial()
+    )
+    with server:
+        command = [
+            args.wrk,
+            f"-t{args.threads}",
+            f"-c{args.connections}",
+            f"-d{args.duration}s",
+            "--latency",
+            "-s",
+            str(HERE / "post_translate.lua"),
+            f"{server.url}/translate",
+        ]
+        profile = (
+            f"{args.profile}-{run}.txt" if target == "vts" and args.profile else None
+        )
+        cpu = server.cpu_seconds()
+        with profiled(server.pid, profile):
+            done = subprocess.run(command, capture_output=True, text=True, check=True)
+        result = parse_wrk(done.stdout)
+        result.update(target=target, run=run, server_cpu=server.cpu_seconds() - cpu)
+        if target == "vts":
+            result["metric_jobs"] = jobs_in_metrics(server)
+            server.stop()
+            assert server.database_path is not None
+            result["disk_jobs"] = jobs_on_disk(server.database_path)
+            if args.trace:
+                assert server.trace_path is not None
+                print(f"\nvts run {run}: inside the server (traced)")
+                print_run_stats(read_trace(server.trace_path), [])
+                print()
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--repeat", type=int, default=2, help="runs per target")
+    parser.add_argument("--wrk", default=shutil.which("wrk") or "wrk")
+    parser.add_argument(
+        "--profile", metavar="PREFIX", help="py-spy the vts server into PREFIX-*.txt"
+    )
+    parser.add_argument(
+        "--trace",
+        action="store_true",
+        help="run vts with timing probes (benchmarks/_traced_vts.py): commit sizes "
+        "and times, cache flushes, event-loop lag",
+    )
+    add_vts_env_option(parser)
+    args = parser.parse_args()
+    if shutil.which(args.wrk) is None:
+        parser.error(f"{args.wrk} not found: apt-get install -y wrk")
+    print_header(
+        f"submit throughput: wrk -t{args.threads} -c{args.connections} "
+        f"-d{args.duration}s POST /translate, vts serve --no-workers"
+    )
+    results = []
+    for run in range(1, args.repeat + 1):
+        for target in ("trivial", "vts"):
+            result = measure(target, args, run)
+            print(
+                f"  {target:7} run {run}: {result['rps']:,.0f} requests/s", flush=True
+            )
+            results.append(result)
+    print()
+    print_table(
+        [
+            "target",
+            "run",
+            "requests/s",
+            "p50 ms",
+            "p90 ms",
+            "p99 ms",
+            "2xx",
+            "non-2xx",
+            "socket errors",
+            "server CPU µs/request",
+        ],
+        [
+            [
+                r["target"],
+                r["run"],
+                r["rps"],
+                r["p50"],
+                r["p90"],
+                r["p99"],
+                r["ok"],
+                r["non_2xx"],
+                r["socket_errors"],
+                r["server_cpu"] / max(r["requests"], 1) * 1e6,
+            ]
+            for r in results
+        ],
+    )
+    print()
+    summary, durability = [], []
+    for run in range(1, args.repeat + 1):
+        pair = {r["target"]: r for r in results if r["run"] == run}
+        vts, ceiling = pair["vts"], pair["trivial"]
+        met = vts["rps"] >= GOAL_RPS and vts["p99"] <= GOAL_P99_MS
+        summary.append(
+            [
+                run,
+                vts["rps"],
+                ceiling["rps"],
+                ratio(vts["rps"], ceiling["rps"]),
+                vts["p99"],
+                ceiling["p99"],
+                f">= {GOAL_RPS:,.0f}/s, p99 <= {GOAL_P99_MS:g} ms",
+                "met" if met else "not met",
+            ]
+        )
+        durability.append(
+            [
+                run,
+                vts["ok"],
+                vts["metric_jobs"],
+                vts["disk_jobs"],
+                vts["disk_jobs"] - vts["ok"],
+                "ok"
+                if 0 <= vts["disk_jobs"] - vts["ok"] <= args.connections
+                else "LOST",
+            ]
+        )
+    print_table(
+        [
+            "run",
+            "vts requests/s",
+            "ceiling requests/s",
+            "ratio",
+            "vts p99 ms",
+            "ceiling p99 ms",
+            "goal",
+            "result",
+        ],
+        summary,
+    )
+    print()
+    # wrk stops with up to one request in flight per connection: the server may have
+    # stored those jobs without wrk reading the 202, so the store may hold up to
+    # `connections` more jobs than 2xx responses counted, never fewer.
+    print_table(
+        [
+            "run",
+            "2xx counted by wrk",
+            "vts_jobs metric",
+            "rows on disk after exit",
+            "disk - 2xx",
+            "durable",
+        ],
+        durability,
+    )
+
+
+if __name__ == "__main__":
+    main()
