@@ -114,3 +114,37 @@ class WriteBatcher:
                     future.set_exception(op.error)
                 else:
                     future.set_result(op.result)
+
+
+class BatchedWrites:
+    """The JobStore write methods of a store that commits them in groups: each queues
+    an op on `self._batcher`, whose `write_batch` the store implements."""
+
+    _batcher: WriteBatcher
+
+    async def create(
+        self, job: Job, idempotency: IdempotencyClaim | None
+    ) -> tuple[Job, bool]:
+        result: tuple[Job, bool] = await self._batcher.submit(
+            CreateOp(job, idempotency)
+        )
+        return result
+
+    async def update(self, job: Job, expected_version: int) -> None:
+        await self._batcher.submit(UpdateOp(job, expected_version))
+
+    async def claim(
+        self, now: datetime, limit: int, apply: Callable[[Job], Job]
+    ) -> list[Job]:
+        claimed: list[Job] = await self._batcher.submit(ClaimOp(now, limit, apply))
+        return claimed
+
+    async def renew_leases(
+        self, owner: str, job_ids: Sequence[str], expires_at: datetime
+    ) -> set[str]:
+        if not job_ids:
+            return set()
+        held: set[str] = await self._batcher.submit(
+            RenewOp(owner, tuple(job_ids), expires_at)
+        )
+        return held

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,15 @@ from vts.errors import (
 )
 from vts.ports import IdempotencyClaim, Page
 from vts.stores import migrations
-from vts.stores.batching import ClaimOp, CreateOp, Op, RenewOp, UpdateOp, WriteBatcher
+from vts.stores.batching import (
+    BatchedWrites,
+    ClaimOp,
+    CreateOp,
+    Op,
+    RenewOp,
+    UpdateOp,
+    WriteBatcher,
+)
 from vts.stores.cursors import decode_cursor, encode_cursor
 
 if TYPE_CHECKING:
@@ -103,7 +111,7 @@ async def _driver_errors() -> AsyncIterator[None]:
         raise
 
 
-class PostgresJobStore:
+class PostgresJobStore(BatchedWrites):
     """Jobs in PostgreSQL; any number of vts processes may share one database."""
 
     def __init__(self, dsn: str, *, min_size: int = 2, max_size: int = 10) -> None:
@@ -166,34 +174,7 @@ class PostgresJobStore:
         async with _driver_errors():
             await self.pool.fetchval("SELECT 1")
 
-    # --- writes: queued and committed in batches --------------------------------
-
-    async def create(
-        self, job: Job, idempotency: IdempotencyClaim | None
-    ) -> tuple[Job, bool]:
-        result: tuple[Job, bool] = await self._batcher.submit(
-            CreateOp(job, idempotency)
-        )
-        return result
-
-    async def update(self, job: Job, expected_version: int) -> None:
-        await self._batcher.submit(UpdateOp(job, expected_version))
-
-    async def claim(
-        self, now: datetime, limit: int, apply: Callable[[Job], Job]
-    ) -> list[Job]:
-        claimed: list[Job] = await self._batcher.submit(ClaimOp(now, limit, apply))
-        return claimed
-
-    async def renew_leases(
-        self, owner: str, job_ids: Sequence[str], expires_at: datetime
-    ) -> set[str]:
-        if not job_ids:
-            return set()
-        held: set[str] = await self._batcher.submit(
-            RenewOp(owner, tuple(job_ids), expires_at)
-        )
-        return held
+    # --- writes: queued by BatchedWrites, committed here in batches -------------
 
     async def _write_batch(self, ops: list[Op]) -> None:
         async with _driver_errors(), self.pool.acquire() as conn, conn.transaction():

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +28,7 @@ from vts.errors import (
 from vts.ports import IdempotencyClaim, Page
 from vts.stores import migrations
 from vts.stores.batching import (
+    BatchedWrites,
     ClaimOp,
     CreateOp,
     Op,
@@ -108,7 +109,7 @@ async def _driver_errors() -> AsyncIterator[None]:
         raise StoreUnavailableError(f"SQLite store failed: {exc}") from exc
 
 
-class SqliteJobStore:
+class SqliteJobStore(BatchedWrites):
     """Jobs in one SQLite file. Single process: several processes need Postgres."""
 
     def __init__(self, path: str) -> None:
@@ -211,34 +212,7 @@ class SqliteJobStore:
         async with _driver_errors():
             await self._r.execute_fetchall("SELECT 1")
 
-    # --- writes: queued and committed in batches --------------------------------
-
-    async def create(
-        self, job: Job, idempotency: IdempotencyClaim | None
-    ) -> tuple[Job, bool]:
-        result: tuple[Job, bool] = await self._batcher.submit(
-            CreateOp(job, idempotency)
-        )
-        return result
-
-    async def update(self, job: Job, expected_version: int) -> None:
-        await self._batcher.submit(UpdateOp(job, expected_version))
-
-    async def claim(
-        self, now: datetime, limit: int, apply: Callable[[Job], Job]
-    ) -> list[Job]:
-        claimed: list[Job] = await self._batcher.submit(ClaimOp(now, limit, apply))
-        return claimed
-
-    async def renew_leases(
-        self, owner: str, job_ids: Sequence[str], expires_at: datetime
-    ) -> set[str]:
-        if not job_ids:
-            return set()
-        held: set[str] = await self._batcher.submit(
-            RenewOp(owner, tuple(job_ids), expires_at)
-        )
-        return held
+    # --- writes: queued by BatchedWrites, committed here in batches -------------
 
     async def _write_batch(self, ops: list[Op]) -> None:
         async with _driver_errors():
