@@ -3,3 +3,6 @@
 from __future__ import annotations
 
 __version__ = "0.1.0"
+
+# `kopf run -m vts_operator` registers the handlers too (same as `-m vts_operator.handlers`).
+from vts_operator import handlers as handlers
