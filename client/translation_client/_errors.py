@@ -35,7 +35,8 @@ class APIError(TranslationClientError):
 
     `status` is the HTTP status, `type` the problem type URI (e.g.
     `/problems/job-not-found`), `title` its summary, `detail` what went wrong in this
-    case, and `errors` maps each invalid request field to its problem.
+    case, and `errors` maps each invalid request field to its problem. `retry_after`
+    is the delay in seconds the server asked for (`Retry-After`), if it sent one.
     """
 
     def __init__(
@@ -45,8 +46,10 @@ class APIError(TranslationClientError):
         detail: str,
         type: str = "about:blank",
         errors: Mapping[str, str] | None = None,
+        retry_after: float | None = None,
     ) -> None:
         self.status = status
+        self.retry_after = retry_after
         self.title = title
         self.detail = detail
         self.type = type
@@ -153,7 +156,12 @@ def error_class(status: int, problem_type: str) -> type[APIError]:
     return ServerError if status >= 500 else APIError
 
 
-def api_error(status: int, body: bytes, reason: str | None = None) -> APIError:
+def api_error(
+    status: int,
+    body: bytes,
+    reason: str | None = None,
+    retry_after: float | None = None,
+) -> APIError:
     """The typed error for an HTTP error response, built from its problem body.
 
     A body that is not a problem object (a proxy's HTML page, say) still gives an
@@ -180,7 +188,7 @@ def api_error(status: int, body: bytes, reason: str | None = None) -> APIError:
     if errors and not detail:
         detail = "; ".join(f"{k}: {v}" for k, v in errors.items())
     cls = error_class(status, problem_type)
-    return cls(status, title, detail, problem_type, errors)
+    return cls(status, title, detail, problem_type, errors, retry_after)
 
 
 def _text(value: object) -> str:

@@ -78,9 +78,11 @@ class Http:
                     raw = await response.read()
                     if response.status < 400:
                         return _decode(raw, method, url), response.headers
-                    if response.status not in RETRY_STATUSES or last_try:
-                        raise api_error(response.status, raw, response.reason)
                     retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                    if response.status not in RETRY_STATUSES or last_try:
+                        raise api_error(
+                            response.status, raw, response.reason, retry_after
+                        )
                     delay = retry_wait(attempt, self.retry_delay, retry_after)
                     reason = f"HTTP {response.status}"
             except (aiohttp.ClientError, TimeoutError) as exc:

@@ -137,3 +137,13 @@ def test_client_never_imports_vts() -> None:
 def _job(status: JobStatus, **changes: object) -> translation_client.Job:
     job = json.loads(snapshot_bytes(make_job(status=status, **changes)))
     return job  # type: ignore[no-any-return]
+
+
+def test_api_error_carries_the_servers_retry_after() -> None:
+    body = b'{"type":"/problems/store-unavailable","title":"t","status":503,"detail":"down"}'
+
+    error = api_error(503, body, "Service Unavailable", 2.5)
+
+    assert isinstance(error, ServiceUnavailableError)
+    assert error.retry_after == 2.5
+    assert api_error(404, b"{}").retry_after is None
