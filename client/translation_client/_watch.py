@@ -7,6 +7,7 @@ import contextlib
 import functools
 import json
 import logging
+import time
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any, Final, cast
@@ -27,6 +28,8 @@ from translation_client._subscription import FALLBACK, Fallback, Subscription
 log = logging.getLogger("translation_client")
 
 MAX_IDS_PER_MESSAGE = 1000
+WEBSOCKET_RETRY_SECONDS: Final = 60.0
+"""After a refused upgrade, how long new watchers poll before the WebSocket is tried again."""
 """The server accepts at most this many job ids in one subscribe message."""
 
 # Codes of /ws/jobs error messages that will not change on a retry.
@@ -76,20 +79,30 @@ class WatchHub:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._polling = False
+        self._refused_at = 0.0
         self._closed = False
         self.connections_opened = 0
         """How many WebSocket connections this hub has opened (reconnects included)."""
 
     @property
     def polling(self) -> bool:
-        """True once the WebSocket was refused and watchers poll over HTTP instead."""
+        """True while the WebSocket is refused and new watchers poll over HTTP instead.
+
+        A refusal may be passing (a load balancer during a rolling deploy), so after
+        WEBSOCKET_RETRY_SECONDS the next watcher tries the WebSocket again.
+        """
+        if (
+            self._polling
+            and time.monotonic() - self._refused_at > WEBSOCKET_RETRY_SECONDS
+        ):
+            self._polling = False
         return self._polling
 
     def subscribe(self, job_id: str) -> Subscription:
         if self._closed:
             raise TransportError("the client is closed")
         sub = Subscription(job_id)
-        if self._polling:
+        if self.polling:
             sub.end(FALLBACK)
             return sub
         state = self._jobs.get(job_id)
@@ -289,6 +302,7 @@ class WatchHub:
 
     def _fall_back(self, exc: aiohttp.WSServerHandshakeError) -> None:
         self._polling = True
+        self._refused_at = time.monotonic()
         log.warning(
             "WebSocket %s refused (HTTP %s %s); falling back to polling "
             "GET /jobs/{job_id}",

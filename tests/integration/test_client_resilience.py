@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import translation_client._watch
 from _process import VtsProcess
 from _proxy import TcpProxy
 from _servers import free_port
@@ -156,6 +157,28 @@ async def test_client_polls_when_the_websocket_is_refused(
     assert len(warnings) == 1, caplog.text
     assert "falling back to polling" in warnings[0].getMessage()
     assert "403" in warnings[0].getMessage()
+
+
+async def test_client_tries_the_websocket_again_after_a_refusal_passes(
+    spawn: Spawn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A refused upgrade may be a rolling deploy: later waits try the WebSocket again."""
+    monkeypatch.setattr(translation_client._watch, "WEBSOCKET_RETRY_SECONDS", 0.2)
+    vts = await spawn({"VTS_SIM_DURATION": "0.3", "VTS_SIM_ERROR_RATE": "0"})
+    async with (
+        TcpProxy(vts.port, refuse_upgrades=True) as proxy,
+        TranslationClient(proxy.url, retry_delay=0.05) as client,
+    ):
+        first = (await client.start_translation("en", "es", VIDEO))["job_id"]
+        await client.wait_for_completion(first, timeout=30)
+        assert proxy.upgrades == 1
+        proxy.refuse_upgrades = False
+        await asyncio.sleep(0.3)  # the retry window is the subject here
+        second = (await client.start_translation("en", "es", VIDEO))["job_id"]
+        job = await client.wait_for_completion(second, timeout=30)
+
+        assert job["status"] == "completed"
+        assert proxy.upgrades == 2, "the second wait went over a new WebSocket"
 
 
 async def test_client_gives_up_after_max_retries_without_a_server() -> None:
