@@ -15,36 +15,27 @@ from urllib.parse import unquote, urlsplit
 
 import aiosqlite
 
-from vts.codec import epoch, job_from_record, job_to_record
+from vts.codec import epoch, job_from_record
 from vts.config import Settings
 from vts.domain import Job, JobStatus
 from vts.errors import (
     ConfigError,
-    IdempotencyKeyReusedError,
     JobNotFoundError,
     StoreUnavailableError,
-    VersionConflictError,
 )
-from vts.ports import IdempotencyClaim, Page
+from vts.ports import Page
 from vts.stores import migrations
 from vts.stores.batching import (
     BatchedWrites,
-    ClaimOp,
-    CreateOp,
     Op,
-    RenewOp,
-    UpdateOp,
     WriteBatcher,
 )
 from vts.stores.cursors import decode_cursor, encode_cursor
+from vts.stores.sqlite_writes import write_batch
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 512
-_JOB_COLUMNS = (
-    "job_id, status, version, available_at, lease_owner, lease_expires_at, "
-    "completed_at, idempotency_key, fingerprint, body"
-)
 
 
 def sqlite_path(url: str) -> str:
@@ -59,36 +50,6 @@ def sqlite_path(url: str) -> str:
     if not path:
         raise ConfigError(f"VTS_DATABASE_URL={url!r} names no database file")
     return path
-
-
-def _row(job: Job, idem: IdempotencyClaim | None = None) -> tuple[Any, ...]:
-    return (
-        job.job_id,
-        job.status.value,
-        job.version,
-        epoch(job.available_at),
-        job.lease_owner,
-        epoch(job.lease_expires_at),
-        epoch(job.completed_at),
-        idem.key if idem else None,
-        idem.fingerprint if idem else None,
-        job_to_record(job),
-    )
-
-
-# A write by the lease holder that keeps the job processing never shortens the lease:
-# a renewal may have committed after the holder read the job (SET sees the old row).
-_UPDATE = (
-    "UPDATE jobs SET status=?2, version=?3, available_at=?4, lease_owner=?5,"
-    " lease_expires_at=CASE WHEN ?2 = 'processing' AND status = 'processing'"
-    " AND lease_owner IS ?5 THEN max(coalesce(lease_expires_at, 0), ?6) ELSE ?6 END,"
-    " completed_at=?7, body=?8 WHERE job_id=?1"
-)
-
-
-def _update_row(job: Job) -> tuple[Any, ...]:
-    row = _row(job)
-    return (*row[0:7], row[9])
 
 
 _PRAGMAS = (
@@ -216,114 +177,7 @@ class SqliteJobStore(BatchedWrites):
 
     async def _write_batch(self, ops: list[Op]) -> None:
         async with _driver_errors():
-            await self._in_writer(self._write_batch_now, self._w, ops)
-
-    def _write_batch_now(self, conn: sqlite3.Connection, ops: list[Op]) -> None:
-        """Run every queued write in one transaction (on the writer thread)."""
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            self._apply_creates(conn, [o for o in ops if isinstance(o, CreateOp)])
-            self._apply_updates(conn, [o for o in ops if isinstance(o, UpdateOp)])
-            for op in ops:
-                if isinstance(op, ClaimOp):
-                    self._apply_claim(conn, op)
-                elif isinstance(op, RenewOp):
-                    self._apply_renew(conn, op)
-            conn.execute("COMMIT")
-        except BaseException:
-            with contextlib.suppress(Exception):
-                conn.execute("ROLLBACK")
-            raise
-
-    def _apply_creates(self, conn: sqlite3.Connection, ops: list[CreateOp]) -> None:
-        if not ops:
-            return
-        keys = [o.idempotency.key for o in ops if o.idempotency]
-        known: dict[str, tuple[str, Job]] = {}
-        if keys:
-            marks = ",".join("?" * len(keys))
-            rows = conn.execute(
-                f"SELECT idempotency_key, fingerprint, body FROM jobs "
-                f"WHERE idempotency_key IN ({marks})",
-                keys,
-            ).fetchall()
-            known = {r[0]: (r[1], job_from_record(r[2])) for r in rows}
-        rows_to_insert = []
-        for op in ops:
-            idem = op.idempotency
-            if idem is not None and idem.key in known:
-                fingerprint, existing = known[idem.key]
-                if fingerprint == idem.fingerprint:
-                    op.result = (existing, False)
-                else:
-                    op.error = IdempotencyKeyReusedError(
-                        "this Idempotency-Key was already used with a different request body"
-                    )
-                continue
-            if idem is not None:
-                known[idem.key] = (idem.fingerprint, op.job)
-            rows_to_insert.append(_row(op.job, idem))
-            op.result = (op.job, True)
-        conn.executemany(
-            f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            rows_to_insert,
-        )
-
-    def _apply_updates(self, conn: sqlite3.Connection, ops: list[UpdateOp]) -> None:
-        if not ops:
-            return
-        ids = list({o.job.job_id for o in ops})
-        marks = ",".join("?" * len(ids))
-        rows = conn.execute(
-            f"SELECT job_id, version FROM jobs WHERE job_id IN ({marks})", ids
-        ).fetchall()
-        versions: dict[str, int] = {r[0]: r[1] for r in rows}
-        accepted: dict[str, Job] = {}
-        for op in ops:
-            current = versions.get(op.job.job_id)
-            if current is None:
-                op.error = JobNotFoundError(op.job.job_id)
-            elif current != op.expected_version:
-                op.error = VersionConflictError(
-                    f"job {op.job.job_id} is at version {current}, "
-                    f"not {op.expected_version}"
-                )
-            else:
-                versions[op.job.job_id] = op.job.version
-                accepted[op.job.job_id] = op.job
-                op.result = None
-        conn.executemany(_UPDATE, [_update_row(job) for job in accepted.values()])
-
-    def _apply_claim(self, conn: sqlite3.Connection, op: ClaimOp) -> None:
-        rows = conn.execute(
-            "SELECT body FROM jobs WHERE status = 'pending' AND available_at <= ? "
-            "ORDER BY available_at, seq LIMIT ?",
-            (epoch(op.now), op.limit),
-        ).fetchall()
-        claimed = [op.apply(job_from_record(r[0])) for r in rows]
-        conn.executemany(_UPDATE, [_update_row(job) for job in claimed])
-        op.result = claimed
-
-    def _apply_renew(self, conn: sqlite3.Connection, op: RenewOp) -> None:
-        marks = ",".join("?" * len(op.job_ids))
-        expires = epoch(op.expires_at)
-        rows = conn.execute(
-            f"SELECT job_id, body FROM jobs WHERE status = 'processing' AND lease_owner = ? "
-            f"AND job_id IN ({marks})",
-            (op.owner, *op.job_ids),
-        ).fetchall()
-        held = {r[0] for r in rows}
-        # The body keeps a copy of the lease expiry so a job read back is whole.
-        renewed = []
-        for job_id, body in rows:
-            job = job_from_record(body)
-            renewed.append(
-                (expires, job_to_record(_with_lease(job, op.expires_at)), job_id)
-            )
-        conn.executemany(
-            "UPDATE jobs SET lease_expires_at=?, body=? WHERE job_id=?", renewed
-        )
-        op.result = held
+            await self._in_writer(write_batch, self._w, ops)
 
     # --- reads: a second connection, never queued behind writes ------------------
 
@@ -398,12 +252,6 @@ class SqliteJobStore(BatchedWrites):
             )
         value = rows[0][0] if rows else None
         return None if value is None else datetime.fromtimestamp(value, UTC)
-
-
-def _with_lease(job: Job, expires_at: datetime) -> Job:
-    import attrs
-
-    return attrs.evolve(job, lease_expires_at=expires_at)
 
 
 def create_store(url: str, settings: Settings) -> SqliteJobStore:
