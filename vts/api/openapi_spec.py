@@ -9,6 +9,7 @@ from vts.api.validation import (
     DEFAULT_PAGE,
     MAX_IDEMPOTENCY_KEY,
     MAX_METADATA_BYTES,
+    MAX_METADATA_DEPTH,
     MAX_PAGE,
     MAX_URL_LENGTH,
 )
@@ -106,7 +107,8 @@ def _job_schemas() -> dict[str, Schema]:
             },
             "additionalProperties": True,
             "description": "The video and any other fields the caller wants kept with the "
-            f"job; at most {MAX_METADATA_BYTES} bytes as JSON.",
+            f"job; at most {MAX_METADATA_BYTES} bytes as JSON, nested at most "
+            f"{MAX_METADATA_DEPTH} levels.",
             "examples": [{"video_url": "https://example.com/video.mp4"}],
         },
         "JobError": obj(
