@@ -70,6 +70,6 @@ def print_run_stats(trace: Mapping[str, Any], rows: list[list[object]]) -> None:
     if batches:
         print(
             f"group commits: {len(batches)}, ops per commit p50 "
-            f"{percentile(batches, 0.5):g} max {batches[-1]}; aiosqlite thread trips "
+            f"{percentile(batches, 0.5):g} max {batches[-1]}; trips to the store's thread "
             f"per commit p50 {percentile(hops, 0.5):g} max {hops[-1]}"
         )

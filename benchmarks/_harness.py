@@ -18,6 +18,13 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
+# The vts code the servers run: this work tree, or a snapshot of one commit (other
+# engineers edit vts/ here while benchmarks run). Make one with
+#   mkdir /tmp/vts-head && git archive HEAD vts | tar -x -C /tmp/vts-head
+#   git rev-parse --short HEAD > /tmp/vts-head/COMMIT
+# and run the scripts with BENCH_VTS_SRC=/tmp/vts-head (it goes first on PYTHONPATH,
+# ahead of the editable install; the dist metadata and entry points stay the same).
+VTS_SRC = Path(os.environ.get("BENCH_VTS_SRC") or REPO).resolve()
 SEED_BODY = (
     b'{"source_language":"en","target_language":"es",'
     b'"metadata":{"video_url":"https://example.com/video.mp4"}}'
@@ -79,6 +86,9 @@ class Server:
             "BENCH_TRACE_FILE": f"{tmp.name}/trace.json",
             **(extra_env or {}),
         }
+        if VTS_SRC != REPO:
+            path = env.get("PYTHONPATH")
+            env["PYTHONPATH"] = str(VTS_SRC) + (os.pathsep + path if path else "")
         args = [sys.executable, "-m", "vts", "serve"]
         if traced:
             args[1:3] = [str(HERE / "_traced_vts.py")]
@@ -122,7 +132,7 @@ class Server:
         self._log_path = os.path.join(log_dir, f"{self.name}-{self.port}.log")
         with open(self._log_path, "wb") as log:
             self.process = subprocess.Popen(
-                self.args, env=self.env, cwd=REPO, stdout=log, stderr=log
+                self.args, env=self.env, cwd=VTS_SRC, stdout=log, stderr=log
             )
         deadline = time.monotonic() + timeout
         while True:
@@ -225,6 +235,8 @@ def profiled(pid: int, output: str | None, rate: int = 250) -> Iterator[None]:
     spy = Path(sys.executable).with_name("py-spy")
     command = [str(spy), "record", "--pid", str(pid), "--rate", str(rate)]
     command += ["--format", "raw", "--threads", "--nonblocking", "-o", output]
+    # e.g. BENCH_PYSPY_EXTRA=--gil: only samples of the thread holding the GIL
+    command += os.environ.get("BENCH_PYSPY_EXTRA", "").split()
     process = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )

@@ -36,6 +36,12 @@ def machine() -> dict[str, str]:
 
 def _revision() -> str:
     """The commit measured, and whether the work tree differed from it."""
+    source = os.environ.get("BENCH_VTS_SRC")
+    if source:  # a snapshot (see _harness.VTS_SRC): its COMMIT file names it
+        with contextlib.suppress(OSError):
+            commit = (Path(source) / "COMMIT").read_text().strip()
+            return f"commit {commit} (snapshot in {source})"
+        return f"snapshot in {source} (commit unknown)"
 
     def git(*args: str) -> str:
         done = subprocess.run(

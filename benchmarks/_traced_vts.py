@@ -4,7 +4,8 @@
 # to $BENCH_TRACE_FILE at exit: per completed job, when its Succeed was applied, when
 # the group commit holding it started and ended, when the worker resumed and when the
 # completed frame was handed to the socket; plus event-loop lag samples, every broker
-# cache flush, and every group commit with its count of aiosqlite thread trips.
+# cache flush, and every group commit with its count of trips to the store's threads
+# (the SQLite writer thread, `_in_writer`, or aiosqlite's, whichever the store uses).
 
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ batches: list[tuple[int, float, int]] = []  # (ops, seconds, aiosqlite hops)
 hops = 0
 
 _execute = aiosqlite.Connection._execute
+_in_writer = getattr(SqliteJobStore, "_in_writer", None)
 _advance = JobService.advance
 _write_batch = SqliteJobStore._write_batch
 _send_frame = web.WebSocketResponse.send_frame
@@ -58,6 +60,14 @@ async def execute(
     global hops
     hops += 1
     return await _execute(self, fn, *args, **kwargs)
+
+
+async def in_writer(self: SqliteJobStore, fn: Any, *args: Any) -> Any:
+    """One trip to the store's own writer thread (vts after eb31197)."""
+    global hops
+    hops += 1
+    assert _in_writer is not None
+    return await _in_writer(self, fn, *args)
 
 
 async def write_batch(self: SqliteJobStore, ops: list[Any]) -> None:
@@ -112,6 +122,8 @@ SqliteJobStore._write_batch = write_batch  # type: ignore[method-assign]
 web.WebSocketResponse.send_frame = send_frame  # type: ignore[method-assign]
 RedisBroker.cache_set_many = cache_set_many  # type: ignore[method-assign]
 aiosqlite.Connection._execute = execute  # type: ignore[method-assign]
+if _in_writer is not None:
+    SqliteJobStore._in_writer = in_writer  # type: ignore[method-assign]
 atexit.register(_dump)
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ SERVE_OPTIONS: dict[str, tuple[str, str]] = {
     ),
     "--redis-url": ("redis_url", "cache/DLQ/pub-sub URL [VTS_REDIS_URL, fakeredis://]"),
     "--processor": ("processor", "processor plugin [VTS_PROCESSOR, simulated]"),
-    "--concurrency": ("concurrency", "jobs run at once [VTS_CONCURRENCY, 16]"),
+    "--concurrency": ("concurrency", "jobs run at once [VTS_CONCURRENCY, 64]"),
     "--max-attempts": (
         "max_attempts",
         "attempts before dead-lettering [VTS_MAX_ATTEMPTS, 3]",

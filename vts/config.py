@@ -76,9 +76,9 @@ class Settings:
     )
     """VTS_PROCESSOR: the translation pipeline plugin (simulated)."""
     concurrency: int = _setting(
-        "VTS_CONCURRENCY", 16, "an integer 1-10000", lambda v: 1 <= v <= 10000
+        "VTS_CONCURRENCY", 64, "an integer 1-10000", lambda v: 1 <= v <= 10000
     )
-    """VTS_CONCURRENCY: jobs processed at once by this process (16)."""
+    """VTS_CONCURRENCY: jobs processed at once by this process (64)."""
     max_attempts: int = _setting(
         "VTS_MAX_ATTEMPTS", 3, "an integer 1-100", lambda v: 1 <= v <= 100
     )

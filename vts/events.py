@@ -40,6 +40,8 @@ class EventHub:
         self._hot: OrderedDict[str, tuple[int, bytes]] = OrderedDict()
         self._hot_capacity = hot_capacity
         self._listeners: list[Listener] = []
+        self.on_evict: Callable[[str, int, bytes], None] | None = None
+        """Called with (job_id, version, snapshot) when a snapshot leaves the memory."""
 
     def deliver(
         self, job_id: str, version: int, status: JobStatus, snapshot: bytes
@@ -51,7 +53,9 @@ class EventHub:
         self._hot[job_id] = (version, snapshot)
         self._hot.move_to_end(job_id)
         if len(self._hot) > self._hot_capacity:
-            self._hot.popitem(last=False)
+            evicted_id, (evicted_version, evicted) = self._hot.popitem(last=False)
+            if self.on_evict is not None:
+                self.on_evict(evicted_id, evicted_version, evicted)
         watchers = self._by_job.get(job_id)
         if watchers or self._all:
             message = job_message(snapshot)

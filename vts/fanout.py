@@ -40,6 +40,11 @@ class Announcer:
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self.relay_ready = asyncio.Event()
+        if not broker.relays_events:
+            # An in-process broker shares this process's memory: the hub's newest
+            # snapshots already serve reads, so only what it forgets goes to the cache
+            # (DESIGN.md: keep fakeredis off the per-event path).
+            hub.on_evict = self._cache_evicted
         self.resync: Callable[[], Awaitable[None]] | None = None
         """Called when the relay is live again after an outage (set by the service)."""
 
@@ -48,8 +53,8 @@ class Announcer:
         snapshot = snapshot_bytes(job)
         self.hub.deliver(job.job_id, job.version, job.status, snapshot)
         self.metrics.events_published.labels("local").inc()
-        self._cache[job.job_id] = (job.version, snapshot)
         if self.broker.relays_events:
+            self._cache[job.job_id] = (job.version, snapshot)
             self._relay.append(snapshot)
         if job.status is JobStatus.FAILED:
             self._dlq[job.job_id] = (snapshot, epoch(job.completed_at) or 0.0)
@@ -57,6 +62,10 @@ class Announcer:
             self._dlq[job.job_id] = None
         self._wake.set()
         return snapshot
+
+    def _cache_evicted(self, job_id: str, version: int, snapshot: bytes) -> None:
+        self._cache[job_id] = (version, snapshot)
+        self._wake.set()
 
     async def start(self) -> None:
         self._tasks.append(

@@ -18,7 +18,7 @@ DEFAULTS = {
     "VTS_DATABASE_URL": "sqlite:///./vts.db",
     "VTS_REDIS_URL": "fakeredis://",
     "VTS_PROCESSOR": "simulated",
-    "VTS_CONCURRENCY": 16,
+    "VTS_CONCURRENCY": 64,
     "VTS_MAX_ATTEMPTS": 3,
     "VTS_LEASE_SECONDS": 30.0,
     "VTS_SHUTDOWN_GRACE": 20.0,

@@ -48,6 +48,7 @@ class RenewOp(_Op):
 
 
 Op = CreateOp | UpdateOp | ClaimOp | RenewOp
+_APPLY_ORDER: dict[type[Op], int] = {CreateOp: 0, UpdateOp: 1, ClaimOp: 2, RenewOp: 2}
 
 
 class WriteBatcher:
@@ -107,7 +108,12 @@ class WriteBatcher:
                     if not future.done():
                         future.set_exception(exc)
                 continue
-            for op, future in batch:
+            # Wake callers in the order the transaction applied their writes (creates,
+            # updates, then claims), so a job's events are announced in version
+            # order: a job created and claimed in one batch is announced pending first.
+            for op, future in sorted(
+                batch, key=lambda item: _APPLY_ORDER[type(item[0])]
+            ):
                 if future.done():  # the caller gave up (cancelled)
                     continue
                 if op.error is not None:

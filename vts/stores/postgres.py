@@ -88,10 +88,10 @@ def _columns(job: Job, idem: IdempotencyClaim | None = None) -> tuple[Any, ...]:
 
 def _update_args(pairs: Sequence[tuple[Job, int]]) -> list[list[Any]]:
     """Column arrays for _UPDATE_FROM_UNNEST: (job, expected version) pairs."""
-    rows = [
-        (job.job_id, expected, *_columns(job)[1:7], _columns(job)[9])
-        for job, expected in pairs
-    ]
+    rows = []
+    for job, expected in pairs:
+        columns = _columns(job)
+        rows.append((job.job_id, expected, *columns[1:7], columns[9]))
     return [list(column) for column in zip(*rows, strict=True)]
 
 
