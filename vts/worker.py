@@ -115,13 +115,6 @@ class WorkerPool:
             except (InvalidTransitionError, UnavailableError):
                 return  # its lease expires and it is reclaimed
 
-    def wake(self) -> None:
-        self._wake.set()
-
-    @property
-    def running(self) -> int:
-        return len(self._running)
-
     def _on_event(self, job_id: str, status: JobStatus) -> None:
         if status is JobStatus.PENDING:
             self._wake.set()

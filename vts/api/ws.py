@@ -174,9 +174,7 @@ async def _handle_message(
 async def _subscribe_one(raw_id: str, sink: WatcherSink, service: JobService) -> None:
     try:
         await _start_watching(service, sink, parse_job_id(raw_id))
-    except (JobNotFoundError, ValidationError) as exc:
-        sink.push_control(_error_message(exc.code, exc.message, job_id=raw_id))
-    except VtsError as exc:
+    except VtsError as exc:  # unknown or malformed id, store unavailable
         sink.push_control(_error_message(exc.code, exc.message, job_id=raw_id))
 
 
