@@ -29,24 +29,8 @@ class DurablePostgres(PostgresServer):
     """PostgresServer with the default durability settings (fsync and synchronous
     commit on); `settings()` reads them back from the running server."""
 
-    def start(self) -> None:
-        options = (
-            f"-p {self.port} -c listen_addresses=127.0.0.1"
-            f" -c unix_socket_directories={self.root} -c max_connections=200"
-        )
-        self._run(
-            "pg_ctl",
-            "-D",
-            str(self.data),
-            "-l",
-            str(self.log),
-            "-w",
-            "-t",
-            "30",
-            "-o",
-            options,
-            "start",
-        )
+    def __init__(self) -> None:
+        super().__init__(durable=True)
 
     def settings(self) -> str:
         names = ("fsync", "synchronous_commit", "full_page_writes", "wal_sync_method")

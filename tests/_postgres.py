@@ -77,7 +77,9 @@ def _server_user() -> str | None:
 class PostgresServer:
     """initdb + pg_ctl on a free loopback port; `stop()`/`start()` restart it in place."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        # Tests trade durability for speed; benchmarks want PostgreSQL's defaults.
+        self.durable = durable
         self.bin = _bin_dir()
         self.user = _server_user()
         self.root = Path(tempfile.mkdtemp(prefix="vts-pg-"))
@@ -116,9 +118,10 @@ class PostgresServer:
     def start(self) -> None:
         options = (
             f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.root}"
-            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
             " -c max_connections=200"
         )
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         try:
             self._run(
                 "pg_ctl",

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -215,6 +215,16 @@ class VtsProcess:
 
     async def __aexit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def serve(directory: Path, env: dict[str, str]) -> Iterator[VtsProcess]:
+    """A `vts serve` for a module-scoped fixture (started on a throwaway event loop);
+    fails the fixture's teardown if the process logged an error."""
+    process = VtsProcess(directory, env)
+    asyncio.run(process.start())
+    yield process
+    process.close()
+    assert not process.error_lines(), process.logs()
 
 
 # --- talking to a running process ---------------------------------------------

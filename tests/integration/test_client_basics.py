@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from _process import VtsProcess
+from _process import VtsProcess, serve
 from prometheus_client.parser import text_string_to_metric_families
 from translation_client import (
     APIError,
@@ -46,15 +46,6 @@ async with TranslationClient("http://localhost:8000") as client:
     result = await client.wait_for_completion(response["job_id"])
     print(f"Translation completed: {result}")
 """
-
-
-def serve(tmp: Any, env: dict[str, str]) -> Iterator[VtsProcess]:
-    """A `vts serve` for the whole module (started on a throwaway event loop)."""
-    process = VtsProcess(tmp, env)
-    asyncio.run(process.start())
-    yield process
-    process.close()
-    assert not process.error_lines(), process.logs()
 
 
 @pytest.fixture(scope="module")

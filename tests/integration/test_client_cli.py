@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import pty
@@ -13,21 +12,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _process import VtsProcess
+from _process import VtsProcess, serve
 from _servers import free_port
 
 pytestmark = pytest.mark.slow
 
 SUBMIT = ["submit", "--source", "en", "--target", "es"]
 VIDEO = ["--video-url", "https://example.com/video.mp4"]
-
-
-def serve(tmp: Path, env: dict[str, str]) -> Iterator[VtsProcess]:
-    process = VtsProcess(tmp, env)
-    asyncio.run(process.start())
-    yield process
-    process.close()
-    assert not process.error_lines(), process.logs()
 
 
 @pytest.fixture(scope="module")
