@@ -39,7 +39,6 @@ class Announcer:
         self._dlq: dict[str, tuple[bytes, float] | None] = {}
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self.relay_ready = asyncio.Event()
         if not broker.relays_events:
             # An in-process broker shares this process's memory: the hub's newest
             # snapshots already serve reads, so only what it forgets goes to the cache
@@ -75,8 +74,6 @@ class Announcer:
             self._tasks.append(
                 asyncio.create_task(self._relay_forever(), name="vts-relay")
             )
-        else:
-            self.relay_ready.set()
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -158,7 +155,6 @@ class Announcer:
                 async for payload in self.broker.subscribe():
                     if not payload:  # the subscription is live
                         failures = 0
-                        self.relay_ready.set()
                         if lost and self.resync is not None:
                             lost = False
                             await self.resync()
@@ -170,7 +166,6 @@ class Announcer:
                         if self.hub.deliver_snapshot(snapshot):
                             self.metrics.events_published.labels("relay").inc()
             except BrokerUnavailableError as exc:
-                self.relay_ready.clear()
                 self.hub.clear_hot()
                 lost = True
                 self.metrics.broker_errors.labels("subscribe").inc()

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-import random
 import time
 from datetime import timedelta
 
@@ -232,31 +231,16 @@ class WorkerPool:
         job_id = job.job_id
         progress = _ProgressWriter(self, job_id)
         try:
+            outcome: Succeed | Fail
             try:
                 result = await self.processor.run(job, progress.report)
-                await progress.settle()
-            except ProcessingError as exc:
-                await progress.settle()
-                error = JobError(
-                    exc.code, exc.message, not isinstance(exc, PermanentError)
-                )
-                self.service.metrics.job_attempts_failed.labels(
-                    str(error.retryable)
-                ).inc()
-                await self._advance(job_id, Fail(error, random.random()))
-                return
+                outcome = Succeed(dict(result))
             except (_Lost, asyncio.CancelledError):
                 raise
             except Exception as exc:
-                log.exception("processor crashed on job %s", job_id)
-                await progress.settle()
-                error = JobError(
-                    "processor-crashed", f"{type(exc).__name__}: {exc}", True
-                )
-                self.service.metrics.job_attempts_failed.labels("True").inc()
-                await self._advance(job_id, Fail(error, random.random()))
-                return
-            await self._advance(job_id, Succeed(dict(result)))
+                outcome = Fail(self._error_of(job_id, exc), self.service.jitter())
+            await progress.settle()  # the outcome's version follows the last progress
+            await self._advance(job_id, outcome)
         except _Lost:
             log.info(
                 "job %s changed while running (cancelled or reclaimed); stopped", job_id
@@ -270,6 +254,16 @@ class WorkerPool:
             # drain: hand the job back so another worker runs it at once.
             if not self._accepting and job_id in self._current:
                 self._unfinished.append(self._current[job_id])
+
+    def _error_of(self, job_id: str, exc: Exception) -> JobError:
+        """What a failed attempt records: the processor's own error, or a crash."""
+        if isinstance(exc, ProcessingError):
+            error = JobError(exc.code, exc.message, not isinstance(exc, PermanentError))
+        else:
+            log.exception("processor crashed on job %s", job_id, exc_info=exc)
+            error = JobError("processor-crashed", f"{type(exc).__name__}: {exc}", True)
+        self.service.metrics.job_attempts_failed.labels(str(error.retryable)).inc()
+        return error
 
 
 class _ProgressWriter:
