@@ -12,8 +12,7 @@ from aiohttp import WSMsgType, web
 
 from vts.api.validation import parse_job_id
 from vts.errors import JobNotFoundError, ValidationError, VtsError
-from vts.events import EventHub
-from vts.keys import hub_key, metrics_key, service_key, websockets_key
+from vts.keys import metrics_key, service_key, websockets_key
 from vts.service import JobService
 
 log = logging.getLogger(__name__)
@@ -129,7 +128,7 @@ async def _close(request: web.Request, sink: WatcherSink, endpoint: str) -> None
 
 
 async def _handle_message(
-    raw: str, sink: WatcherSink, hub: EventHub, service: JobService, multi: bool
+    raw: str, sink: WatcherSink, service: JobService, multi: bool
 ) -> None:
     try:
         message = orjson.loads(raw)
@@ -159,7 +158,7 @@ async def _handle_message(
             )
         else:
             for raw_id in ids:
-                hub.unwatch(raw_id, sink)
+                service.hub.unwatch(raw_id, sink)
                 sink.forget(raw_id)
     else:
         accepted = "ping, subscribe, unsubscribe" if multi else "ping"
@@ -181,13 +180,12 @@ async def _subscribe_one(raw_id: str, sink: WatcherSink, service: JobService) ->
 async def _read_until_closed(
     ws: web.WebSocketResponse,
     sink: WatcherSink,
-    hub: EventHub,
     service: JobService,
     multi: bool,
 ) -> None:
     async for msg in ws:
         if msg.type is WSMsgType.TEXT:
-            await _handle_message(msg.data, sink, hub, service, multi)
+            await _handle_message(msg.data, sink, service, multi)
         elif msg.type is WSMsgType.BINARY:
             sink.push_control(_error_message("malformed-message", "send text frames"))
 
@@ -195,13 +193,13 @@ async def _read_until_closed(
 async def watch_job(request: web.Request) -> web.StreamResponse:
     """WS /ws/job/{job_id}: the current snapshot, then one message per change."""
     service = request.app[service_key]
-    hub = request.app[hub_key]
+    hub = service.hub
     job_id = parse_job_id(request.match_info["job_id"])
     await service.snapshot(job_id)  # 404 before the upgrade
     ws, sink = await _open(request, "job")
     try:
         await _start_watching(service, sink, job_id)
-        await _read_until_closed(ws, sink, hub, service, multi=False)
+        await _read_until_closed(ws, sink, service, multi=False)
     except JobNotFoundError:
         await ws.close(code=1011, message=b"job vanished")
     finally:
@@ -213,7 +211,7 @@ async def watch_job(request: web.Request) -> web.StreamResponse:
 async def watch_jobs(request: web.Request) -> web.StreamResponse:
     """WS /ws/jobs: subscribe/unsubscribe to many jobs; `?all=true` streams every job."""
     service = request.app[service_key]
-    hub = request.app[hub_key]
+    hub = service.hub
     watch_all = request.query.get("all", "false").lower()
     if watch_all not in ("true", "false", "1", "0"):
         raise ValidationError(errors={"all": "must be true or false"})
@@ -221,7 +219,7 @@ async def watch_jobs(request: web.Request) -> web.StreamResponse:
     if watch_all in ("true", "1"):
         hub.watch_all(sink)
     try:
-        await _read_until_closed(ws, sink, hub, service, multi=True)
+        await _read_until_closed(ws, sink, service, multi=True)
     finally:
         hub.unwatch_all(sink)
         for job_id in list(sink.watching):
