@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from datetime import datetime
 from typing import Any
 
-import attrs
-
-from vts.codec import epoch, job_from_record, job_to_record
+from vts.codec import epoch, job_from_record, job_to_record, record_time
 from vts.domain import Job
 from vts.errors import IdempotencyKeyReusedError, JobNotFoundError, VersionConflictError
 from vts.ports import IdempotencyClaim
@@ -143,25 +140,12 @@ def _apply_claim(conn: sqlite3.Connection, op: ClaimOp) -> None:
 
 def _apply_renew(conn: sqlite3.Connection, op: RenewOp) -> None:
     marks = ",".join("?" * len(op.job_ids))
-    expires = epoch(op.expires_at)
-    rows = conn.execute(
-        f"SELECT job_id, body FROM jobs WHERE status = 'processing' AND lease_owner = ? "
-        f"AND job_id IN ({marks})",
-        (op.owner, *op.job_ids),
-    ).fetchall()
-    held = {r[0] for r in rows}
     # The body keeps a copy of the lease expiry so a job read back is whole.
-    renewed = []
-    for job_id, body in rows:
-        job = job_from_record(body)
-        renewed.append(
-            (expires, job_to_record(_with_lease(job, op.expires_at)), job_id)
-        )
-    conn.executemany(
-        "UPDATE jobs SET lease_expires_at=?, body=? WHERE job_id=?", renewed
-    )
-    op.result = held
-
-
-def _with_lease(job: Job, expires_at: datetime) -> Job:
-    return attrs.evolve(job, lease_expires_at=expires_at)
+    rows = conn.execute(
+        "UPDATE jobs SET lease_expires_at = ?,"
+        " body = json_set(body, '$.lease_expires_at', ?)"
+        f" WHERE status = 'processing' AND lease_owner = ? AND job_id IN ({marks})"
+        " RETURNING job_id",
+        (epoch(op.expires_at), record_time(op.expires_at), op.owner, *op.job_ids),
+    ).fetchall()
+    op.result = {r[0] for r in rows}
