@@ -10,10 +10,11 @@ from typing import Any
 
 from vts.codec import epoch, snapshot_bytes
 from vts.domain import Job, JobStatus
-from vts.errors import BrokerUnavailableError
+from vts.errors import BrokerUnavailableError, StoreUnavailableError
 from vts.events import EventHub
 from vts.metrics import Metrics
 from vts.ports import Broker
+from vts.supervision import supervise
 
 log = logging.getLogger(__name__)
 
@@ -67,12 +68,13 @@ class Announcer:
         self._wake.set()
 
     async def start(self) -> None:
+        crashed = self.metrics.count_crash
         self._tasks.append(
-            asyncio.create_task(self._flush_forever(), name="vts-broker-flush")
+            supervise("vts-broker-flush", self._flush_forever, on_crash=crashed)
         )
         if self.broker.relays_events:
             self._tasks.append(
-                asyncio.create_task(self._relay_forever(), name="vts-relay")
+                supervise("vts-relay", self._relay_forever, on_crash=crashed)
             )
 
     async def stop(self) -> None:
@@ -154,10 +156,10 @@ class Announcer:
             try:
                 async for payload in self.broker.subscribe():
                     if not payload:  # the subscription is live
-                        failures = 0
                         if lost and self.resync is not None:
-                            lost = False
-                            await self.resync()
+                            await self.resync()  # may raise StoreUnavailableError
+                        lost = False
+                        failures = 0
                         continue
                     origin, _, body = payload.partition(b"\n")
                     if origin == self.origin or not body:
@@ -165,10 +167,12 @@ class Announcer:
                     for snapshot in body.split(b"\n"):
                         if self.hub.deliver_snapshot(snapshot):
                             self.metrics.events_published.labels("relay").inc()
-            except BrokerUnavailableError as exc:
+            except (BrokerUnavailableError, StoreUnavailableError) as exc:
+                # Resubscribe either way; a failed resync is retried once live again.
                 self.hub.clear_hot()
                 lost = True
-                self.metrics.broker_errors.labels("subscribe").inc()
+                if isinstance(exc, BrokerUnavailableError):
+                    self.metrics.broker_errors.labels("subscribe").inc()
                 delay = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
                 failures += 1
                 log.warning("event relay lost (%s); retrying in %.2fs", exc, delay)

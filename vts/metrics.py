@@ -96,3 +96,12 @@ class Metrics:
             ["origin"],
             registry=r,
         )
+        self.loop_crashes = Counter(
+            "vts_background_loop_crashes",
+            "Unexpected exceptions that restarted a background loop (should stay 0).",
+            ["loop"],
+            registry=r,
+        )
+
+    def count_crash(self, loop: str) -> None:
+        self.loop_crashes.labels(loop).inc()

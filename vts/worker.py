@@ -22,6 +22,7 @@ from vts.errors import (
 )
 from vts.ports import Processor
 from vts.service import JobService
+from vts.supervision import supervise
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +65,11 @@ class WorkerPool:
 
     async def start(self) -> None:
         self._accepting = True
+        crashed = self.service.metrics.count_crash
         self._loops = [
-            asyncio.create_task(self._dispatch_forever(), name="vts-dispatch"),
-            asyncio.create_task(self._renew_forever(), name="vts-lease-renew"),
-            asyncio.create_task(self._reap_forever(), name="vts-lease-reaper"),
+            supervise("vts-dispatch", self._dispatch_forever, on_crash=crashed),
+            supervise("vts-lease-renew", self._renew_forever, on_crash=crashed),
+            supervise("vts-lease-reaper", self._reap_forever, on_crash=crashed),
         ]
 
     async def drain(self, grace: float) -> None:

@@ -103,6 +103,10 @@ async def _driver_errors() -> AsyncIterator[None]:
         yield
     except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as exc:
         raise StoreUnavailableError(f"Postgres is unreachable: {exc}") from exc
+    except asyncpg.InternalClientError as exc:
+        # Raised when a connection breaks mid-operation (seen while Postgres stops);
+        # the pool has already dropped that connection.
+        raise StoreUnavailableError(f"Postgres connection broke: {exc}") from exc
     except asyncpg.CannotConnectNowError as exc:
         raise StoreUnavailableError(f"Postgres is starting or stopping: {exc}") from exc
     except asyncpg.PostgresError as exc:
