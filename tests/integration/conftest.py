@@ -86,7 +86,7 @@ class VtsClient(TestClient):  # type: ignore[type-arg]
         assert PROBLEM_FIELDS <= set(body), body
         assert body["status"] == status
         assert body["type"].startswith("/problems/")
-        assert body["instance"] == response.url.path
+        assert body["instance"] == response.url.raw_path  # percent-encoded: a URI
         assert all(
             isinstance(body[k], str) and body[k] for k in PROBLEM_FIELDS - {"status"}
         )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import os
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -119,9 +121,25 @@ async def test_ws_job_unknown_job_is_404_before_upgrade(client) -> None:
     with pytest.raises(aiohttp.WSServerHandshakeError) as caught:
         await client.ws_connect(path)
     assert caught.value.status == 404
-    async with client.get(path) as response:
+    handshake = {
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(),
+        "Sec-WebSocket-Version": "13",
+    }
+    async with client.get(path, headers=handshake) as response:
         body = await client.problem(response, 404)
     assert body["type"] == "/problems/job-not-found"
+
+
+async def test_ws_routes_answer_plain_http_with_426_upgrade_required(client) -> None:
+    job_id = await client.submit()
+    for path in (f"/ws/job/{job_id}", "/ws/jobs"):
+        async with client.get(path) as response:
+            body = await client.problem(response, 426)
+            assert response.headers["Upgrade"] == "websocket"
+        assert body["type"] == "/problems/upgrade-required"
+        assert "WebSocket" in body["detail"]
 
 
 async def test_ws_job_malformed_id_is_422_before_upgrade(client) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import os
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -82,9 +84,23 @@ async def test_openapi_describes_the_problems(client: TestClient) -> None:
         client, "post", f"/jobs/{unknown}/cancel", "/jobs/{job_id}/cancel", 404
     )
     await answer(client, "post", f"/dlq/{unknown}/replay", "/dlq/{job_id}/replay", 404)
-    await answer(client, "get", f"/ws/job/{unknown}", "/ws/job/{job_id}", 404)
-    await answer(client, "get", "/ws/jobs", "/ws/jobs", 400)
+    handshake = {
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Key": base64.b64encode(os.urandom(16)).decode(),
+        "Sec-WebSocket-Version": "13",
+    }
+    ws_job = "/ws/job/{job_id}"
+    await answer(client, "get", f"/ws/job/{unknown}", ws_job, 404, headers=handshake)
+    plain = await answer(client, "get", f"/ws/job/{unknown}", ws_job, 426)
+    assert plain["type"] == "/problems/upgrade-required"
+    await answer(client, "get", "/ws/jobs", "/ws/jobs", 426)
+    broken = {**handshake, "Sec-WebSocket-Key": "not-16-bytes"}
+    await answer(client, "get", "/ws/jobs", "/ws/jobs", 400, headers=broken)
     await answer(client, "get", "/ws/jobs?all=maybe", "/ws/jobs", 422)
+    for empty in ("limit", "status", "cursor"):
+        problem = await answer(client, "get", f"/jobs?{empty}=", "/jobs", 422)
+        assert set(problem["errors"]) == {empty}
 
 
 async def test_openapi_describes_the_operations_endpoints(client: TestClient) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
+import jsonschema_rs
 import orjson
 import pytest
 from hypothesis import given
@@ -13,6 +15,7 @@ from hypothesis import strategies as st
 from vts.api.validation import (
     DEFAULT_PAGE,
     MAX_METADATA_BYTES,
+    VIDEO_URL_PATTERN,
     idempotency_claim,
     parse_job_id,
     parse_job_request,
@@ -86,6 +89,12 @@ def test_parse_job_request_rejects_same_languages(source: str, target: str) -> N
         "https://example.com/my video.mp4",
         " https://example.com/video.mp4",
         "https://example.com/video.mp4\n",
+        "https://example.com/vid\x0eeo.mp4",
+        "https://example.com/vidéo.mp4",
+        "https://example.com/%zz.mp4",
+        "https://example.com/a#b#c",
+        "https://exa]mple.com/",
+        "https://[not-an-ip]/",
         "https://example.com:99999/video.mp4",
         "file:///etc/passwd",
         "",
@@ -95,6 +104,42 @@ def test_parse_job_request_rejects_same_languages(source: str, target: str) -> N
 def test_parse_job_request_rejects_non_http_urls(url: str) -> None:
     errors = field_errors(body(metadata={"video_url": url}))
     assert list(errors) == ["metadata.video_url"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://a",
+        "HTTPS://EXAMPLE.COM",
+        "https://example.com/my%20video.mp4?t=10&lang=en#chapter/2",
+        "https://user:secret@media.example.com:8443/v/1.mp4",
+        "http://[2001:db8::1]:8080/video.mp4",
+        "https://example.com/a/b/?q=x/y?z",
+    ],
+)
+def test_parse_job_request_accepts_http_uris(url: str) -> None:
+    request = parse_job_request(body(metadata={"video_url": url}))
+    assert request.metadata["video_url"] == url
+
+
+URI_FORMAT = jsonschema_rs.validator_for(
+    {"type": "string", "format": "uri"}, validate_formats=True
+)
+
+
+@given(
+    url=st.from_regex(VIDEO_URL_PATTERN, fullmatch=True)
+    | st.text().map(lambda tail: "https://" + tail)
+)
+def test_every_accepted_video_url_is_a_uri_the_schema_admits(url: str) -> None:
+    """What POST /translate accepts, GET /jobs returns: it must fit the document's
+    `format: uri` and pattern, as any generated client validates them."""
+    try:
+        parse_job_request(body(metadata={"video_url": url}))
+    except ValidationError:
+        return
+    assert URI_FORMAT.is_valid(url), url
+    assert re.fullmatch(VIDEO_URL_PATTERN, url), url
 
 
 @pytest.mark.parametrize(
@@ -199,13 +244,15 @@ def test_parse_job_id_rejects_junk(raw: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("raw", "limit"), [(None, DEFAULT_PAGE), ("", DEFAULT_PAGE), ("1", 1), ("100", 100)]
+    ("raw", "limit"), [(None, DEFAULT_PAGE), ("1", 1), ("100", 100)]
 )
 def test_parse_limit_accepts_1_to_100(raw: str | None, limit: int) -> None:
     assert parse_limit(raw) == limit
 
 
-@pytest.mark.parametrize("raw", ["0", "101", "-1", "1.5", "ten", " 5", "²", "1" * 5000])
+@pytest.mark.parametrize(
+    "raw", ["", "0", "101", "-1", "1.5", "ten", " 5", "²", "1" * 5000]
+)
 def test_parse_limit_rejects_others(raw: str) -> None:
     with pytest.raises(ValidationError) as caught:
         parse_limit(raw)
@@ -214,12 +261,11 @@ def test_parse_limit_rejects_others(raw: str) -> None:
 
 def test_parse_status_accepts_every_status_and_none() -> None:
     assert parse_status(None) is None
-    assert parse_status("") is None
     for status in JobStatus:
         assert parse_status(status.value) is status
 
 
-@pytest.mark.parametrize("raw", ["PENDING", "done", "queued"])
+@pytest.mark.parametrize("raw", ["", "PENDING", "done", "queued"])
 def test_parse_status_rejects_unknown(raw: str) -> None:
     with pytest.raises(ValidationError) as caught:
         parse_status(raw)

@@ -70,7 +70,7 @@ async def list_jobs(request: web.Request) -> web.Response:
     query = request.query
     status = parse_status(query.get("status"))
     limit = parse_limit(query.get("limit"))
-    page = await _service(request).list_jobs(status, limit, query.get("cursor") or None)
+    page = await _service(request).list_jobs(status, limit, query.get("cursor"))
     body = _list_body([snapshot_bytes(job) for job in page.jobs], page.next_cursor)
     return web.Response(body=body, content_type=JSON)
 

@@ -86,6 +86,7 @@ def _operation(
         "409": "Conflict",
         "413": "PayloadTooLarge",
         "422": "ValidationFailed",
+        "426": "UpgradeRequired",
         "503": "Unavailable",
     }
     all_responses = dict(responses)
@@ -118,12 +119,17 @@ def _websocket(
             "Sec-WebSocket-Accept": {"schema": {"type": "string"}},
         },
     }
+    handshake = [
+        _param(name)
+        for name in ("Upgrade", "Connection", "WebSocketKey", "WebSocketVersion")
+    ]
     return _operation(
         operation_id,
         "websocket",
         summary,
         {"101": switching},
         description=description,
+        parameters=[*handshake, *extra.pop("parameters", [])],
         **extra,
     )
 
@@ -218,7 +224,7 @@ def _other_paths() -> dict[str, Schema]:
                 "watchJob",
                 "Watch one job over WebSocket",
                 WS_PROTOCOL,
-                errors=("400", "404", "422", "503"),
+                errors=("400", "404", "422", "426", "503"),
             ),
             "parameters": [_param("JobId")],
         },
@@ -227,7 +233,7 @@ def _other_paths() -> dict[str, Schema]:
                 "watchJobs",
                 "Watch many jobs, or all, over WebSocket",
                 WS_PROTOCOL + "\n" + WS_JOBS_PROTOCOL,
-                errors=("400", "422"),
+                errors=("400", "422", "426"),
                 parameters=[_param("All")],
             )
         },

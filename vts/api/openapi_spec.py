@@ -12,6 +12,7 @@ from vts.api.validation import (
     MAX_METADATA_DEPTH,
     MAX_PAGE,
     MAX_URL_LENGTH,
+    VIDEO_URL_PATTERN,
 )
 from vts.api.ws import MAX_SUBSCRIBE_IDS
 from vts.domain import STAGES, JobStatus
@@ -100,9 +101,10 @@ def _job_schemas() -> dict[str, Schema]:
                 "video_url": {
                     "type": "string",
                     "format": "uri",
-                    "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://[^\\s/?#]+[^\\s]*$",
+                    "pattern": VIDEO_URL_PATTERN,
                     "maxLength": MAX_URL_LENGTH,
-                    "description": "The video to translate: an http or https URL with a host.",
+                    "description": "The video to translate: an http or https URL with a host, "
+                    "non-ASCII characters percent-encoded (RFC 3986).",
                 }
             },
             "additionalProperties": True,
@@ -330,7 +332,7 @@ def _parameters() -> dict[str, Schema]:
         "Cursor": {
             "name": "cursor",
             "in": "query",
-            "schema": {"type": "string"},
+            "schema": {"type": "string", "minLength": 1, "pattern": "^[A-Za-z0-9_-]+$"},
             "description": "The next_cursor of the previous page; opaque.",
         },
         "IdempotencyKey": {
@@ -342,6 +344,32 @@ def _parameters() -> dict[str, Schema]:
             },
             "description": "Retrying with the same key and body returns the first job "
             "(Idempotent-Replayed: true); the same key with another body is a 422.",
+        },
+        # The WebSocket handshake (RFC 6455 section 4.1), as a client library sends it.
+        "Upgrade": {
+            "name": "Upgrade",
+            "in": "header",
+            "required": True,
+            "schema": {"const": "websocket"},
+        },
+        "Connection": {
+            "name": "Connection",
+            "in": "header",
+            "required": True,
+            "schema": {"const": "Upgrade"},
+        },
+        "WebSocketKey": {
+            "name": "Sec-WebSocket-Key",
+            "in": "header",
+            "required": True,
+            "schema": {"type": "string", "pattern": "^[A-Za-z0-9+/]{21}[AQgw]==$"},
+            "description": "16 random bytes, base64-encoded.",
+        },
+        "WebSocketVersion": {
+            "name": "Sec-WebSocket-Version",
+            "in": "header",
+            "required": True,
+            "schema": {"const": "13"},
         },
         "All": {
             "name": "all",
@@ -392,8 +420,13 @@ def problem(
 def _responses() -> dict[str, Schema]:
     return {
         "BadRequest": problem(
-            "Not a WebSocket handshake (Upgrade: websocket missing)."
+            "A malformed WebSocket handshake (a bad Sec-WebSocket-Key or "
+            "Sec-WebSocket-Version)."
         ),
+        "UpgradeRequired": {
+            **problem("A plain HTTP request: this endpoint speaks only WebSocket."),
+            "headers": {"Upgrade": {"schema": {"const": "websocket"}}},
+        },
         "NotFound": problem("No job has that id (type /problems/job-not-found)."),
         "Conflict": problem(
             "The job's state does not allow that (/problems/invalid-transition), or it "

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from aiohttp import web
@@ -81,9 +82,17 @@ def http_exception_response(exc: web.HTTPException, instance: str) -> web.Respon
         404: f"no resource at {instance}",
         405: f"{exc.reason}: this resource does not accept that method",
         413: "the request body is larger than this server accepts",
+        426: "this is a WebSocket endpoint: send a WebSocket upgrade request",
     }.get(status, exc.text or exc.reason)
-    headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
+    headers = {
+        k: v for k, v in exc.headers.items() if k.lower() in ("allow", "upgrade")
+    }
     return problem_response(status, code, detail, instance, headers=headers)
+
+
+def instance_of(request: web.Request) -> str:
+    """The problem's `instance`: the request path as a URI reference (percent-encoded)."""
+    return quote(request.path, safe="/!$&'()*+,;=:@-._~")
 
 
 @web.middleware
@@ -94,11 +103,11 @@ async def problem_middleware(
     try:
         return await handler(request)
     except errors.VtsError as exc:
-        return error_response(exc, request.path)
+        return error_response(exc, instance_of(request))
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return http_exception_response(exc, request.path)
+        return http_exception_response(exc, instance_of(request))
     except web.RequestPayloadError:
         # Raised while reading the body: a bad Content-Encoding, a broken chunk. The
         # rest of the body is unreadable, so end it here and close the connection
@@ -108,7 +117,7 @@ async def problem_middleware(
             400,
             "bad-request",
             "the request body could not be read: check its Content-Encoding",
-            request.path,
+            instance_of(request),
             headers={"Connection": "close"},
         )
     except Exception:
@@ -117,5 +126,5 @@ async def problem_middleware(
             500,
             "internal-error",
             "the server failed; the error was logged",
-            request.path,
+            instance_of(request),
         )

@@ -6,6 +6,7 @@ import orjson
 from aiohttp import web
 
 from vts.api import jobs, metrics, openapi, ws
+from vts.api.problems import instance_of
 from vts.errors import UnavailableError
 from vts.keys import broker_key, store_key
 
@@ -44,7 +45,7 @@ async def readyz(request: web.Request) -> web.Response:
                     "title": "The job store is unreachable.",
                     "status": 503,
                     "detail": checks["store"],
-                    "instance": request.path,
+                    "instance": instance_of(request),
                 }
             ),
             content_type="application/problem+json",

@@ -35,6 +35,23 @@ _BCP47 = re.compile(
     )$""",
     re.VERBOSE | re.IGNORECASE | re.ASCII,
 )
+# An http(s) URI by RFC 3986's grammar (section 3): only its characters, each "%"
+# starting an escape, "[ ]" only around an IP literal, one "?" part, one "#" part.
+# Non-ASCII must be percent-encoded, as browsers send it. Shared with the OpenAPI
+# document, hence no regex flags: the scheme spells both cases.
+_PCT = "%[0-9A-Fa-f]{2}"
+_UNRESERVED_SUB = r"A-Za-z0-9\-._~!$&'()*+,;="
+_PCHAR = rf"(?:[{_UNRESERVED_SUB}:@]|{_PCT})"
+VIDEO_URL_PATTERN = (
+    "^[Hh][Tt][Tt][Pp][Ss]?://"
+    rf"(?:(?:[{_UNRESERVED_SUB}:]|{_PCT})*@)?"  # userinfo
+    rf"(?:\[[0-9A-Fa-f:.]+\]|(?:[{_UNRESERVED_SUB}]|{_PCT})+)"  # host
+    "(?::[0-9]*)?"  # port
+    rf"(?:/{_PCHAR}*)*"  # path
+    rf"(?:\?(?:{_PCHAR}|[/?])*)?"  # query
+    rf"(?:#(?:{_PCHAR}|[/?])*)?$"  # fragment
+)
+_VIDEO_URL = re.compile(VIDEO_URL_PATTERN)
 _ALLOWED_FIELDS = frozenset({"source_language", "target_language", "metadata"})
 _KEY_CHARS = re.compile(r"^[\x21-\x7e]+$")
 
@@ -127,8 +144,11 @@ def _video_url_problem(value: object) -> str | None:
         return "is not a valid URL"
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "must be an http or https URL with a host"
-    if any(c.isspace() for c in value):
-        return "must not contain whitespace"
+    if not _VIDEO_URL.fullmatch(value):
+        return (
+            "is not a valid URI (RFC 3986); percent-encode spaces, control"
+            " characters and non-ASCII text"
+        )
     return None
 
 
@@ -156,7 +176,7 @@ def parse_job_id(raw: str) -> str:
 
 
 def parse_status(raw: str | None) -> JobStatus | None:
-    if raw is None or raw == "":
+    if raw is None:
         return None
     try:
         return JobStatus(raw)
@@ -166,7 +186,7 @@ def parse_status(raw: str | None) -> JobStatus | None:
 
 
 def parse_limit(raw: str | None) -> int:
-    if raw is None or raw == "":
+    if raw is None:
         return DEFAULT_PAGE
     # isdigit() alone admits '²' and 5000-digit strings, which int() refuses.
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 3) or not (

@@ -190,11 +190,18 @@ async def _read_until_closed(
             sink.push_control(_error_message("malformed-message", "send text frames"))
 
 
+def _require_upgrade(request: web.Request) -> None:
+    """A plain HTTP request gets 426 (RFC 9110 15.5.22); a broken handshake, 400."""
+    if request.headers.get("Upgrade", "").lower() != "websocket":
+        raise web.HTTPUpgradeRequired(headers={"Upgrade": "websocket"})
+
+
 async def watch_job(request: web.Request) -> web.StreamResponse:
     """WS /ws/job/{job_id}: the current snapshot, then one message per change."""
     service = request.app[service_key]
     hub = service.hub
     job_id = parse_job_id(request.match_info["job_id"])
+    _require_upgrade(request)
     await service.snapshot(job_id)  # 404 before the upgrade
     ws, sink = await _open(request, "job")
     try:
@@ -215,6 +222,7 @@ async def watch_jobs(request: web.Request) -> web.StreamResponse:
     watch_all = request.query.get("all", "false").lower()
     if watch_all not in ("true", "false", "1", "0"):
         raise ValidationError(errors={"all": "must be true or false"})
+    _require_upgrade(request)
     ws, sink = await _open(request, "jobs")
     if watch_all in ("true", "1"):
         hub.watch_all(sink)

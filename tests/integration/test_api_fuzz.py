@@ -1,0 +1,86 @@
+"""Schemathesis drives every REST operation from the OpenAPI document at a real server.
+
+It generates valid and invalid requests from the schema and checks each answer: no
+5xx, only documented status codes, content types and headers, bodies that fit their
+schemas, schema-violating input rejected, schema-valid input accepted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from aiohttp import web
+from hypothesis import HealthCheck, settings
+from schemathesis.specs.openapi.checks import positive_data_acceptance
+
+from vts.api.openapi import build_spec
+from vts.app import create_app
+from vts.config import Settings, SimDuration
+
+# Schemathesis's own strategies draw from `random`; that is its business, not a failure.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Do not use the `random` module:hypothesis.errors.HypothesisDeprecationWarning"
+)
+
+# WebSocket routes answer 101 and switch protocols, which an HTTP fuzzer cannot
+# follow; test_ws*.py and test_openapi_answers.py drive them with real clients.
+schema = schemathesis.openapi.from_dict(build_spec()).exclude(path_regex="^/ws/")
+
+# Rules the schema cannot state, so valid-looking input is rightly refused (422):
+# source and target must differ; a cursor must be one the server issued.
+_RULES_BEYOND_THE_SCHEMA = {("POST", "/translate"), ("GET", "/jobs")}
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """vts on the default backends, served from its own thread on a loopback port;
+    half of its jobs fail, so the dead-letter routes have something to show."""
+    db = Path(tmp_path_factory.mktemp("fuzz")) / "vts.db"
+    app_settings = Settings(
+        database_url=f"sqlite:///{db}",
+        sim_duration=SimDuration(0.0, 0.0),
+        sim_error_rate=0.5,
+        sim_seed=7,
+        max_attempts=1,
+        shutdown_grace=0.0,
+    )
+    loop = asyncio.new_event_loop()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    runner = web.AppRunner(create_app(app_settings))
+
+    async def start() -> None:
+        await runner.setup()
+        await web.SockSite(runner, sock).start()
+
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(start(), loop).result(30)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(30)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+@schema.parametrize()
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+def test_every_answer_fits_the_openapi_document(case: Any, base_url: str) -> None:
+    operation = (case.operation.method.upper(), case.operation.path)
+    excluded = (
+        [positive_data_acceptance] if operation in _RULES_BEYOND_THE_SCHEMA else []
+    )
+    case.call_and_validate(base_url=base_url, excluded_checks=excluded)
