@@ -19,6 +19,7 @@ from chart._helm import (
     of_kind,
     one,
 )
+from vts.api.validation import VIDEO_URL_PATTERN
 
 OPERATOR = f"{FULLNAME}-operator"
 
@@ -204,6 +205,12 @@ def test_crd_has_a_status_subresource_and_printer_columns() -> None:
     }
 
 
+def test_crd_checks_video_urls_as_vts_does() -> None:
+    """kubectl apply refuses what POST /translate would: no Failed job for a typo."""
+    spec = _version()["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    assert spec["properties"]["videoUrl"]["pattern"] == VIDEO_URL_PATTERN
+
+
 GOOD_JOB = {
     "apiVersion": "vts.dev/v1alpha1",
     "kind": "TranslationJob",
@@ -231,6 +238,7 @@ GOOD_JOB = {
         (("spec", "sourceLanguage"), "english!"),
         (("spec", "targetLanguage"), "e"),
         (("spec", "videoUrl"), "ftp://example.com/video.mp4"),
+        (("spec", "videoUrl"), "https://example.com/my video.mp4"),
         (("spec", "videoUrl"), None),
         (("status", "phase"), "Running"),
         (("status", "progress"), 101),
