@@ -6,7 +6,9 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
+from vts.config import Settings, SimDuration
 from vts.domain import Job, new_job
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -46,3 +48,16 @@ def make_job(
         now=T0,
     )
     return attrs.evolve(job, **changes) if changes else job
+
+
+def instant_settings(db_path: object, **changes: Any) -> Settings:
+    """Zero-infrastructure settings: SQLite at `db_path`, fakeredis, jobs that take no
+    time and never fail, no shutdown grace; `changes` override any field."""
+    base: dict[str, Any] = {
+        "database_url": f"sqlite:///{db_path}",
+        "redis_url": "fakeredis://",
+        "sim_duration": SimDuration(0.0, 0.0),
+        "sim_error_rate": 0.0,
+        "shutdown_grace": 0.0,
+    }
+    return Settings(**{**base, **changes})

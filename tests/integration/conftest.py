@@ -13,11 +13,11 @@ from typing import Any
 import aiohttp
 import attrs
 import pytest
-from _support import wait_until
+from _support import instant_settings, wait_until
 from aiohttp.test_utils import TestClient, TestServer
 
 from vts.app import create_app
-from vts.config import Settings, SimDuration
+from vts.config import Settings
 from vts.domain import Job
 from vts.ports import Processor, Reporter
 
@@ -164,15 +164,7 @@ class GatedProcessor:
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Zero-infrastructure settings: SQLite in tmp_path, fakeredis, instant jobs."""
-    return Settings(
-        database_url=f"sqlite:///{tmp_path / 'vts.db'}",
-        redis_url="fakeredis://",
-        sim_duration=SimDuration(0.0, 0.0),
-        sim_error_rate=0.0,
-        max_attempts=3,
-        lease_seconds=2.0,
-        shutdown_grace=0.0,
-    )
+    return instant_settings(tmp_path / "vts.db", max_attempts=3, lease_seconds=2.0)
 
 
 @pytest.fixture

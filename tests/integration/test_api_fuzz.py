@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 import schemathesis
+from _support import instant_settings
 from aiohttp import web
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from vts.api.openapi import build_spec
 from vts.app import create_app
-from vts.config import Settings, SimDuration
 
 # Schemathesis's own strategies draw from `random`; that is its business, not a failure.
 pytestmark = pytest.mark.filterwarnings(
@@ -43,14 +43,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """vts on the default backends, served from its own thread on a loopback port;
     half of its jobs fail, so the dead-letter routes have something to show."""
     db = Path(tmp_path_factory.mktemp("fuzz")) / "vts.db"
-    app_settings = Settings(
-        database_url=f"sqlite:///{db}",
-        sim_duration=SimDuration(0.0, 0.0),
-        sim_error_rate=0.5,
-        sim_seed=7,
-        max_attempts=1,
-        shutdown_grace=0.0,
-    )
+    app_settings = instant_settings(db, sim_error_rate=0.5, sim_seed=7, max_attempts=1)
     loop = asyncio.new_event_loop()
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))

@@ -10,24 +10,17 @@ from typing import Any
 
 import pytest
 from _openapi import SEED_BODY, SPEC, answer, component, schema_errors
-from _support import wait_until
+from _support import instant_settings, wait_until
 from aiohttp.test_utils import TestClient, TestServer
 
 from vts.app import create_app
-from vts.config import Settings, SimDuration
 from vts.keys import store_key
 
 
 @pytest.fixture
 async def client(tmp_path: Any) -> AsyncIterator[TestClient]:
     """A served app whose jobs fail at once and for good: they land in the DLQ."""
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path}/x.db",
-        sim_duration=SimDuration(0.0, 0.0),
-        sim_error_rate=1.0,
-        max_attempts=1,
-        shutdown_grace=0.0,
-    )
+    settings = instant_settings(tmp_path / "x.db", sim_error_rate=1.0, max_attempts=1)
     async with TestClient(TestServer(create_app(settings), host="127.0.0.1")) as c:
         yield c
 
