@@ -72,8 +72,45 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 def test_every_answer_fits_the_openapi_document(case: Any, base_url: str) -> None:
+    case.call_and_validate(base_url=base_url, excluded_checks=_excluded_checks(case))
+
+
+def _excluded_checks(case: Any) -> list[Any]:
     operation = (case.operation.method.upper(), case.operation.path)
-    excluded = (
-        [positive_data_acceptance] if operation in _RULES_BEYOND_THE_SCHEMA else []
+    return [positive_data_acceptance] if operation in _RULES_BEYOND_THE_SCHEMA else []
+
+
+class _Workflow(schema.as_state_machine()):  # type: ignore[misc]
+    """Sequences that follow the document's links: submit, read, cancel, replay."""
+
+    base_url = ""
+
+    def get_call_kwargs(self, case: Any) -> dict[str, Any]:
+        return {"base_url": self.base_url}
+
+    def validate_response(
+        self,
+        response: Any,
+        case: Any,
+        additional_checks: list[Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        case.validate_response(
+            response,
+            additional_checks=additional_checks,
+            excluded_checks=_excluded_checks(case),
+            transport_kwargs=kwargs or None,
+            recorder=self.recorder,
+        )
+
+
+def test_linked_calls_keep_every_answer_documented(base_url: str) -> None:
+    _Workflow.base_url = base_url
+    _Workflow.run(
+        settings=settings(
+            max_examples=60,
+            stateful_step_count=8,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+        )
     )
-    case.call_and_validate(base_url=base_url, excluded_checks=excluded)

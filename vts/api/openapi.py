@@ -102,9 +102,23 @@ def _operation(
     }
 
 
-def _job_response(description: str) -> Schema:
+def _links(*operation_ids: str) -> Schema:
+    """What a client can do next with the job id in this response's body."""
+    return {
+        operation_id[0].upper() + operation_id[1:]: {
+            "operationId": operation_id,
+            "parameters": {"job_id": "$response.body#/job_id"},
+        }
+        for operation_id in operation_ids
+    }
+
+
+def _job_response(description: str, *next_steps: str) -> Schema:
     return _json(
-        description, ref("Job"), headers={"Retry-After": _header("RetryAfter")}
+        description,
+        ref("Job"),
+        headers={"Retry-After": _header("RetryAfter")},
+        links=_links(*next_steps),
     )
 
 
@@ -150,6 +164,7 @@ def _job_paths() -> dict[str, Schema]:
                             "Location": _header("Location"),
                             "Idempotent-Replayed": _header("IdempotentReplayed"),
                         },
+                        links=_links("getJob", "cancelJob", "watchJob"),
                     )
                 },
                 errors=("413", "422", "503"),
@@ -175,7 +190,13 @@ def _job_paths() -> dict[str, Schema]:
                 "getJob",
                 "jobs",
                 "A job's current state",
-                {"200": _job_response("The job; Retry-After while it is not final.")},
+                {
+                    "200": _job_response(
+                        "The job; Retry-After while it is not final.",
+                        "cancelJob",
+                        "replayDeadLetter",
+                    )
+                },
                 errors=("404", "422", "503"),
             ),
             "parameters": job_id,
@@ -185,7 +206,7 @@ def _job_paths() -> dict[str, Schema]:
                 "cancelJob",
                 "jobs",
                 "Cancel a pending or processing job",
-                {"200": _job_response("The cancelled job.")},
+                {"200": _job_response("The cancelled job.", "getJob")},
                 errors=("404", "409", "422", "503"),
             ),
             "parameters": job_id,
@@ -209,7 +230,11 @@ def _job_paths() -> dict[str, Schema]:
                 "replayDeadLetter",
                 "dead letters",
                 "Start a failed job over with fresh attempts",
-                {"202": _job_response("Accepted: the job is pending again.")},
+                {
+                    "202": _job_response(
+                        "Accepted: the job is pending again.", "getJob", "cancelJob"
+                    )
+                },
                 errors=("404", "409", "422", "503"),
             ),
             "parameters": job_id,
