@@ -15,6 +15,8 @@ UNAVAILABLE = [
     asyncpg.CannotConnectNowError("the database system is shutting down"),
     asyncpg.AdminShutdownError("terminating connection due to administrator command"),
     asyncpg.InterfaceError("cannot perform operation: connection is closed"),
+    asyncpg.TooManyConnectionsError("sorry, too many clients already"),
+    asyncpg.DiskFullError("could not extend file: No space left on device"),
     # What a pooled connection's reset raises when Postgres stops under it.
     asyncpg.InternalClientError("cannot switch to state 15; another operation (2)"),
 ]

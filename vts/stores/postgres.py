@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 1024
+TRANSACTION_ATTEMPTS = 3
 MIGRATION_LOCK = 0x767473  # "vts": one migrator at a time across replicas
 _COLUMNS = (
     "job_id, status, version, available_at, lease_owner, lease_expires_at, "
@@ -110,7 +111,9 @@ async def _driver_errors() -> AsyncIterator[None]:
     except asyncpg.CannotConnectNowError as exc:
         raise StoreUnavailableError(f"Postgres is starting or stopping: {exc}") from exc
     except asyncpg.PostgresError as exc:
-        if exc.sqlstate and exc.sqlstate.startswith(("08", "57P")):
+        # 08 connection, 53 insufficient resources (too many connections, disk
+        # full), 57P operator intervention (shutdown): all pass, so retry later.
+        if exc.sqlstate and exc.sqlstate.startswith(("08", "53", "57P")):
             raise StoreUnavailableError(f"Postgres is unavailable: {exc}") from exc
         raise
 
@@ -181,7 +184,26 @@ class PostgresJobStore(BatchedWrites):
     # --- writes: queued by BatchedWrites, committed here in batches -------------
 
     async def _write_batch(self, ops: list[Op]) -> None:
-        async with _driver_errors(), self.pool.acquire() as conn, conn.transaction():
+        """One transaction; run again from scratch if Postgres rolled it back to
+        break a deadlock with another replica's batch (their row locks interleave)."""
+        import asyncpg
+
+        for attempt in range(1, TRANSACTION_ATTEMPTS + 1):
+            for op in ops:
+                op.result, op.error = None, None
+            try:
+                async with _driver_errors():
+                    await self._write_batch_once(ops)
+                return
+            except asyncpg.TransactionRollbackError as exc:
+                if attempt == TRANSACTION_ATTEMPTS:
+                    raise StoreUnavailableError(
+                        f"Postgres kept rolling the write back: {exc}"
+                    ) from exc
+                log.info("write rolled back (%s); retrying it", exc.sqlstate)
+
+    async def _write_batch_once(self, ops: list[Op]) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
             await self._apply_creates(conn, [o for o in ops if isinstance(o, CreateOp)])
             await self._apply_updates(conn, [o for o in ops if isinstance(o, UpdateOp)])
             for op in ops:
