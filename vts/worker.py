@@ -7,9 +7,12 @@ import contextlib
 import functools
 import logging
 import time
+from collections.abc import Mapping
 from datetime import timedelta
+from typing import Any
 
 import attrs
+import orjson
 
 from vts.domain import Fail, Job, JobError, JobStatus, Progress, Release, Succeed
 from vts.errors import (
@@ -236,7 +239,7 @@ class WorkerPool:
             outcome: Succeed | Fail
             try:
                 result = await self.processor.run(job, progress.report)
-                outcome = Succeed(dict(result))
+                outcome = Succeed(_json_result(result))
             except (_Lost, asyncio.CancelledError):
                 raise
             except Exception as exc:
@@ -250,6 +253,10 @@ class WorkerPool:
         except UnavailableError as exc:
             # The lease will expire and another attempt will run it.
             log.warning("could not record the outcome of job %s: %s", job_id, exc)
+        except Exception:
+            # A bug, not an outage; still, the job is not lost: no one renews its
+            # lease now, so it expires and another attempt runs it.
+            log.exception("recording the outcome of job %s failed", job_id)
         except asyncio.CancelledError:
             progress.abandon()
             # Cancelled by a user or a lost lease: nothing to write. Cut short by a
@@ -266,6 +273,23 @@ class WorkerPool:
             error = JobError("processor-crashed", f"{type(exc).__name__}: {exc}", True)
         self.service.metrics.job_attempts_failed.labels(str(error.retryable)).inc()
         return error
+
+
+def _json_result(result: Mapping[str, Any]) -> dict[str, Any]:
+    """The processor's result, if JSON can carry it to the store and to watchers."""
+    if not isinstance(result, Mapping):
+        raise PermanentError(
+            f"the processor returned {type(result).__name__}, not a mapping",
+            code="invalid-result",
+        )
+    try:
+        orjson.dumps(result)
+    except TypeError as exc:
+        raise PermanentError(
+            f"the processor returned a result that is not JSON: {exc}",
+            code="invalid-result",
+        ) from None
+    return dict(result)
 
 
 class _ProgressWriter:

@@ -143,6 +143,28 @@ async def test_permanent_failure_dead_letters_at_once(gated_client, gate) -> Non
     assert gate.attempts[job_id] == 1
 
 
+async def test_a_result_that_is_not_json_fails_the_job_for_good(
+    gated_client, gate
+) -> None:
+    """A processor plugin's bug: the job is dead-lettered with a clear error, not
+    retried, and the server keeps working."""
+    job_id = await gated_client.submit()
+    await gate.started(job_id)
+    gate.succeed(job_id, {"output_url": "https://media.example/x.mp4", "tags": {"a"}})
+    job = await gated_client.wait_status(job_id, "failed")
+    assert job["attempts"] == 1
+    assert job["result"] is None
+    assert job["error"]["code"] == "invalid-result"
+    assert job["error"]["retryable"] is False
+    assert "set" in job["error"]["message"]
+    await wait_until(lambda: _in_dlq(gated_client, job_id), message="dead-lettered")
+    assert gate.attempts[job_id] == 1
+    second = await gated_client.submit()
+    await gate.started(second)
+    gate.succeed(second)
+    await gated_client.wait_status(second, "completed")
+
+
 async def test_dlq_lists_most_recent_failure_first(gated_client, gate) -> None:
     ids = [await gated_client.submit(n=n) for n in range(3)]
     for job_id in ids:
