@@ -59,6 +59,7 @@ class WorkerPool:
         self._running: dict[str, asyncio.Task[None]] = {}
         self._current: dict[str, Job] = {}
         self._unfinished: list[Job] = []
+        self._settling: set[str] = set()
         self._wake = asyncio.Event()
         self._accepting = False
         self._loops: list[asyncio.Task[None]] = []
@@ -191,9 +192,16 @@ class WorkerPool:
                     self._current[job_id] = attrs.evolve(job, lease_expires_at=expires)
             for job_id in set(ids) - held:
                 task = self._running.get(job_id)
-                if task is not None:
-                    log.warning("lost the lease on job %s; stopping it", job_id)
-                    task.cancel()
+                if (
+                    task is None
+                    or task.done()
+                    or task.cancelling()  # a user cancelled it
+                    or job_id
+                    in self._settling  # its outcome is committed or on the way
+                ):
+                    continue
+                log.warning("lost the lease on job %s; stopping it", job_id)
+                task.cancel()
 
     async def _reap_forever(self) -> None:
         while True:
@@ -245,7 +253,11 @@ class WorkerPool:
             except Exception as exc:
                 outcome = Fail(self._error_of(job_id, exc), self.service.jitter())
             await progress.settle()  # the outcome's version follows the last progress
-            await self._advance(job_id, outcome)
+            self._settling.add(job_id)
+            try:
+                await self._advance(job_id, outcome)
+            finally:
+                self._settling.discard(job_id)
         except _Lost:
             log.info(
                 "job %s changed while running (cancelled or reclaimed); stopped", job_id
