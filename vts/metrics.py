@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+STANDARD_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
+)
 DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
 LATENCY_BUCKETS = (
     0.0005,
@@ -102,6 +107,28 @@ class Metrics:
             ["loop"],
             registry=r,
         )
+
+        # (method, route, status) -> the two children one request updates; labels()
+        # takes a lock and checks its arguments, which costs more than the update.
+        self._request_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+    def observe_request(
+        self, method: str, route: str, status: int, seconds: float
+    ) -> None:
+        """Count one HTTP request and its duration. Methods outside HTTP's standard
+        set count as OTHER, so a client cannot mint label values (series) at will."""
+        if method not in STANDARD_METHODS:
+            method = "OTHER"
+        key = (method, route, str(status))
+        children = self._request_children.get(key)
+        if children is None:
+            children = (
+                self.http_requests.labels(*key),
+                self.http_latency.labels(method, route),
+            )
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
     def count_crash(self, loop: str) -> None:
         self.loop_crashes.labels(loop).inc()

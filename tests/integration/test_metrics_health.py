@@ -82,6 +82,22 @@ async def test_metrics_count_errors_by_route_and_status(client) -> None:
     assert "/nowhere" not in _routes(samples)  # unmatched paths share one label
 
 
+async def test_made_up_methods_share_one_label(client) -> None:
+    """Clients cannot mint label values (Prometheus series) by inventing methods."""
+    for method in ("PROPFIND", "MKCOL", "REPORT"):  # WebDAV: the parser admits them
+        async with client.request(method, "/translate") as response:
+            assert response.status == 405
+    samples = await _scrape(client)
+    methods = {
+        dict(labels)["method"]
+        for name, labels in samples
+        if name == "vts_http_requests_total"
+    }
+    assert methods <= {"GET", "OTHER"}
+    other = {"method": "OTHER", "route": "unmatched", "status": "405"}
+    assert _value(samples, "vts_http_requests_total", **other) == 3
+
+
 async def test_metrics_dlq_size_counts_dead_letters(gated_client, gate) -> None:
     job_id = await gated_client.submit()
     await gate.started(job_id)

@@ -33,10 +33,11 @@ async def request_metrics_middleware(
         raise
     finally:
         if not request.path.startswith("/ws/"):
-            route = _route(request)
-            metrics.http_requests.labels(request.method, route, str(status)).inc()
-            metrics.http_latency.labels(request.method, route).observe(
-                time.perf_counter() - started
+            metrics.observe_request(
+                request.method,
+                _route(request),
+                status,
+                time.perf_counter() - started,
             )
 
 

@@ -127,6 +127,8 @@ def _nests_deeper(value: object, limit: int) -> bool:
             if isinstance(item, dict | list)
             for child in (item.values() if isinstance(item, dict) else item)
         ]
+        if not level:  # nothing nests any deeper: most bodies end here at once
+            return False
     return any(isinstance(item, dict | list) for item in level)
 
 
