@@ -63,6 +63,12 @@ class Announcer:
         self._wake.set()
         return snapshot
 
+    def unflushed(self, job_id: str) -> bytes | None:
+        """The snapshot of `job_id` waiting for the next cache write, if any: newer
+        than what the cache holds, so reads must prefer it."""
+        entry = self._cache.get(job_id)
+        return entry[1] if entry is not None else None
+
     def _cache_evicted(self, job_id: str, version: int, snapshot: bytes) -> None:
         self._cache[job_id] = (version, snapshot)
         self._wake.set()

@@ -93,6 +93,10 @@ class JobService:
         if hot is not None:
             self.metrics.cache_hits.inc()
             return hot[1]
+        unflushed = self.announcer.unflushed(job_id)
+        if unflushed is not None:
+            self.metrics.cache_hits.inc()
+            return unflushed
         try:
             cached = await self.broker.cache_get(job_id)
         except BrokerUnavailableError:
@@ -104,6 +108,10 @@ class JobService:
         self.metrics.cache_misses.inc()
         job = await self.store.get(job_id)
         snapshot = snapshot_bytes(job)
+        if not self.broker.relays_events:
+            # An in-process cache is filled with every snapshot this process forgets,
+            # in order; a store read put in beside that could land after a newer one.
+            return snapshot
         try:
             await self.broker.cache_set_many([(job_id, job.version, snapshot)])
         except BrokerUnavailableError:
