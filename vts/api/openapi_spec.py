@@ -350,13 +350,19 @@ def _parameters() -> dict[str, Schema]:
             "name": "Upgrade",
             "in": "header",
             "required": True,
-            "schema": {"const": "websocket"},
+            "schema": {
+                "type": "string",
+                "pattern": "^[Ww][Ee][Bb][Ss][Oo][Cc][Kk][Ee][Tt]$",
+            },
+            "description": "websocket (any case).",
         },
         "Connection": {
             "name": "Connection",
             "in": "header",
             "required": True,
-            "schema": {"const": "Upgrade"},
+            "schema": {"type": "string", "pattern": "[Uu][Pp][Gg][Rr][Aa][Dd][Ee]"},
+            "description": "A list that includes Upgrade, e.g. `Upgrade` or "
+            "`keep-alive, Upgrade` (as browsers send it).",
         },
         "WebSocketKey": {
             "name": "Sec-WebSocket-Key",
