@@ -192,13 +192,11 @@ class WorkerPool:
                     self._current[job_id] = attrs.evolve(job, lease_expires_at=expires)
             for job_id in set(ids) - held:
                 task = self._running.get(job_id)
-                if (
-                    task is None
-                    or task.done()
-                    or task.cancelling()  # a user cancelled it
-                    or job_id
-                    in self._settling  # its outcome is committed or on the way
-                ):
+                # Not lost: finished, being cancelled by a user, or its outcome is
+                # committed or on the way (the renewal raced with it).
+                if task is None or task.done() or task.cancelling():
+                    continue
+                if job_id in self._settling:
                     continue
                 log.warning("lost the lease on job %s; stopping it", job_id)
                 task.cancel()
