@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+from vts import registry
 from vts.config import Settings, SimDuration
 from vts.domain import Job, new_job
+from vts.ports import JobStore
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -61,3 +64,15 @@ def instant_settings(db_path: object, **changes: Any) -> Settings:
         "shutdown_grace": 0.0,
     }
     return Settings(**{**base, **changes})
+
+
+@asynccontextmanager
+async def opened_store(settings: Settings) -> AsyncIterator[JobStore]:
+    """The store `settings` name, built through the plugin registry, open and migrated."""
+    store = registry.create_store(settings)
+    await store.open()
+    try:
+        await store.migrate()
+        yield store
+    finally:
+        await store.close()

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from _postgres import PostgresServer
 from _servers import RedisServer
+from _support import opened_store
 
-from vts import registry
 from vts.brokers.redis import create_broker
 from vts.config import Settings
 from vts.ports import Broker, JobStore
@@ -39,13 +39,8 @@ def store_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
 @pytest.fixture
 async def store(store_settings: Settings) -> AsyncIterator[JobStore]:
     """An open, migrated job store, built through the plugin registry."""
-    store = registry.create_store(store_settings)
-    await store.open()
-    try:
-        await store.migrate()
+    async with opened_store(store_settings) as store:
         yield store
-    finally:
-        await store.close()
 
 
 @pytest.fixture(

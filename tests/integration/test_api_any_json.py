@@ -4,21 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from _strategies import json_values
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=4)
-        | st.dictionaries(st.text(max_size=10), children, max_size=4)
-    ),
-    max_leaves=20,
-)
 FIELDS = ["source_language", "target_language", "metadata", "metadata.video_url"]
 
 

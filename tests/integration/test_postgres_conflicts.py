@@ -11,9 +11,8 @@ from datetime import timedelta
 import asyncpg
 import pytest
 from _postgres import PostgresServer
-from _support import T0, make_job, wait_until
+from _support import T0, make_job, opened_store, wait_until
 
-from vts import registry
 from vts.config import Settings
 from vts.domain import Cancel, Claim, JobStatus, transition
 from vts.ports import JobStore
@@ -31,13 +30,8 @@ async def database(postgres_server: PostgresServer) -> str:
 
 @pytest.fixture
 async def store(database: str) -> AsyncIterator[JobStore]:
-    store = registry.create_store(Settings(database_url=database))
-    await store.open()
-    try:
-        await store.migrate()
+    async with opened_store(Settings(database_url=database)) as store:
         yield store
-    finally:
-        await store.close()
 
 
 async def _deadlocks(conn: asyncpg.Connection) -> int:

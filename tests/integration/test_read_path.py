@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from _support import opened_store
 
 from vts import registry
 from vts.brokers import redis as redis_broker
@@ -26,18 +27,15 @@ async def service(tmp_path: Path) -> AsyncIterator[JobService]:
     """A service whose memory keeps only HOT snapshots; its announcer is not started,
     so each test decides when the cache is written (`announcer.flush()`)."""
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'vts.db'}")
-    store = registry.create_store(settings)
     broker = registry.create_broker(settings)
-    await store.open()
-    await store.migrate()
-    await broker.open()
-    metrics = Metrics()
-    announcer = Announcer(EventHub(hot_capacity=HOT), broker, metrics, "test")
-    try:
-        yield JobService(store, broker, announcer, metrics, max_attempts=3)
-    finally:
-        await broker.close()
-        await store.close()
+    async with opened_store(settings) as store:
+        await broker.open()
+        metrics = Metrics()
+        announcer = Announcer(EventHub(hot_capacity=HOT), broker, metrics, "test")
+        try:
+            yield JobService(store, broker, announcer, metrics, max_attempts=3)
+        finally:
+            await broker.close()
 
 
 async def _assert_newest(service: JobService, job_ids: list[str]) -> None:

@@ -9,21 +9,10 @@ from typing import Any
 
 import aiohttp
 import orjson
+from _strategies import json_values
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=20),
-    lambda children: (
-        st.lists(children, max_size=4)
-        | st.dictionaries(st.text(max_size=10), children, max_size=4)
-    ),
-    max_leaves=20,
-)
 job_ids = st.lists(
     st.one_of(st.uuids().map(str), st.text(max_size=40), json_values), max_size=5
 )
