@@ -30,6 +30,7 @@ from vts.keys import (
 )
 from vts.metrics import Metrics
 from vts.ports import Broker, JobStore, Processor
+from vts.retention import RetentionSweeper
 from vts.service import JobService
 from vts.worker import WorkerPool
 
@@ -63,6 +64,8 @@ def create_app(
     app[processor_key] = processor or registry.create_processor(settings)
     app.cleanup_ctx.append(_ports_ctx)
     app.cleanup_ctx.append(_service_ctx)
+    if settings.retention > 0:
+        app.cleanup_ctx.append(_retention_ctx)
     if workers:
         app.cleanup_ctx.append(_workers_ctx)
         app.on_shutdown.append(_drain_workers)
@@ -117,6 +120,13 @@ async def _service_ctx(app: web.Application) -> AsyncIterator[None]:
         log.warning("could not resync the dead-letter queue: %s", exc)
     yield
     await announcer.stop()
+
+
+async def _retention_ctx(app: web.Application) -> AsyncIterator[None]:
+    sweeper = RetentionSweeper(app[service_key], app[settings_key].retention)
+    await sweeper.start()
+    yield
+    await sweeper.stop()
 
 
 async def _workers_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -41,6 +41,11 @@ SERVE_OPTIONS: dict[str, tuple[str, str]] = {
         "shutdown_grace",
         "drain time on SIGTERM [VTS_SHUTDOWN_GRACE, 20]",
     ),
+    "--retention": (
+        "retention",
+        "delete final jobs this long after they finish, e.g. 30d; 0 never "
+        "[VTS_RETENTION, 0]",
+    ),
     "--sim-duration": (
         "sim_duration",
         "simulated seconds, N or MIN-MAX [VTS_SIM_DURATION, 1-5]",

@@ -38,6 +38,20 @@ def parse_sim_duration(raw: object) -> SimDuration:
     return SimDuration(low, high)
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(raw: object) -> float:
+    """Seconds from `"3600"`, `"90s"`, `"15m"`, `"12h"` or `"30d"` (fractions allowed)."""
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        return float(raw)
+    match = _DURATION.match(str(raw)) if str(raw).isascii() else None
+    if match is None:
+        raise ValueError(raw)
+    return float(match[1]) * _UNIT_SECONDS[match[2].lower()]
+
+
 def _setting(
     env: str, default: Any, accepted: str, check: Callable[[Any], bool] | None = None
 ) -> Any:
@@ -97,6 +111,14 @@ class Settings:
         lambda v: 0 <= v <= 3600,
     )
     """VTS_SHUTDOWN_GRACE: on SIGTERM, how long running jobs may finish (20)."""
+    retention: float = _setting(
+        "VTS_RETENTION",
+        0.0,
+        "a duration such as 30d, 12h, 90m or 3600 (seconds), at most 3650d; "
+        "0 keeps jobs forever",
+        lambda v: 0 <= v <= 3650 * 86400,
+    )
+    """VTS_RETENTION: delete final jobs this long after they finished (0: never)."""
     sim_duration: SimDuration = _setting(
         "VTS_SIM_DURATION",
         SimDuration(1.0, 5.0),
@@ -135,6 +157,8 @@ def _structure_one(field: attrs.Attribute[Any], raw: object) -> Any:
         raise ValueError(raw)  # int() would take other scripts' digits
     if field.name == "log_level":
         return str(raw).strip().upper()
+    if field.name == "retention":
+        return parse_duration(raw)
     if isinstance(raw, str) and field.type in (int, "int"):
         return int(raw.strip())
     if isinstance(raw, str) and field.type in (float, "float"):
@@ -155,6 +179,7 @@ _FIELD_TYPES: dict[str, Any] = {
     "max_attempts": int,
     "lease_seconds": float,
     "shutdown_grace": float,
+    "retention": float,
     "sim_duration": SimDuration,
     "sim_error_rate": float,
     "sim_seed": int | None,

@@ -38,6 +38,7 @@ class Announcer:
         self._cache: dict[str, tuple[int, bytes]] = {}
         self._relay: list[bytes] = []
         self._dlq: dict[str, tuple[bytes, float] | None] = {}
+        self._uncache: set[str] = set()
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         if not broker.relays_events:
@@ -62,6 +63,16 @@ class Announcer:
             self._dlq[job.job_id] = None
         self._wake.set()
         return snapshot
+
+    def purged(self, job_id: str, status: JobStatus) -> None:
+        """Forget a job the store deleted: here at once, in the cache and (for a
+        failed job) the dead-letter queue with the next flush."""
+        self.hub.forget(job_id)
+        self._cache.pop(job_id, None)
+        self._uncache.add(job_id)
+        if status is JobStatus.FAILED:
+            self._dlq[job_id] = None
+        self._wake.set()
 
     def unflushed(self, job_id: str) -> bytes | None:
         """The snapshot of `job_id` waiting for the next cache write, if any: newer
@@ -104,6 +115,7 @@ class Announcer:
         back. Relay messages are not kept: watchers resync from a snapshot on reconnect.
         """
         cache, self._cache = self._cache, {}
+        uncache, self._uncache = self._uncache, set()
         relay, self._relay = self._relay, []
         dlq, self._dlq = self._dlq, {}
         ok = True
@@ -113,6 +125,12 @@ class Announcer:
                 ok = False
                 for job_id, entry in cache.items():
                     self._cache.setdefault(job_id, entry)
+        # After the sets: a purged job's last snapshot may be in the batch above.
+        if uncache and not await self._guard(
+            "cache_delete", self.broker.cache_delete_many, sorted(uncache)
+        ):
+            ok = False
+            self._uncache |= uncache
         if relay:
             payload = b"\n".join([self.origin, *relay])
             await self._guard("publish", self.broker.publish, payload)

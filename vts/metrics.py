@@ -101,6 +101,11 @@ class Metrics:
             ["origin"],
             registry=r,
         )
+        self.jobs_purged = Counter(
+            "vts_jobs_purged",
+            "Final jobs deleted because they outlived VTS_RETENTION.",
+            registry=r,
+        )
         self.loop_crashes = Counter(
             "vts_background_loop_crashes",
             "Unexpected exceptions that restarted a background loop (should stay 0).",

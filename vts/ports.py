@@ -85,6 +85,13 @@ class JobStore(Protocol):
     async def dead_letters(self, limit: int) -> list[Job]:
         """Failed (dead-lettered) jobs, most recent first."""
 
+    async def purge_finished(
+        self, before: datetime, limit: int
+    ) -> list[tuple[str, JobStatus]]:
+        """Delete up to `limit` final jobs (completed, failed, cancelled) that finished
+        before `before`, those that finished first first; return (job id, status)
+        of each, in no particular order."""
+
     async def count_by_status(self) -> Mapping[JobStatus, int]: ...
 
     async def next_due(self) -> datetime | None:
@@ -117,7 +124,9 @@ class Broker(Protocol):
         flushes in order, and may write unconditionally.
         """
 
-    async def cache_delete(self, job_id: str) -> None: ...
+    async def cache_delete_many(self, job_ids: Sequence[str]) -> None:
+        """Forget the cached snapshots of `job_ids` in one round trip (unknown ids
+        are ignored)."""
 
     async def dlq_add(self, job_id: str, entry: bytes, failed_at: float) -> None: ...
 

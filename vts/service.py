@@ -211,6 +211,17 @@ class JobService:
             log.warning("reclaimed %d jobs whose lease expired", len(reclaimed))
         return reclaimed
 
+    async def purge_finished(self, older_than: timedelta, limit: int = 500) -> int:
+        """Delete final jobs that finished more than `older_than` ago (retention):
+        from the store, then from memory, the cache and the DLQ. Returns how many;
+        call again while it returns `limit`."""
+        purged = await self.store.purge_finished(self.clock() - older_than, limit)
+        for job_id, status in purged:
+            self.announcer.purged(job_id, status)
+        if purged:
+            self.metrics.jobs_purged.inc(len(purged))
+        return len(purged)
+
     async def resync_dead_letters(self, limit: int = 10_000) -> int:
         """Copy every failed job from the store into the broker's DLQ (it may lag)."""
         jobs = await self.store.dead_letters(limit)

@@ -18,6 +18,7 @@ from chart._helm import (
     pod_specs,
     secret_data,
 )
+from vts.config import env_names, load_settings
 
 # The oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and a current one.
 KUBE_VERSIONS = ("1.25", "1.35")
@@ -181,8 +182,14 @@ def test_chart_existing_secrets_are_referenced_not_copied(render: Render) -> Non
 
 
 def test_chart_config_map_carries_the_vts_settings(render: Render) -> None:
-    docs = render("config.concurrency=64", "config.simSeed=7", "config.logLevel=DEBUG")
-    assert one(docs, "ConfigMap", FULLNAME)["data"] == {
+    docs = render(
+        "config.concurrency=64",
+        "config.simSeed=7",
+        "config.logLevel=DEBUG",
+        "config.retention=30d",
+    )
+    data = one(docs, "ConfigMap", FULLNAME)["data"]
+    assert data == {
         "VTS_HOST": "0.0.0.0",
         "VTS_PORT": "8000",
         "VTS_PROCESSOR": "simulated",
@@ -190,9 +197,16 @@ def test_chart_config_map_carries_the_vts_settings(render: Render) -> None:
         "VTS_MAX_ATTEMPTS": "3",
         "VTS_LEASE_SECONDS": "30",
         "VTS_SHUTDOWN_GRACE": "20",
+        "VTS_RETENTION": "30d",
         "VTS_SIM_DURATION": "1-5",
         "VTS_SIM_ERROR_RATE": "0.1",
         "VTS_SIM_SEED": "7",
         "VTS_LOG_LEVEL": "DEBUG",
     }
-    assert "VTS_SIM_SEED" not in one(render(), "ConfigMap", FULLNAME)["data"]
+    defaults = one(render(), "ConfigMap", FULLNAME)["data"]
+    assert "VTS_SIM_SEED" not in defaults
+    assert defaults["VTS_RETENTION"] == "0"
+    # Every vts setting has its place: the ConfigMap, or the Secret for the URLs.
+    secret = {"VTS_DATABASE_URL", "VTS_REDIS_URL"}
+    assert set(env_names().values()) == set(data) | secret
+    assert load_settings(data).retention == 30 * 86400

@@ -144,17 +144,25 @@ async def test_cache_set_many_keeps_bytes_unchanged(broker: Broker) -> None:
     assert await broker.cache_get("bin") == snapshot
 
 
-async def test_cache_delete_forgets_snapshot(broker: Broker) -> None:
-    await broker.cache_set_many([("a", 1, b"x"), ("b", 1, b"y")])
+async def test_cache_delete_many_forgets_snapshots(broker: Broker) -> None:
+    await broker.cache_set_many([("a", 1, b"x"), ("b", 1, b"y"), ("c", 1, b"z")])
 
-    await broker.cache_delete("a")
+    await broker.cache_delete_many(["a", "c"])
 
     assert await broker.cache_get("a") is None
     assert await broker.cache_get("b") == b"y"
+    assert await broker.cache_get("c") is None
 
 
-async def test_cache_delete_ignores_unknown_job(broker: Broker) -> None:
-    await broker.cache_delete("nope")
+async def test_cache_delete_many_ignores_unknown_jobs_and_empty_lists(
+    broker: Broker,
+) -> None:
+    await broker.cache_set_many([("a", 1, b"x")])
+
+    await broker.cache_delete_many(["nope", "also-not"])
+    await broker.cache_delete_many([])
+
+    assert await broker.cache_get("a") == b"x"
 
 
 async def test_dlq_starts_empty(broker: Broker) -> None:
@@ -278,7 +286,7 @@ async def test_broker_unavailable_while_server_down_then_recovers() -> None:
                 broker.ping,
                 lambda: broker.cache_get("a"),
                 lambda: broker.cache_set_many([("a", 1, b"x")]),
-                lambda: broker.cache_delete("a"),
+                lambda: broker.cache_delete_many(["a"]),
                 lambda: broker.dlq_add("a", b"x", 1.0),
                 lambda: broker.dlq_remove("a"),
                 lambda: broker.dlq_list(10),

@@ -22,8 +22,8 @@ from vts.domain import (
     Succeed,
     transition,
 )
-from vts.errors import ValidationError
-from vts.ports import JobStore
+from vts.errors import JobNotFoundError, ValidationError
+from vts.ports import IdempotencyClaim, JobStore
 
 PERMANENT = JobError("bad-video", "the video cannot be decoded", retryable=False)
 
@@ -244,3 +244,72 @@ async def test_migrate_raced_by_two_stores_applies_each_migration_once(
             await second.close()
     finally:
         await first.close()
+
+
+# --- retention --------------------------------------------------------------------
+
+
+async def test_purge_finished_deletes_only_final_jobs_finished_before_the_cut(
+    store: JobStore,
+) -> None:
+    jobs = await create_jobs(store, 7)
+    completed = await run_to(store, jobs[0], Succeed({"url": "u"}), at(10))
+    failed = await run_to(store, jobs[1], Fail(PERMANENT, 0.0), at(20))
+    cancelled = await advance(store, jobs[2], Cancel(), at(30))
+    late = await run_to(store, jobs[3], Succeed({}), at(100))  # after the cut
+    processing = await advance(store, jobs[4], Claim("w1", at(999)), at(5))
+    # jobs[5] and jobs[6] stay pending.
+
+    purged = await store.purge_finished(at(50), limit=100)
+
+    assert sorted(purged) == sorted(
+        [
+            (completed.job_id, JobStatus.COMPLETED),
+            (failed.job_id, JobStatus.FAILED),
+            (cancelled.job_id, JobStatus.CANCELLED),
+        ]
+    )
+    for gone in (completed, failed, cancelled):
+        with pytest.raises(JobNotFoundError):
+            await store.get(gone.job_id)
+    assert await store.get(late.job_id) == late
+    assert await store.get(processing.job_id) == processing
+    assert {j.job_id for j in (await store.list_jobs(None, 10, None)).jobs} == {
+        late.job_id,
+        processing.job_id,
+        jobs[5].job_id,
+        jobs[6].job_id,
+    }
+    assert await store.dead_letters(10) == []
+    counts = await store.count_by_status()
+    assert counts[JobStatus.COMPLETED] == 1 and counts[JobStatus.FAILED] == 0
+    assert await store.purge_finished(at(50), limit=100) == []
+
+
+async def test_purge_finished_takes_the_oldest_first_up_to_the_limit(
+    store: JobStore,
+) -> None:
+    jobs = await create_jobs(store, 5)
+    # Finished in the reverse of their creation order.
+    for n, job in enumerate(jobs):
+        await run_to(store, job, Succeed({}), at(100 - n))
+
+    first = await store.purge_finished(at(1000), limit=2)
+    second = await store.purge_finished(at(1000), limit=2)
+    rest = await store.purge_finished(at(1000), limit=2)
+
+    # Which jobs go first is the contract; the order they are reported in is not.
+    assert {i for i, _ in first} == {jobs[4].job_id, jobs[3].job_id}
+    assert {i for i, _ in second} == {jobs[2].job_id, jobs[1].job_id}
+    assert {i for i, _ in rest} == {jobs[0].job_id}
+
+
+async def test_a_purged_idempotency_key_makes_a_new_job(store: JobStore) -> None:
+    claim = IdempotencyClaim("key-1", "fp")
+    first, _ = await store.create(make_job(job_id(1)), claim)
+    await run_to(store, first, Succeed({}), at(1))
+    await store.purge_finished(at(2), limit=10)
+
+    again, created = await store.create(make_job(job_id(2)), claim)
+
+    assert created and again.job_id == job_id(2)

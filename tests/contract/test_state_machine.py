@@ -113,6 +113,7 @@ class JobLifecycle(RuleBasedStateMachine):
         self.keys: dict[str, tuple[str, str]] = {}  # idempotency key -> (fp, job id)
         self.last_status: dict[str, JobStatus] = {}  # as the store held it last step
         self.replayed: set[str] = set()  # jobs replayed in this step
+        self.submitted = 0  # job ids are never reused, even after a purge
 
     def teardown(self) -> None:
         try:
@@ -163,10 +164,8 @@ class JobLifecycle(RuleBasedStateMachine):
 
     @rule(max_attempts=st.integers(1, 3), idem=CLAIMS)
     def submit(self, max_attempts: int, idem: IdempotencyClaim | None) -> None:
-        job_id = f"00000000-0000-4000-8000-{len(self.model):012d}"
-        job = new_job(
-            job_id, "en", "fr", {"n": len(self.model)}, max_attempts, self.now
-        )
+        job_id = f"00000000-0000-4000-8000-{self.submitted:012d}"
+        job = new_job(job_id, "en", "fr", {"n": self.submitted}, max_attempts, self.now)
         known = self.keys.get(idem.key) if idem else None
         if idem and known and known[0] != idem.fingerprint:
             with pytest.raises(IdempotencyKeyReusedError):
@@ -177,6 +176,7 @@ class JobLifecycle(RuleBasedStateMachine):
             assert (stored, created) == (self.model[known[1]], False)
             return
         assert (stored, created) == (job, True)
+        self.submitted += 1
         self.model[job_id] = job
         self.history[job_id] = [job]
         if idem:
@@ -302,6 +302,32 @@ class JobLifecycle(RuleBasedStateMachine):
         job_id = data.draw(st.sampled_from(self.ids(*FINAL_STATUSES)))
         with pytest.raises(InvalidTransitionError):
             self.change(job_id, event)
+
+    @with_status(*FINAL_STATUSES)
+    @rule(age=st.floats(0, 120), limit=st.integers(1, 3))
+    def purge(self, age: float, limit: int) -> None:
+        """Retention deletes final jobs that finished before the cut, earliest first,
+        and nothing else; a purged idempotency key is free again."""
+        before = self.now - timedelta(seconds=age)
+        finished = {
+            job.job_id: job.completed_at
+            for job in self.model.values()
+            if job.status in FINAL_STATUSES and job.completed_at is not None
+        }
+        old = {job_id: at for job_id, at in finished.items() if at < before}
+        purged = dict(self.run(self.store.purge_finished(before, limit)))
+        assert len(purged) == min(limit, len(old))
+        assert set(purged) <= set(old)
+        assert all(self.model[i].status is status for i, status in purged.items())
+        kept = [at for job_id, at in old.items() if job_id not in purged]
+        if purged and kept:
+            assert max(old[i] for i in purged) <= min(kept)
+        for job_id in purged:
+            del self.model[job_id]
+            del self.history[job_id]
+            self.transitions.pop(job_id, None)
+            self.last_status.pop(job_id, None)
+        self.keys = {k: v for k, v in self.keys.items() if v[1] not in purged}
 
     # --- invariants, checked against the store after every step ----------------------
 

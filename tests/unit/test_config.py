@@ -22,6 +22,7 @@ DEFAULTS = {
     "VTS_MAX_ATTEMPTS": 3,
     "VTS_LEASE_SECONDS": 30.0,
     "VTS_SHUTDOWN_GRACE": 20.0,
+    "VTS_RETENTION": 0.0,
     "VTS_SIM_DURATION": SimDuration(1.0, 5.0),
     "VTS_SIM_ERROR_RATE": 0.1,
     "VTS_SIM_SEED": None,
@@ -57,6 +58,7 @@ def test_load_settings_reads_every_variable() -> None:
         "VTS_MAX_ATTEMPTS": "5",
         "VTS_LEASE_SECONDS": "12.5",
         "VTS_SHUTDOWN_GRACE": "0",
+        "VTS_RETENTION": "7d",
         "VTS_SIM_DURATION": "0.5-1.5",
         "VTS_SIM_ERROR_RATE": "0.25",
         "VTS_SIM_SEED": "42",
@@ -69,6 +71,7 @@ def test_load_settings_reads_every_variable() -> None:
     assert settings.processor == "whisper"
     assert (settings.concurrency, settings.max_attempts) == (4, 5)
     assert (settings.lease_seconds, settings.shutdown_grace) == (12.5, 0.0)
+    assert settings.retention == 7 * 86400
     assert settings.sim_duration == SimDuration(0.5, 1.5)
     assert (settings.sim_error_rate, settings.sim_seed) == (0.25, 42)
     assert settings.log_level == "DEBUG"
@@ -202,3 +205,30 @@ def test_load_settings_junk_parses_or_raises_invalid_setting(
     assert 0 <= duration.low <= duration.high < float("inf")
     assert 0 <= settings.sim_error_rate <= 1
     assert 0 <= settings.port <= 65535
+
+
+@pytest.mark.parametrize(
+    ("raw", "seconds"),
+    [
+        ("0", 0),
+        ("3600", 3600),
+        ("90s", 90),
+        ("15m", 900),
+        ("12h", 43200),
+        ("30d", 2592000),
+        ("1.5h", 5400),
+        (" 2D ", 172800),
+        ("3650d", 3650 * 86400),
+    ],
+)
+def test_retention_accepts_durations(raw: str, seconds: float) -> None:
+    assert load_settings({"VTS_RETENTION": raw}).retention == seconds
+
+
+@pytest.mark.parametrize(
+    "raw", ["-1", "abc", "5w", "", "3651d", "1h30m", "nan", "inf", "\uff11d", "d"]
+)
+def test_retention_rejects_other_text(raw: str) -> None:
+    with pytest.raises(InvalidSettingError) as caught:
+        load_settings({"VTS_RETENTION": raw})
+    assert_one_line_naming(caught.value, "VTS_RETENTION")

@@ -177,16 +177,18 @@ class RedisBroker:
         with _unavailable("cache write"):
             await self._client.eval(_CACHE_SET_NEWER, len(keys), *keys, *args)
 
-    async def cache_delete(self, job_id: str) -> None:
-        """Forget the cached snapshot of `job_id` (no error if there is none)."""
+    async def cache_delete_many(self, job_ids: Sequence[str]) -> None:
+        """Forget the cached snapshots of `job_ids` (unknown ids are ignored)."""
+        if not job_ids:
+            return
         with _unavailable("cache delete"):
             if self._fake:
                 pipe = self._client.pipeline(transaction=False)
-                pipe.hdel(self._fake_key(0), job_id)
-                pipe.hdel(self._fake_key(-1), job_id)
+                pipe.hdel(self._fake_key(0), *job_ids)
+                pipe.hdel(self._fake_key(-1), *job_ids)
                 await pipe.execute()
             else:
-                await self._client.delete(CACHE_KEY.format(job_id))
+                await self._client.delete(*(CACHE_KEY.format(i) for i in job_ids))
 
     def _fake_key(self, generation: int) -> str:
         """The hash of the current generation (0) or the one before it (-1)."""

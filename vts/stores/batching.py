@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from vts.domain import Job
+from vts.domain import Job, JobStatus
 from vts.errors import StoreUnavailableError
 from vts.ports import IdempotencyClaim
 
@@ -47,8 +47,20 @@ class RenewOp(_Op):
     expires_at: datetime
 
 
-Op = CreateOp | UpdateOp | ClaimOp | RenewOp
-_APPLY_ORDER: dict[type[Op], int] = {CreateOp: 0, UpdateOp: 1, ClaimOp: 2, RenewOp: 2}
+@attrs.define(eq=False)
+class PurgeOp(_Op):
+    before: datetime
+    limit: int
+
+
+Op = CreateOp | UpdateOp | ClaimOp | RenewOp | PurgeOp
+_APPLY_ORDER: dict[type[Op], int] = {
+    CreateOp: 0,
+    UpdateOp: 1,
+    ClaimOp: 2,
+    RenewOp: 2,
+    PurgeOp: 3,
+}
 
 
 class WriteBatcher:
@@ -144,6 +156,14 @@ class BatchedWrites:
     ) -> list[Job]:
         claimed: list[Job] = await self._batcher.submit(ClaimOp(now, limit, apply))
         return claimed
+
+    async def purge_finished(
+        self, before: datetime, limit: int
+    ) -> list[tuple[str, JobStatus]]:
+        purged: list[tuple[str, JobStatus]] = await self._batcher.submit(
+            PurgeOp(before, limit)
+        )
+        return purged
 
     async def renew_leases(
         self, owner: str, job_ids: Sequence[str], expires_at: datetime

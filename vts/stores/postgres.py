@@ -25,6 +25,7 @@ from vts.stores.batching import (
     ClaimOp,
     CreateOp,
     Op,
+    PurgeOp,
     RenewOp,
     UpdateOp,
     WriteBatcher,
@@ -211,6 +212,8 @@ class PostgresJobStore(BatchedWrites):
                     await self._apply_claim(conn, op)
                 elif isinstance(op, RenewOp):
                     await self._apply_renew(conn, op)
+                elif isinstance(op, PurgeOp):
+                    await self._apply_purge(conn, op)
 
     async def _apply_creates(
         self, conn: asyncpg.Connection, ops: list[CreateOp]
@@ -331,6 +334,19 @@ class PostgresJobStore(BatchedWrites):
             record_time(op.expires_at),
         )
         op.result = {r["job_id"] for r in rows}
+
+    async def _apply_purge(self, conn: asyncpg.Connection, op: PurgeOp) -> None:
+        # SKIP LOCKED: rows another replica is purging (or replaying) are left to it.
+        rows = await conn.fetch(
+            "DELETE FROM jobs WHERE job_id IN ("
+            "  SELECT job_id FROM jobs"
+            "  WHERE status IN ('completed', 'failed', 'cancelled') AND completed_at < $1"
+            "  ORDER BY completed_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
+            " RETURNING job_id, status",
+            op.before,
+            op.limit,
+        )
+        op.result = [(r["job_id"], JobStatus(r["status"])) for r in rows]
 
     # --- reads ---------------------------------------------------------------------
 

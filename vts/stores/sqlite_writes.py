@@ -7,10 +7,10 @@ import sqlite3
 from typing import Any
 
 from vts.codec import epoch, job_from_record, job_to_record, record_time
-from vts.domain import Job
+from vts.domain import Job, JobStatus
 from vts.errors import IdempotencyKeyReusedError, JobNotFoundError, VersionConflictError
 from vts.ports import IdempotencyClaim
-from vts.stores.batching import ClaimOp, CreateOp, Op, RenewOp, UpdateOp
+from vts.stores.batching import ClaimOp, CreateOp, Op, PurgeOp, RenewOp, UpdateOp
 
 _JOB_COLUMNS = (
     "job_id, status, version, available_at, lease_owner, lease_expires_at, "
@@ -59,6 +59,8 @@ def write_batch(conn: sqlite3.Connection, ops: list[Op]) -> None:
                 _apply_claim(conn, op)
             elif isinstance(op, RenewOp):
                 _apply_renew(conn, op)
+            elif isinstance(op, PurgeOp):
+                _apply_purge(conn, op)
         conn.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(Exception):
@@ -149,3 +151,14 @@ def _apply_renew(conn: sqlite3.Connection, op: RenewOp) -> None:
         (epoch(op.expires_at), record_time(op.expires_at), op.owner, *op.job_ids),
     ).fetchall()
     op.result = {r[0] for r in rows}
+
+
+def _apply_purge(conn: sqlite3.Connection, op: PurgeOp) -> None:
+    rows = conn.execute(
+        "DELETE FROM jobs WHERE seq IN ("
+        "  SELECT seq FROM jobs WHERE status IN ('completed', 'failed', 'cancelled')"
+        "  AND completed_at < ? ORDER BY completed_at LIMIT ?)"
+        " RETURNING job_id, status",
+        (epoch(op.before), op.limit),
+    ).fetchall()
+    op.result = [(r[0], JobStatus(r[1])) for r in rows]
