@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -32,6 +34,8 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 CHANGE_RETRIES = 8
+COUNTS_MAX_AGE = 2.0
+"""Seconds a job count by status serves /metrics before the store is counted again."""
 
 
 def utcnow() -> datetime:
@@ -72,6 +76,9 @@ class JobService:
         self.clock = clock
         self.jitter = jitter
         announcer.resync = self.resync_watched
+        self._counts: Mapping[JobStatus, int] | None = None
+        self._counts_at = 0.0
+        self._counts_lock = asyncio.Lock()
 
     async def resync_watched(self) -> None:
         """Re-read every watched job from the store and deliver what is newer."""
@@ -125,6 +132,19 @@ class JobService:
         self, status: JobStatus | None, limit: int, cursor: str | None
     ) -> Page:
         return await self.store.list_jobs(status, limit, cursor)
+
+    async def job_counts(self) -> Mapping[JobStatus, int]:
+        """Jobs by status, for /metrics. Counting scans the store, so however many
+        scrapers ask, it runs at most once per COUNTS_MAX_AGE seconds and one at a
+        time; the others get that count."""
+        async with self._counts_lock:
+            if (
+                self._counts is None
+                or time.monotonic() - self._counts_at >= COUNTS_MAX_AGE
+            ):
+                self._counts = await self.store.count_by_status()
+                self._counts_at = time.monotonic()
+            return self._counts
 
     async def dead_letters(self, limit: int) -> list[bytes]:
         """Dead-letter entries from the broker; from the store when the broker is down."""

@@ -9,7 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from vts.api.problems import Handler
 from vts.errors import UnavailableError
-from vts.keys import broker_key, metrics_key, store_key
+from vts.keys import broker_key, metrics_key, service_key
 
 
 def _route(request: web.Request) -> str:
@@ -45,7 +45,7 @@ async def render_metrics(request: web.Request) -> web.Response:
     """GET /metrics: Prometheus text; job and DLQ gauges are read at scrape time."""
     metrics = request.app[metrics_key]
     try:
-        counts = await request.app[store_key].count_by_status()
+        counts = await request.app[service_key].job_counts()
         for status, count in counts.items():
             metrics.jobs_by_state.labels(status.value).set(count)
     except UnavailableError:
