@@ -8,8 +8,8 @@ schemas, schema-violating input rejected, schema-valid input accepted.
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from vts.api.openapi import build_spec
 from vts.app import create_app
+from vts.config import Settings
 
 # Schemathesis's own strategies draw from `random`; that is its business, not a failure.
 pytestmark = pytest.mark.filterwarnings(
@@ -38,31 +39,61 @@ schema = schemathesis.openapi.from_dict(build_spec()).exclude(path_regex="^/ws/"
 _RULES_BEYOND_THE_SCHEMA = {("POST", "/translate"), ("GET", "/jobs")}
 
 
+class AppThread:
+    """vts apps served from one background thread's event loop on loopback ports
+    (schemathesis calls the API synchronously, so it cannot share the test's loop)."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def start(self, settings: Settings, *, workers: bool = True) -> web.AppRunner:
+        async def start() -> web.AppRunner:
+            runner = web.AppRunner(create_app(settings, workers=workers))
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", 0).start()
+            return runner
+
+        return asyncio.run_coroutine_threadsafe(start(), self.loop).result(30)
+
+    @staticmethod
+    def url(runner: web.AppRunner) -> str:
+        (site,) = runner.sites
+        return site.name
+
+    def stop(self, runner: web.AppRunner) -> None:
+        asyncio.run_coroutine_threadsafe(runner.cleanup(), self.loop).result(30)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+        self.loop.close()
+
+
 @pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """vts on the default backends, served from its own thread on a loopback port;
-    half of its jobs fail, so the dead-letter routes have something to show."""
-    db = Path(tmp_path_factory.mktemp("fuzz")) / "vts.db"
-    app_settings = instant_settings(db, sim_error_rate=0.5, sim_seed=7, max_attempts=1)
-    loop = asyncio.new_event_loop()
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    runner = web.AppRunner(create_app(app_settings))
-
-    async def start() -> None:
-        await runner.setup()
-        await web.SockSite(runner, sock).start()
-
-    thread = threading.Thread(target=loop.run_forever, daemon=True)
-    thread.start()
-    asyncio.run_coroutine_threadsafe(start(), loop).result(30)
+def apps() -> Iterator[AppThread]:
+    apps = AppThread()
     try:
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+        yield apps
     finally:
-        asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(30)
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        loop.close()
+        apps.close()
+
+
+@pytest.fixture(scope="module")
+def base_url(
+    apps: AppThread, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """vts on the default backends; half of its jobs fail, so the dead-letter routes
+    have something to show."""
+    db = Path(tmp_path_factory.mktemp("fuzz")) / "vts.db"
+    runner = apps.start(
+        instant_settings(db, sim_error_rate=0.5, sim_seed=7, max_attempts=1)
+    )
+    try:
+        yield AppThread.url(runner)
+    finally:
+        apps.stop(runner)
 
 
 @schema.parametrize()
@@ -81,12 +112,24 @@ def _excluded_checks(case: Any) -> list[Any]:
 
 
 class _Workflow(schema.as_state_machine()):  # type: ignore[misc]
-    """Sequences that follow the document's links: submit, read, cancel, replay."""
+    """Sequences that follow the document's links: submit, read, cancel, replay.
 
-    base_url = ""
+    Each sequence gets a new server with no workers: Hypothesis replays a sequence
+    to shrink it and needs the same answers, so nothing may change on its own.
+    """
+
+    apps: AppThread
+    databases: Path
+
+    def setup(self) -> None:
+        db = self.databases / f"{uuid.uuid4().hex}.db"
+        self.runner = self.apps.start(instant_settings(db), workers=False)
+
+    def teardown(self) -> None:
+        self.apps.stop(self.runner)
 
     def get_call_kwargs(self, case: Any) -> dict[str, Any]:
-        return {"base_url": self.base_url}
+        return {"base_url": AppThread.url(self.runner)}
 
     def validate_response(
         self,
@@ -104,8 +147,11 @@ class _Workflow(schema.as_state_machine()):  # type: ignore[misc]
         )
 
 
-def test_linked_calls_keep_every_answer_documented(base_url: str) -> None:
-    _Workflow.base_url = base_url
+def test_linked_calls_keep_every_answer_documented(
+    apps: AppThread, tmp_path: Path
+) -> None:
+    _Workflow.apps = apps
+    _Workflow.databases = tmp_path
     _Workflow.run(
         settings=settings(
             max_examples=60,
