@@ -433,7 +433,10 @@ def _responses() -> dict[str, Schema]:
             **problem("A plain HTTP request: this endpoint speaks only WebSocket."),
             "headers": {"Upgrade": {"schema": {"const": "websocket"}}},
         },
-        "NotFound": problem("No job has that id (type /problems/job-not-found)."),
+        "NotFound": problem(
+            "No job has that id, or it outlived VTS_RETENTION and was deleted "
+            "(type /problems/job-not-found)."
+        ),
         "Conflict": problem(
             "The job's state does not allow that (/problems/invalid-transition), or it "
             "kept changing (/problems/version-conflict)."
