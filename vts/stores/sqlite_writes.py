@@ -154,9 +154,12 @@ def _apply_renew(conn: sqlite3.Connection, op: RenewOp) -> None:
 
 
 def _apply_purge(conn: sqlite3.Connection, op: PurgeOp) -> None:
+    # INDEXED BY: without ANALYZE statistics SQLite would rather read every final
+    # job through jobs_status and sort them, for each batch.
     rows = conn.execute(
         "DELETE FROM jobs WHERE seq IN ("
-        "  SELECT seq FROM jobs WHERE status IN ('completed', 'failed', 'cancelled')"
+        "  SELECT seq FROM jobs INDEXED BY jobs_finished"
+        "  WHERE status IN ('completed', 'failed', 'cancelled')"
         "  AND completed_at < ? ORDER BY completed_at LIMIT ?)"
         " RETURNING job_id, status",
         (epoch(op.before), op.limit),
