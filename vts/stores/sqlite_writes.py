@@ -12,6 +12,21 @@ from vts.errors import IdempotencyKeyReusedError, JobNotFoundError, VersionConfl
 from vts.ports import IdempotencyClaim
 from vts.stores.batching import ClaimOp, CreateOp, Op, PurgeOp, RenewOp, UpdateOp
 
+# The queries that pick jobs by state name their index (INDEXED BY): without ANALYZE
+# statistics SQLite prefers jobs_status and sorts every job in that state, which
+# made a claim take 15 ms with 100,000 jobs pending (0.06 ms through jobs_due).
+CLAIM_SQL = (
+    "SELECT body FROM jobs INDEXED BY jobs_due"
+    " WHERE status = 'pending' AND available_at <= ?"
+    " ORDER BY available_at, seq LIMIT ?"
+)
+PURGE_SQL = (
+    "DELETE FROM jobs WHERE seq IN ("
+    " SELECT seq FROM jobs INDEXED BY jobs_finished"
+    " WHERE status IN ('completed', 'failed', 'cancelled') AND completed_at < ?"
+    " ORDER BY completed_at LIMIT ?)"
+    " RETURNING job_id, status"
+)
 _JOB_COLUMNS = (
     "job_id, status, version, available_at, lease_owner, lease_expires_at, "
     "completed_at, idempotency_key, fingerprint, body"
@@ -130,11 +145,7 @@ def _apply_updates(conn: sqlite3.Connection, ops: list[UpdateOp]) -> None:
 
 
 def _apply_claim(conn: sqlite3.Connection, op: ClaimOp) -> None:
-    rows = conn.execute(
-        "SELECT body FROM jobs WHERE status = 'pending' AND available_at <= ? "
-        "ORDER BY available_at, seq LIMIT ?",
-        (epoch(op.now), op.limit),
-    ).fetchall()
+    rows = conn.execute(CLAIM_SQL, (epoch(op.now), op.limit)).fetchall()
     claimed = [op.apply(job_from_record(r[0])) for r in rows]
     conn.executemany(_UPDATE, [_update_row(job) for job in claimed])
     op.result = claimed
@@ -154,14 +165,5 @@ def _apply_renew(conn: sqlite3.Connection, op: RenewOp) -> None:
 
 
 def _apply_purge(conn: sqlite3.Connection, op: PurgeOp) -> None:
-    # INDEXED BY: without ANALYZE statistics SQLite would rather read every final
-    # job through jobs_status and sort them, for each batch.
-    rows = conn.execute(
-        "DELETE FROM jobs WHERE seq IN ("
-        "  SELECT seq FROM jobs INDEXED BY jobs_finished"
-        "  WHERE status IN ('completed', 'failed', 'cancelled')"
-        "  AND completed_at < ? ORDER BY completed_at LIMIT ?)"
-        " RETURNING job_id, status",
-        (epoch(op.before), op.limit),
-    ).fetchall()
+    rows = conn.execute(PURGE_SQL, (epoch(op.before), op.limit)).fetchall()
     op.result = [(r[0], JobStatus(r[1])) for r in rows]

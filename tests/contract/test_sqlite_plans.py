@@ -1,0 +1,36 @@
+"""SQLite's plans for the queries that pick jobs by state: each walks its own index in
+order, never sorting every job in that state (no ANALYZE statistics to guide it)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from _support import opened_store
+
+from vts.config import Settings
+from vts.stores.sqlite import EXPIRED_SQL, NEXT_DUE_SQL
+from vts.stores.sqlite_writes import CLAIM_SQL, PURGE_SQL
+
+
+@pytest.mark.parametrize(
+    ("sql", "params", "index"),
+    [
+        (CLAIM_SQL, (1.0, 64), "jobs_due"),
+        (NEXT_DUE_SQL, (), "jobs_due"),
+        (EXPIRED_SQL, (1.0, 500), "jobs_leases"),
+        (PURGE_SQL, (1.0, 500), "jobs_finished"),
+    ],
+    ids=["claim", "next_due", "expired", "purge"],
+)
+async def test_picking_jobs_walks_an_index_and_sorts_nothing(
+    tmp_path: Path, sql: str, params: tuple[float, ...], index: str
+) -> None:
+    db = tmp_path / "plans.db"
+    async with opened_store(Settings(database_url=f"sqlite:///{db}")):
+        pass  # migrated, as a server leaves it
+    with sqlite3.connect(db) as conn:
+        plan = [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+    assert any(f"USING INDEX {index}" in step for step in plan), plan
+    assert not any("TEMP B-TREE" in step for step in plan), plan
