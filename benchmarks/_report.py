@@ -10,8 +10,9 @@ import platform
 import shlex
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -95,3 +96,12 @@ def percentile(sorted_values: Sequence[float], share: float) -> float:
         return float("nan")
     rank = max(1, min(len(sorted_values), math.ceil(share * len(sorted_values))))
     return sorted_values[rank - 1]
+
+
+def runs_side_by_side(
+    results: Sequence[Mapping[str, Any]], repeat: int
+) -> Iterator[tuple[int, Mapping[str, Any], Mapping[str, Any]]]:
+    """(run, vts result, ceiling result) for each run: the pairs a summary compares."""
+    for run in range(1, repeat + 1):
+        pair = {r["target"]: r for r in results if r["run"] == run}
+        yield run, pair["vts"], pair["trivial"]

@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 import orjson
 from _harness import SEED_BODY, Server, add_vts_env_option, raise_nofile
-from _report import print_header, print_table, ratio
+from _report import print_header, print_table, ratio, runs_side_by_side
 
 GOAL_KIB = 20.0
 HANDSHAKES_AT_ONCE = 200
@@ -173,9 +173,7 @@ def main() -> None:
     )
     print()
     summary = []
-    for run in range(1, args.repeat + 1):
-        pair = {r["target"]: r for r in results if r["run"] == run}
-        vts, ceiling = pair["vts"], pair["trivial"]
+    for run, vts, ceiling in runs_side_by_side(results, args.repeat):
         summary.append(
             [
                 run,

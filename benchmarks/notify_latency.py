@@ -13,7 +13,7 @@ import aiohttp
 import orjson
 from _breakdown import print_breakdown, read_trace
 from _harness import SEED_BODY, Server, add_vts_env_option, own_cpu_seconds, profiled
-from _report import percentile, print_header, print_table
+from _report import percentile, print_header, print_table, runs_side_by_side
 
 HEADERS = {"Content-Type": "application/json"}
 TIMEOUT = aiohttp.ClientTimeout(total=30)
@@ -179,9 +179,7 @@ def main() -> None:
     )
     print()
     summary = []
-    for run in range(1, args.repeat + 1):
-        pair = {r["target"]: r for r in results if r["run"] == run}
-        vts, ceiling = pair["vts"], pair["trivial"]
+    for run, vts, ceiling in runs_side_by_side(results, args.repeat):
         summary.append(
             [
                 run,

@@ -13,7 +13,7 @@ from typing import Any
 
 from _breakdown import print_run_stats, read_trace
 from _harness import HERE, Server, add_vts_env_option, profiled
-from _report import print_header, print_table, ratio
+from _report import print_header, print_table, ratio, runs_side_by_side
 
 GOAL_RPS = 5000.0
 GOAL_P99_MS = 30.0
@@ -174,9 +174,7 @@ def main() -> None:
     )
     print()
     summary, durability = [], []
-    for run in range(1, args.repeat + 1):
-        pair = {r["target"]: r for r in results if r["run"] == run}
-        vts, ceiling = pair["vts"], pair["trivial"]
+    for run, vts, ceiling in runs_side_by_side(results, args.repeat):
         met = vts["rps"] >= GOAL_RPS and vts["p99"] <= GOAL_P99_MS
         summary.append(
             [
