@@ -10,7 +10,7 @@ import pytest
 from _support import opened_store
 
 from vts.config import Settings
-from vts.stores.sqlite import EXPIRED_SQL, NEXT_DUE_SQL
+from vts.stores.sqlite import DEAD_LETTERS_SQL, EXPIRED_SQL, NEXT_DUE_SQL
 from vts.stores.sqlite_writes import CLAIM_SQL, PURGE_SQL
 
 
@@ -21,8 +21,9 @@ from vts.stores.sqlite_writes import CLAIM_SQL, PURGE_SQL
         (NEXT_DUE_SQL, (), "jobs_due"),
         (EXPIRED_SQL, (1.0, 500), "jobs_leases"),
         (PURGE_SQL, (1.0, 500), "jobs_finished"),
+        (DEAD_LETTERS_SQL, (100,), "jobs_dead"),
     ],
-    ids=["claim", "next_due", "expired", "purge"],
+    ids=["claim", "next_due", "expired", "purge", "dead_letters"],
 )
 async def test_picking_jobs_walks_an_index_and_sorts_nothing(
     tmp_path: Path, sql: str, params: tuple[float, ...], index: str

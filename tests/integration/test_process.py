@@ -269,7 +269,10 @@ def test_migrate_applies_schema_once(tmp_path: Path) -> None:
 
     first = migrate()
     assert first.returncode == 0, first.stderr
-    assert first.stdout.strip() == "applied: 0001_create_jobs, 0002_index_finished_jobs"
+    assert (
+        first.stdout.strip()
+        == "applied: 0001_create_jobs, 0002_index_finished_jobs, 0003_index_dead_jobs"
+    )
     assert database.exists()
     again = migrate()
     assert again.returncode == 0, again.stderr

@@ -42,6 +42,10 @@ EXPIRED_SQL = (
     " WHERE status = 'processing' AND lease_expires_at < ?"
     " ORDER BY lease_expires_at LIMIT ?"
 )
+DEAD_LETTERS_SQL = (
+    "SELECT body FROM jobs INDEXED BY jobs_dead WHERE status = 'failed'"
+    " ORDER BY completed_at DESC, seq DESC LIMIT ?"
+)
 NEXT_DUE_SQL = (
     "SELECT min(available_at) FROM jobs INDEXED BY jobs_due WHERE status = 'pending'"
 )
@@ -232,11 +236,7 @@ class SqliteJobStore(BatchedWrites):
 
     async def dead_letters(self, limit: int) -> list[Job]:
         async with _driver_errors():
-            rows = await self._r.execute_fetchall(
-                "SELECT body FROM jobs WHERE status = 'failed' "
-                "ORDER BY completed_at DESC, seq DESC LIMIT ?",
-                (limit,),
-            )
+            rows = await self._r.execute_fetchall(DEAD_LETTERS_SQL, (limit,))
         return [job_from_record(r[0]) for r in rows]
 
     async def count_by_status(self) -> Mapping[JobStatus, int]:
