@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 import attrs
 import pytest
-from _support import T0, make_job
+from _support import T0, make_job, opened_store
 
 from vts import registry
 from vts.config import Settings
@@ -313,3 +313,20 @@ async def test_a_purged_idempotency_key_makes_a_new_job(store: JobStore) -> None
     again, created = await store.create(make_job(job_id(2)), claim)
 
     assert created and again.job_id == job_id(2)
+
+
+async def test_two_stores_purging_at_once_delete_each_job_once(
+    store: JobStore, store_settings: Settings
+) -> None:
+    """Every replica sweeps: two sweeps together delete each expired job once."""
+    jobs = await create_jobs(store, 40)
+    for n, job in enumerate(jobs):
+        await run_to(store, job, Succeed({}), at(n))
+    async with opened_store(store_settings) as other:
+        first, second = await asyncio.gather(
+            store.purge_finished(at(100), limit=25),
+            other.purge_finished(at(100), limit=25),
+        )
+    ids = [job_id for job_id, _ in [*first, *second]]
+    assert len(ids) == len(set(ids)) == 40
+    assert set(ids) == {job.job_id for job in jobs}
