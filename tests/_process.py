@@ -158,14 +158,12 @@ class VtsProcess:
     async def wait(self, timeout: float) -> int:
         """The exit status; AssertionError (with the log tail) if still running."""
         process = self._started()
-        deadline = time.monotonic() + timeout
-        while process.poll() is None:
-            if time.monotonic() > deadline:
-                raise AssertionError(
-                    f"vts still running {timeout}s later\n{self.logs()}"
-                )
-            await asyncio.sleep(0.02)
-        return process.returncode
+        try:
+            return await asyncio.to_thread(process.wait, timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                f"vts still running {timeout}s later\n{self.logs()}"
+            ) from None
 
     async def until(
         self,

@@ -173,7 +173,10 @@ async def test_client_tries_the_websocket_again_after_a_refusal_passes(
         await client.wait_for_completion(first, timeout=30)
         assert proxy.upgrades == 1
         proxy.refuse_upgrades = False
-        await asyncio.sleep(0.3)  # the retry window is the subject here
+        # The client remembers the refusal for WEBSOCKET_RETRY_SECONDS, then
+        # the next wait tries the WebSocket again.
+        hub = client._watch_hub()
+        await wait_until(lambda: not hub.polling, 5, 0.01, "the refusal forgotten")
         second = (await client.start_translation("en", "es", VIDEO))["job_id"]
         job = await client.wait_for_completion(second, timeout=30)
 

@@ -34,7 +34,6 @@ class CountedStore:
 
     async def count_by_status(self) -> Mapping[JobStatus, int]:
         self.counts += 1
-        await asyncio.sleep(0)  # let other scrapers arrive while this one counts
         return await self._store.count_by_status()
 
 
