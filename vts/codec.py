@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,6 +42,10 @@ def error_from_dict(data: dict[str, Any] | None) -> JobError | None:
 
 def job_to_public(job: Job) -> dict[str, Any]:
     """The job as clients see it: every field but scheduling and lease internals."""
+    return _fields(job, format_time)
+
+
+def _fields(job: Job, time: Callable[[datetime | None], str | None]) -> dict[str, Any]:
     return {
         "job_id": job.job_id,
         "status": job.status.value,
@@ -53,10 +58,10 @@ def job_to_public(job: Job) -> dict[str, Any]:
         "max_attempts": job.max_attempts,
         "error": error_to_dict(job.error),
         "result": job.result,
-        "created_at": format_time(job.created_at),
-        "updated_at": format_time(job.updated_at),
-        "started_at": format_time(job.started_at),
-        "completed_at": format_time(job.completed_at),
+        "created_at": time(job.created_at),
+        "updated_at": time(job.updated_at),
+        "started_at": time(job.started_at),
+        "completed_at": time(job.completed_at),
         "version": job.version,
     }
 
@@ -75,24 +80,16 @@ def snapshot_status(snapshot: bytes) -> JobStatus:
     return JobStatus(orjson.loads(snapshot)["status"])
 
 
-_RECORD_TIMES = (
-    "created_at",
-    "updated_at",
-    "started_at",
-    "completed_at",
-    "available_at",
-    "lease_expires_at",
-)
-
-
 def job_to_record(job: Job) -> bytes:
-    """Every field of the job, internals included, for stores that keep a JSON body."""
-    record = job_to_public(job)
+    """Every field of the job, internals included, for stores that keep a JSON body.
+
+    Times to the microsecond, not the public milliseconds: a job read back equals
+    the job written, and agrees with the time columns the store filters on.
+    """
+    record = _fields(job, record_time)
+    record["available_at"] = record_time(job.available_at)
     record["lease_owner"] = job.lease_owner
-    # Full microseconds, not the public milliseconds: a job read back equals the job
-    # written, and agrees with the time columns the store filters on.
-    for name in _RECORD_TIMES:
-        record[name] = record_time(getattr(job, name))
+    record["lease_expires_at"] = record_time(job.lease_expires_at)
     return orjson.dumps(record)
 
 
