@@ -36,6 +36,10 @@ SERVE_OPTIONS: dict[str, tuple[str, str]] = {
         "max_attempts",
         "attempts before dead-lettering [VTS_MAX_ATTEMPTS, 3]",
     ),
+    "--max-lease-losses": (
+        "max_lease_losses",
+        "leases lost to crashes before dead-lettering [VTS_MAX_LEASE_LOSSES, 5]",
+    ),
     "--lease-seconds": ("lease_seconds", "job lease length [VTS_LEASE_SECONDS, 30]"),
     "--shutdown-grace": (
         "shutdown_grace",
@@ -45,6 +49,22 @@ SERVE_OPTIONS: dict[str, tuple[str, str]] = {
         "retention",
         "delete final jobs this long after they finish, e.g. 30d; 0 never "
         "[VTS_RETENTION, 0]",
+    ),
+    "--request-timeout": (
+        "request_timeout",
+        "deadline for request headers and body [VTS_REQUEST_TIMEOUT, 10s]",
+    ),
+    "--keepalive-timeout": (
+        "keepalive_timeout",
+        "idle keep-alive connection lifetime [VTS_KEEPALIVE_TIMEOUT, 75s]",
+    ),
+    "--max-connections": (
+        "max_connections",
+        "open connections before new ones get 503 [VTS_MAX_CONNECTIONS, 10000]",
+    ),
+    "--allow-private-urls": (
+        "allow_private_urls",
+        "accept video URLs on private addresses [VTS_ALLOW_PRIVATE_URLS, false]",
     ),
     "--sim-duration": (
         "sim_duration",

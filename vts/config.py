@@ -52,6 +52,28 @@ def parse_duration(raw: object) -> float:
     return float(match[1]) * _UNIT_SECONDS[match[2].lower()]
 
 
+_BOOLEANS = {
+    "true": True,
+    "1": True,
+    "yes": True,
+    "on": True,
+    "false": False,
+    "0": False,
+    "no": False,
+    "off": False,
+}
+
+
+def parse_bool(raw: object) -> bool:
+    """`true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`, any case."""
+    if isinstance(raw, bool):
+        return raw
+    value = _BOOLEANS.get(str(raw).strip().lower())
+    if value is None:
+        raise ValueError(raw)
+    return value
+
+
 def _setting(
     env: str, default: Any, accepted: str, check: Callable[[Any], bool] | None = None
 ) -> Any:
@@ -97,6 +119,11 @@ class Settings:
         "VTS_MAX_ATTEMPTS", 3, "an integer 1-100", lambda v: 1 <= v <= 100
     )
     """VTS_MAX_ATTEMPTS: attempts before a job is dead-lettered (3)."""
+    max_lease_losses: int = _setting(
+        "VTS_MAX_LEASE_LOSSES", 5, "an integer 1-1000", lambda v: 1 <= v <= 1000
+    )
+    """VTS_MAX_LEASE_LOSSES: leases a job may lose to crashed workers before it is
+    dead-lettered as `lease-lost` (5); a lost lease never uses an attempt."""
     lease_seconds: float = _setting(
         "VTS_LEASE_SECONDS",
         30.0,
@@ -119,6 +146,35 @@ class Settings:
         lambda v: 0 <= v <= 3650 * 86400,
     )
     """VTS_RETENTION: delete final jobs this long after they finished (0: never)."""
+    request_timeout: float = _setting(
+        "VTS_REQUEST_TIMEOUT",
+        10.0,
+        "a duration such as 10s or 1m, from 0.1s to 1h",
+        lambda v: 0.1 <= v <= 3600,
+    )
+    """VTS_REQUEST_TIMEOUT: deadline for a request's headers and body to arrive (10s)."""
+    keepalive_timeout: float = _setting(
+        "VTS_KEEPALIVE_TIMEOUT",
+        75.0,
+        "a duration such as 75s or 2m, at most 1h; 0 closes after each response",
+        lambda v: 0 <= v <= 3600,
+    )
+    """VTS_KEEPALIVE_TIMEOUT: how long an idle keep-alive connection stays open (75s)."""
+    max_connections: int = _setting(
+        "VTS_MAX_CONNECTIONS",
+        10000,
+        "an integer 16-1000000",
+        lambda v: 16 <= v <= 1_000_000,
+    )
+    """VTS_MAX_CONNECTIONS: open client connections (WebSockets included) past which
+    new ones are answered 503 and closed (10000; lowered to fit RLIMIT_NOFILE)."""
+    allow_private_urls: bool = _setting(
+        "VTS_ALLOW_PRIVATE_URLS",
+        False,
+        "true or false (also 1/0, yes/no, on/off)",
+    )
+    """VTS_ALLOW_PRIVATE_URLS: accept video URLs naming loopback, private, link-local
+    or metadata addresses (false)."""
     sim_duration: SimDuration = _setting(
         "VTS_SIM_DURATION",
         SimDuration(1.0, 5.0),
@@ -157,8 +213,10 @@ def _structure_one(field: attrs.Attribute[Any], raw: object) -> Any:
         raise ValueError(raw)  # int() would take other scripts' digits
     if field.name == "log_level":
         return str(raw).strip().upper()
-    if field.name == "retention":
+    if field.name in _DURATIONS:
         return parse_duration(raw)
+    if _FIELD_TYPES[field.name] is bool:
+        return parse_bool(raw)
     if isinstance(raw, str) and field.type in (int, "int"):
         return int(raw.strip())
     if isinstance(raw, str) and field.type in (float, "float"):
@@ -177,14 +235,21 @@ _FIELD_TYPES: dict[str, Any] = {
     "processor": str,
     "concurrency": int,
     "max_attempts": int,
+    "max_lease_losses": int,
     "lease_seconds": float,
     "shutdown_grace": float,
     "retention": float,
+    "request_timeout": float,
+    "keepalive_timeout": float,
+    "max_connections": int,
+    "allow_private_urls": bool,
     "sim_duration": SimDuration,
     "sim_error_rate": float,
     "sim_seed": int | None,
     "log_level": str,
 }
+
+_DURATIONS = {"retention", "request_timeout", "keepalive_timeout"}
 
 
 def env_names() -> dict[str, str]:

@@ -20,9 +20,14 @@ DEFAULTS = {
     "VTS_PROCESSOR": "simulated",
     "VTS_CONCURRENCY": 64,
     "VTS_MAX_ATTEMPTS": 3,
+    "VTS_MAX_LEASE_LOSSES": 5,
     "VTS_LEASE_SECONDS": 30.0,
     "VTS_SHUTDOWN_GRACE": 20.0,
     "VTS_RETENTION": 0.0,
+    "VTS_REQUEST_TIMEOUT": 10.0,
+    "VTS_KEEPALIVE_TIMEOUT": 75.0,
+    "VTS_MAX_CONNECTIONS": 10000,
+    "VTS_ALLOW_PRIVATE_URLS": False,
     "VTS_SIM_DURATION": SimDuration(1.0, 5.0),
     "VTS_SIM_ERROR_RATE": 0.1,
     "VTS_SIM_SEED": None,
@@ -56,9 +61,14 @@ def test_load_settings_reads_every_variable() -> None:
         "VTS_PROCESSOR": "whisper",
         "VTS_CONCURRENCY": "4",
         "VTS_MAX_ATTEMPTS": "5",
+        "VTS_MAX_LEASE_LOSSES": "2",
         "VTS_LEASE_SECONDS": "12.5",
         "VTS_SHUTDOWN_GRACE": "0",
         "VTS_RETENTION": "7d",
+        "VTS_REQUEST_TIMEOUT": "2.5s",
+        "VTS_KEEPALIVE_TIMEOUT": "2m",
+        "VTS_MAX_CONNECTIONS": "500",
+        "VTS_ALLOW_PRIVATE_URLS": "yes",
         "VTS_SIM_DURATION": "0.5-1.5",
         "VTS_SIM_ERROR_RATE": "0.25",
         "VTS_SIM_SEED": "42",
@@ -72,6 +82,10 @@ def test_load_settings_reads_every_variable() -> None:
     assert (settings.concurrency, settings.max_attempts) == (4, 5)
     assert (settings.lease_seconds, settings.shutdown_grace) == (12.5, 0.0)
     assert settings.retention == 7 * 86400
+    assert settings.max_lease_losses == 2
+    assert (settings.request_timeout, settings.keepalive_timeout) == (2.5, 120.0)
+    assert settings.max_connections == 500
+    assert settings.allow_private_urls is True
     assert settings.sim_duration == SimDuration(0.5, 1.5)
     assert (settings.sim_error_rate, settings.sim_seed) == (0.25, 42)
     assert settings.log_level == "DEBUG"
@@ -135,6 +149,7 @@ BAD_VALUES = {
     "VTS_PROCESSOR": [""],
     "VTS_CONCURRENCY": ["0"],
     "VTS_MAX_ATTEMPTS": ["101"],
+    "VTS_MAX_LEASE_LOSSES": ["0", "1001", "two", ""],
     "VTS_LEASE_SECONDS": ["0.1"],
     "VTS_SHUTDOWN_GRACE": ["-1"],
     "VTS_RETENTION": [
@@ -149,6 +164,10 @@ BAD_VALUES = {
         "\uff11d",
         "d",
     ],
+    "VTS_REQUEST_TIMEOUT": ["0", "0.05", "2h", "-1", "abc", "", "nan"],
+    "VTS_KEEPALIVE_TIMEOUT": ["-1", "2h", "abc", "", "inf"],
+    "VTS_MAX_CONNECTIONS": ["15", "1000001", "1e4", "", "many"],
+    "VTS_ALLOW_PRIVATE_URLS": ["", "maybe", "2", "truee", "nope"],
     "VTS_SIM_DURATION": [
         "5-1",
         "-1",
@@ -227,3 +246,11 @@ def test_load_settings_junk_parses_or_raises_invalid_setting(
 )
 def test_retention_accepts_durations(raw: str, seconds: float) -> None:
     assert load_settings({"VTS_RETENTION": raw}).retention == seconds
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [("true", True), ("FALSE", False), ("1", True), ("0", False), (" on ", True)],
+)
+def test_allow_private_urls_reads_booleans(raw: str, value: bool) -> None:
+    assert load_settings({"VTS_ALLOW_PRIVATE_URLS": raw}).allow_private_urls is value
