@@ -28,6 +28,18 @@ def vts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VtsProcess]:
 
 
 @pytest.fixture(scope="module")
+def slow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VtsProcess]:
+    """Jobs that take a minute: still pending or running whenever a test looks,
+    however slowly the CLI processes start."""
+    env = {
+        "VTS_SIM_DURATION": "60",
+        "VTS_SIM_ERROR_RATE": "0",
+        "VTS_SHUTDOWN_GRACE": "0",
+    }
+    yield from serve(tmp_path_factory.mktemp("slow"), env)
+
+
+@pytest.fixture(scope="module")
 def failing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VtsProcess]:
     env = {
         "VTS_SIM_DURATION": "0.2",
@@ -109,16 +121,16 @@ def test_cli_failed_job_exits_1(failing: VtsProcess) -> None:
     assert watch.stdout.splitlines()[-1].startswith(f"{job['job_id']}  failed")
 
 
-def test_cli_cancelled_job_exits_3(vts: VtsProcess) -> None:
-    created = json.loads(cli("--json", *SUBMIT, *VIDEO, url=vts.url).stdout)
-    cancel = cli("cancel", created["job_id"], url=vts.url)
+def test_cli_cancelled_job_exits_3(slow: VtsProcess) -> None:
+    created = json.loads(cli("--json", *SUBMIT, *VIDEO, url=slow.url).stdout)
+    cancel = cli("cancel", created["job_id"], url=slow.url)
     assert cancel.returncode == 0, cancel.stderr
     assert "status       cancelled" in cancel.stdout
-    watch = cli("--json", "watch", created["job_id"], url=vts.url)
+    watch = cli("--json", "watch", created["job_id"], url=slow.url)
     assert watch.returncode == 3
     assert json.loads(watch.stdout.splitlines()[-1])["status"] == "cancelled"
     assert watch.stderr == f"vts-client: error: job {created['job_id']} was cancelled\n"
-    again = cli("cancel", created["job_id"], url=vts.url)
+    again = cli("cancel", created["job_id"], url=slow.url)
     assert again.returncode == 2 and "(HTTP 409)" in again.stderr
 
 
@@ -139,8 +151,8 @@ def test_cli_usage_errors_exit_2(vts: VtsProcess) -> None:
     assert "target_language: must differ from source_language" in rejected.stderr
 
 
-def test_cli_wait_timeout_exits_4(vts: VtsProcess) -> None:
-    run = cli(*SUBMIT, *VIDEO, "--wait", "--timeout", "0.05", url=vts.url)
+def test_cli_wait_timeout_exits_4(slow: VtsProcess) -> None:
+    run = cli(*SUBMIT, *VIDEO, "--wait", "--timeout", "0.05", url=slow.url)
     assert run.returncode == 4, run.stderr
     assert "did not finish within 0.05s" in run.stderr.splitlines()[-1]
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import uuid
 from collections.abc import Iterator
 
 import pytest
-from _process import VtsProcess
+from _process import VtsProcess, serve
 from translation_client import (
     JobCancelledError,
     NotFoundError,
@@ -25,11 +24,18 @@ VIDEO = {"video_url": "https://example.com/video.mp4"}
 @pytest.fixture(scope="module")
 def vts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VtsProcess]:
     env = {"VTS_SIM_DURATION": "0.3", "VTS_SIM_ERROR_RATE": "0"}
-    process = VtsProcess(tmp_path_factory.mktemp("vts"), env)
-    asyncio.run(process.start())
-    yield process
-    process.close()
-    assert not process.error_lines(), process.logs()
+    yield from serve(tmp_path_factory.mktemp("vts"), env)
+
+
+@pytest.fixture(scope="module")
+def slow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VtsProcess]:
+    """Jobs that take a minute: never finished when a test cancels or times out."""
+    env = {
+        "VTS_SIM_DURATION": "60",
+        "VTS_SIM_ERROR_RATE": "0",
+        "VTS_SHUTDOWN_GRACE": "0",
+    }
+    yield from serve(tmp_path_factory.mktemp("slow"), env)
 
 
 def test_sync_client_submits_waits_and_watches(vts: VtsProcess) -> None:
@@ -52,8 +58,8 @@ def test_sync_client_submits_waits_and_watches(vts: VtsProcess) -> None:
     assert created["job_id"] in listed
 
 
-def test_sync_client_raises_the_same_errors(vts: VtsProcess) -> None:
-    with SyncTranslationClient(vts.url) as client:
+def test_sync_client_raises_the_same_errors(slow: VtsProcess) -> None:
+    with SyncTranslationClient(slow.url) as client:
         with pytest.raises(NotFoundError):
             client.get_job(str(uuid.uuid4()))
         job_id = client.start_translation("en", "es", VIDEO)["job_id"]
@@ -63,7 +69,9 @@ def test_sync_client_raises_the_same_errors(vts: VtsProcess) -> None:
         running = client.start_translation("en", "es", VIDEO)["job_id"]
         with pytest.raises(WaitTimeoutError):
             client.wait_for_completion(running, timeout=0.01)
-        assert client.wait_for_completion(running)["status"] == "completed"
+        client.cancel(running)
+        with pytest.raises(JobCancelledError):
+            client.wait_for_completion(running)
     with pytest.raises(TransportError):
         client.get_job(job_id)
 
