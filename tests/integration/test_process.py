@@ -272,7 +272,8 @@ def test_migrate_applies_schema_once(tmp_path: Path) -> None:
     assert first.returncode == 0, first.stderr
     assert (
         first.stdout.strip()
-        == "applied: 0001_create_jobs, 0002_index_finished_jobs, 0003_index_dead_jobs"
+        == "applied: 0001_create_jobs, 0002_index_finished_jobs, 0003_index_dead_jobs, "
+        "0004_add_lease_losses"
     )
     assert database.exists()
     again = migrate()
