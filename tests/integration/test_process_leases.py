@@ -20,6 +20,7 @@ FINAL = ("completed", "failed", "cancelled")
 # however slow the machine. A restarted process runs its jobs in a blink.
 NEVER_DONE = "600"
 QUICK = "0.2"
+DEAD_LETTERED_METRIC = 'vts_job_leases_lost_total{outcome="dead_lettered"} 1.0'
 
 
 @pytest.fixture
@@ -109,7 +110,7 @@ async def test_process_job_that_keeps_losing_its_worker_is_dead_lettered(
         "VTS_DATABASE_URL": f"sqlite:///{tmp_path / 'jobs.db'}",
         "VTS_SIM_DURATION": NEVER_DONE,
         "VTS_SIM_ERROR_RATE": "0",
-        "VTS_LEASE_SECONDS": "1",
+        "VTS_LEASE_SECONDS": "2",
         "VTS_MAX_LEASE_LOSSES": "2",
     }
     first = await spawn(env)
@@ -134,9 +135,15 @@ async def test_process_job_that_keeps_losing_its_worker_is_dead_lettered(
     assert dead["error"]["code"] == "lease-lost"
     assert dead["error"]["retryable"] is False
     assert "2 times" in dead["error"]["message"]
-    async with http.get(f"{third.url}/dlq") as response:
-        assert response.status == 200
-        assert [j["job_id"] for j in (await response.json())["jobs"]] == [job_id]
-    async with http.get(f"{third.url}/metrics") as response:
-        metrics = await response.text()
-    assert 'vts_job_leases_lost_total{outcome="dead_lettered"} 1.0' in metrics
+
+    async def dead_lettered() -> bool:
+        async with http.get(f"{third.url}/dlq") as response:
+            assert response.status == 200
+            return [j["job_id"] for j in (await response.json())["jobs"]] == [job_id]
+
+    async def counted() -> bool:
+        async with http.get(f"{third.url}/metrics") as response:
+            return DEAD_LETTERED_METRIC in await response.text()
+
+    await third.until(dead_lettered, 10, "the job in the dead-letter queue")
+    await third.until(counted, 10, "the lost lease counted")
