@@ -111,6 +111,7 @@ async def _service_ctx(app: web.Application) -> AsyncIterator[None]:
         announcer,
         app[metrics_key],
         max_attempts=settings.max_attempts,
+        max_lease_losses=settings.max_lease_losses,
     )
     app[service_key] = service
     await announcer.start()

@@ -56,6 +56,7 @@ def _fields(job: Job, time: Callable[[datetime | None], str | None]) -> dict[str
         "stage": job.stage,
         "attempts": job.attempts,
         "max_attempts": job.max_attempts,
+        "lease_losses": job.lease_losses,
         "error": error_to_dict(job.error),
         "result": job.result,
         "created_at": time(job.created_at),
@@ -113,6 +114,8 @@ def job_from_record(raw: bytes | str) -> Job:
         progress=data["progress"],
         stage=data["stage"],
         attempts=data["attempts"],
+        # Records written before lease losses were counted have none.
+        lease_losses=data.get("lease_losses", 0),
         error=error_from_dict(data["error"]),
         result=data["result"],
         started_at=parse_time(data["started_at"]),

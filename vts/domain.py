@@ -55,7 +55,10 @@ class Job:
     version: int = 1
     progress: int = 0
     stage: str | None = None
+    # Attempts that ran to an outcome, plus the running one; an attempt cut short by
+    # a lost lease or a shutdown is given back. Lost leases are counted apart.
     attempts: int = 0
+    lease_losses: int = 0
     error: JobError | None = None
     result: JsonObject | None = None
     started_at: datetime | None = None
@@ -122,7 +125,12 @@ class Fail:
 
 @attrs.frozen
 class ExpireLease:
-    """The lease ran out (its worker died); the job becomes claimable again."""
+    """The lease ran out: its worker was killed, crashed or stalled. That is not the
+    job's failure: the claim's attempt is given back and the loss counted apart. The
+    `max_lease_losses`-th loss dead-letters the job (`lease-lost`): a job that brings
+    down every worker that runs it must not take them down forever."""
+
+    max_lease_losses: int = attrs.field(validator=attrs.validators.ge(1))
 
 
 @attrs.frozen
@@ -137,7 +145,7 @@ class Cancel:
 
 @attrs.frozen
 class Replay:
-    """A dead-lettered job gets a fresh set of attempts."""
+    """A dead-lettered job gets a fresh set of attempts and of lease losses."""
 
 
 Event = Claim | Progress | Succeed | Fail | ExpireLease | Release | Cancel | Replay
@@ -212,19 +220,17 @@ def _apply(job: Job, event: Event, now: datetime) -> Job:
                     available_at=now + timedelta(seconds=delay),
                 )
             return _dead(job, error, now)
-        case ExpireLease():
+        case ExpireLease(max_lease_losses=bound):
             if status is not JobStatus.PROCESSING:
                 raise _refuse(job, event)
-            if job.attempts >= job.max_attempts:
-                lost = JobError(
-                    "lease-expired",
-                    f"the worker holding the job was lost {job.attempts} times",
-                    retryable=False,
-                )
-                return _dead(job, lost, now)
-            return attrs.evolve(
-                _unleased(job), status=JobStatus.PENDING, available_at=now
+            lost = attrs.evolve(
+                _unleased(job),
+                attempts=job.attempts - 1,
+                lease_losses=job.lease_losses + 1,
             )
+            if lost.lease_losses >= bound:
+                return _dead(lost, _lease_lost(lost.lease_losses), now)
+            return attrs.evolve(lost, status=JobStatus.PENDING, available_at=now)
         case Release():
             if status is not JobStatus.PROCESSING:
                 raise _refuse(job, event)
@@ -250,6 +256,7 @@ def _apply(job: Job, event: Event, now: datetime) -> Job:
                 job,
                 status=JobStatus.PENDING,
                 attempts=0,
+                lease_losses=0,
                 error=None,
                 result=None,
                 progress=0,
@@ -259,6 +266,16 @@ def _apply(job: Job, event: Event, now: datetime) -> Job:
                 available_at=now,
             )
     raise TypeError(f"not a job event: {event!r}")  # pragma: no cover
+
+
+def _lease_lost(losses: int) -> JobError:
+    return JobError(
+        "lease-lost",
+        f"the worker running the job was lost {losses} times (killed, crashed or "
+        "stalled) before it could finish; the job itself may be what brings "
+        "its workers down",
+        retryable=False,
+    )
 
 
 def _unleased(job: Job) -> Job:

@@ -47,6 +47,16 @@ class Metrics:
             ["retryable"],
             registry=r,
         )
+        self.leases_lost = Counter(
+            "vts_job_leases_lost",
+            "Leases that ran out before their job's outcome (the worker was killed, "
+            "crashed or stalled), by what became of the job: reclaimed (no attempt "
+            "used) or dead_lettered (VTS_MAX_LEASE_LOSSES reached).",
+            ["outcome"],
+            registry=r,
+        )
+        for outcome in ("reclaimed", "dead_lettered"):
+            self.leases_lost.labels(outcome)  # exported at 0 before the first loss
         self.job_duration = Histogram(
             "vts_job_duration_seconds",
             "Time from a job's creation to its final state.",

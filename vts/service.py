@@ -64,6 +64,7 @@ class JobService:
         metrics: Metrics,
         *,
         max_attempts: int,
+        max_lease_losses: int,
         clock: Clock = utcnow,
         jitter: Callable[[], float] = random.random,
     ) -> None:
@@ -73,6 +74,7 @@ class JobService:
         self.hub = announcer.hub
         self.metrics = metrics
         self.max_attempts = max_attempts
+        self.max_lease_losses = max_lease_losses
         self.clock = clock
         self.jitter = jitter
         announcer.resync = self.resync_watched
@@ -220,13 +222,25 @@ class JobService:
         return await self.store.renew_leases(owner, job_ids, expires)
 
     async def reclaim_expired(self, limit: int = 500) -> list[Job]:
-        """Make jobs whose worker vanished claimable again (or dead-letter them)."""
+        """Make jobs whose worker vanished claimable again, using none of their
+        attempts; dead-letter those that lost `max_lease_losses` leases."""
+        event = ExpireLease(self.max_lease_losses)
         reclaimed = []
         for job in await self.store.expired(self.clock(), limit):
             try:
-                reclaimed.append(await self.advance(job, ExpireLease()))
+                new = await self.advance(job, event)
             except VersionConflictError:
                 continue  # its worker renewed or finished it meanwhile
+            reclaimed.append(new)
+            if new.status is JobStatus.FAILED:
+                self.metrics.leases_lost.labels("dead_lettered").inc()
+                log.warning(
+                    "job %s dead-lettered: its lease was lost %d times",
+                    new.job_id,
+                    new.lease_losses,
+                )
+            else:
+                self.metrics.leases_lost.labels("reclaimed").inc()
         if reclaimed:
             log.warning("reclaimed %d jobs whose lease expired", len(reclaimed))
         return reclaimed

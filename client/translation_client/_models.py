@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 JobStatus = Literal["pending", "processing", "completed", "failed", "cancelled"]
 Stage = Literal["downloading", "transcribing", "translating", "synthesizing", "muxing"]
@@ -32,6 +32,9 @@ class Job(TypedDict):
     stage: Stage | None
     attempts: int
     max_attempts: int
+    lease_losses: NotRequired[int]
+    """Times the job's worker was lost and the job ran again (absent before vts
+    counted them); at the server's bound the job fails with `lease-lost`."""
     error: JobErrorInfo | None
     result: dict[str, Any] | None
     created_at: str

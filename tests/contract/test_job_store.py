@@ -66,6 +66,7 @@ async def test_create_get_round_trip_preserves_every_field(store: JobStore) -> N
         progress=42,
         stage="translating",
         attempts=2,
+        lease_losses=4,
         error=JobError("timeout", "the ASR backend timed out ⏱", retryable=True),
         result={"output_url": "https://example.com/out.mp4", "sizes": [1, 2]},
         started_at=at(1.000001),

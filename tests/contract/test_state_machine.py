@@ -74,7 +74,7 @@ ATTEMPT_EVENTS = st.one_of(
     st.just(Release()),
 )
 FINAL_POKES = ATTEMPT_EVENTS | st.sampled_from(
-    [Claim("worker-a", T0), ExpireLease(), Cancel()]
+    [Claim("worker-a", T0), ExpireLease(1), Cancel()]
 )
 
 
@@ -113,6 +113,12 @@ class JobLifecycle(RuleBasedStateMachine):
         self.keys: dict[str, tuple[str, str]] = {}  # idempotency key -> (fp, job id)
         self.last_status: dict[str, JobStatus] = {}  # as the store held it last step
         self.replayed: set[str] = set()  # jobs replayed in this step
+        # Counted apart from vts.domain, per job since its last replay: attempts that
+        # failed, whether one is running or ended the job, leases lost.
+        self.failures: Counter[str] = Counter()
+        self.open_attempt: set[str] = set()
+        self.lease_losses: Counter[str] = Counter()
+        self.max_lease_losses = 1
         self.submitted = 0  # job ids are never reused, even after a purge
 
     def teardown(self) -> None:
@@ -154,9 +160,14 @@ class JobLifecycle(RuleBasedStateMachine):
     # --- rules ---------------------------------------------------------------------
 
     @initialize(
-        jobs=st.lists(st.tuples(st.integers(1, 3), CLAIMS), min_size=1, max_size=6)
+        jobs=st.lists(st.tuples(st.integers(1, 3), CLAIMS), min_size=1, max_size=6),
+        max_lease_losses=st.integers(1, 3),
     )
-    def submit_first(self, jobs: list[tuple[int, IdempotencyClaim | None]]) -> None:
+    def submit_first(
+        self, jobs: list[tuple[int, IdempotencyClaim | None]], max_lease_losses: int
+    ) -> None:
+        # The reaper's bound (VTS_MAX_LEASE_LOSSES) for this run.
+        self.max_lease_losses = max_lease_losses
         # Hypothesis leaves some rules out of each run (swarm testing); seeding jobs
         # keeps the runs that leave out `submit` useful.
         for max_attempts, idem in jobs:
@@ -193,6 +204,7 @@ class JobLifecycle(RuleBasedStateMachine):
         for job in claimed:
             assert job == transition(self.model[job.job_id], event, now)
             self.accept(job)
+            self.open_attempt.add(job.job_id)
 
     @rule(limits=st.tuples(st.integers(1, 3), st.integers(1, 3)), lease=LEASES)
     def claim_race(self, limits: tuple[int, int], lease: timedelta) -> None:
@@ -221,6 +233,7 @@ class JobLifecycle(RuleBasedStateMachine):
             for job in batch:
                 assert job == transition(self.model[job.job_id], event, now)
                 self.accept(job)
+                self.open_attempt.add(job.job_id)
 
     @with_status(JobStatus.PROCESSING)
     @rule(data=st.data(), event=ATTEMPT_EVENTS)
@@ -228,6 +241,10 @@ class JobLifecycle(RuleBasedStateMachine):
         """The running attempt reports progress, succeeds, fails or is given back."""
         job_id = data.draw(st.sampled_from(self.ids(JobStatus.PROCESSING)))
         self.change(job_id, event)
+        if isinstance(event, Fail):
+            self.failures[job_id] += 1
+        if isinstance(event, Fail | Release):
+            self.open_attempt.discard(job_id)
 
     @with_status(JobStatus.PENDING, JobStatus.PROCESSING)
     @rule(data=st.data())
@@ -241,6 +258,8 @@ class JobLifecycle(RuleBasedStateMachine):
         job_id = data.draw(st.sampled_from(self.ids(JobStatus.FAILED)))
         self.change(job_id, Replay())
         self.replayed.add(job_id)
+        del self.failures[job_id], self.lease_losses[job_id]
+        self.open_attempt.discard(job_id)
 
     @rule(seconds=st.floats(0.001, 90))
     def tick(self, seconds: float) -> None:
@@ -274,11 +293,14 @@ class JobLifecycle(RuleBasedStateMachine):
             if (lease := self.model[i].lease_expires_at) and lease < self.now
         }
         assert job_id in {j.job_id for j in expired}
+        event = ExpireLease(self.max_lease_losses)
         for job in expired:
             assert job == self.model[job.job_id]
-            new = transition(job, ExpireLease(), self.now)
+            new = transition(job, event, self.now)
             self.run(self.store.update(new, job.version))
             self.accept(new)
+            self.lease_losses[job.job_id] += 1
+            self.open_attempt.discard(job.job_id)
 
     @precondition(lambda self: any(len(h) > 1 for h in self.history.values()))
     @rule(data=st.data())
@@ -327,6 +349,9 @@ class JobLifecycle(RuleBasedStateMachine):
             del self.history[job_id]
             self.transitions.pop(job_id, None)
             self.last_status.pop(job_id, None)
+            self.failures.pop(job_id, None)
+            self.lease_losses.pop(job_id, None)
+            self.open_attempt.discard(job_id)
         self.keys = {k: v for k, v in self.keys.items() if v[1] not in purged}
 
     # --- invariants, checked against the store after every step ----------------------
@@ -340,6 +365,16 @@ class JobLifecycle(RuleBasedStateMachine):
         for job_id, job in stored.items():
             assert job.version == 1 + self.transitions[job_id]
             assert 0 <= job.attempts <= job.max_attempts
+            # Attempts count failures and the attempt in hand, never a lost lease;
+            # lost leases are counted apart, and their bound alone ends a job
+            # lease-lost.
+            assert job.attempts == self.failures[job_id] + (job_id in self.open_attempt)
+            assert job.lease_losses == self.lease_losses[job_id]
+            assert job.lease_losses <= self.max_lease_losses
+            lease_lost = job.error is not None and job.error.code == "lease-lost"
+            assert (job.lease_losses == self.max_lease_losses) == (
+                lease_lost and job.status is JobStatus.FAILED
+            )
             leased = job.lease_owner is not None and job.lease_expires_at is not None
             assert leased == (job.status is JobStatus.PROCESSING)
             assert job.lease_owner in (None, *OWNERS)

@@ -72,7 +72,9 @@ async def test_client_wait_survives_kill_9_and_restart(spawn: Spawn) -> None:
         second = await spawn(env)
         assert second.port == port
         job = await waiting
-    assert (job["job_id"], job["status"], job["attempts"]) == (job_id, "completed", 2)
+    # Run again after the kill, without using an attempt for the one it cut short.
+    assert (job["job_id"], job["status"], job["attempts"]) == (job_id, "completed", 1)
+    assert job["lease_losses"] >= 1
     assert_each_version_once(seen)
     assert seen[-1] == job
     assert not second.error_lines(), second.logs()

@@ -52,6 +52,7 @@ async def service(tmp_path: Path) -> AsyncIterator[JobService]:
                 announcer,
                 metrics,
                 max_attempts=3,
+                max_lease_losses=5,
             )
         finally:
             await broker.close()

@@ -33,7 +33,9 @@ async def service(tmp_path: Path) -> AsyncIterator[JobService]:
         metrics = Metrics()
         announcer = Announcer(EventHub(hot_capacity=HOT), broker, metrics, "test")
         try:
-            yield JobService(store, broker, announcer, metrics, max_attempts=3)
+            yield JobService(
+                store, broker, announcer, metrics, max_attempts=3, max_lease_losses=5
+            )
         finally:
             await broker.close()
 

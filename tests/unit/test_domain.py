@@ -26,6 +26,8 @@ from vts.domain import (
 from vts.errors import InvalidTransitionError
 
 LEASE = timedelta(seconds=30)
+MAX_LEASE_LOSSES = 3
+EXPIRE = ExpireLease(MAX_LEASE_LOSSES)
 RESULT = {"output_url": "https://media.example/out.mp4"}
 TRANSIENT = JobError("asr-overloaded", "the recognizer is overloaded", retryable=True)
 PERMANENT = JobError("no-speech", "no speech in the audio track", retryable=False)
@@ -35,7 +37,7 @@ EVENTS: dict[str, Event] = {
     "progress": Progress(40, "translating"),
     "succeed": Succeed(RESULT),
     "fail": Fail(TRANSIENT, jitter=0.5),
-    "expire_lease": ExpireLease(),
+    "expire_lease": EXPIRE,
     "release": Release(),
     "cancel": Cancel(),
     "replay": Replay(),
@@ -191,22 +193,62 @@ def test_permanent_failure_dead_letters_at_once() -> None:
     assert job.completed_at == at(4)
 
 
-def test_expire_lease_with_attempts_left_makes_job_claimable_now() -> None:
-    job = transition(claimed(), ExpireLease(), at(31))
+def test_expire_lease_makes_job_claimable_now_without_using_an_attempt() -> None:
+    job = transition(claimed(), EXPIRE, at(31))
     assert job.status is JobStatus.PENDING
     assert job.available_at == at(31)
-    assert job.attempts == 1  # the lost attempt counts
+    assert job.attempts == 0  # the claim's attempt is given back
+    assert job.lease_losses == 1
+    assert job.error is None
     assert job.lease_owner is None and job.lease_expires_at is None
 
 
-def test_expire_lease_on_last_attempt_fails_as_lease_expired() -> None:
-    job = claimed(make_job(attempts=2, max_attempts=3))
-    job = transition(job, ExpireLease(), at(31))
+def test_expire_lease_on_the_last_attempt_keeps_the_job_alive() -> None:
+    """A crash during the only attempt left is no failure of the job."""
+    job = claimed(make_job(max_attempts=1))
+    job = transition(job, EXPIRE, at(31))
+    assert job.status is JobStatus.PENDING
+    assert job.attempts == 0
+    again = claimed(job, now=at(32))
+    assert again.attempts == 1
+    assert transition(again, Succeed(RESULT), at(33)).status is JobStatus.COMPLETED
+
+
+def test_expire_lease_keeps_the_last_failure_of_the_job() -> None:
+    failed_once = transition(claimed(), Fail(TRANSIENT), at(1))
+    job = transition(claimed(failed_once, now=at(5)), EXPIRE, at(40))
+    assert job.status is JobStatus.PENDING
+    assert job.attempts == 1  # the failure counts, the lost lease does not
+    assert job.error == TRANSIENT
+
+
+def test_expire_lease_at_the_bound_dead_letters_as_lease_lost() -> None:
+    job = make_job(max_attempts=1)
+    for n in range(MAX_LEASE_LOSSES - 1):
+        job = transition(claimed(job, now=at(n * 60)), EXPIRE, at(n * 60 + 31))
+        assert (job.status, job.lease_losses) == (JobStatus.PENDING, n + 1)
+    job = transition(claimed(job, now=at(600)), EXPIRE, at(631))
     assert job.status is JobStatus.FAILED
+    assert job.lease_losses == MAX_LEASE_LOSSES
+    assert job.attempts == 0
     assert job.error is not None
-    assert job.error.code == "lease-expired"
+    assert job.error.code == "lease-lost"
     assert job.error.retryable is False
-    assert job.completed_at == at(31)
+    assert f"lost {MAX_LEASE_LOSSES} times" in job.error.message
+    assert job.completed_at == at(631)
+    assert job.lease_owner is None and job.available_at is None
+
+
+def test_expire_lease_bound_of_one_dead_letters_at_the_first_loss() -> None:
+    job = transition(claimed(), ExpireLease(1), at(31))
+    assert job.status is JobStatus.FAILED
+    assert job.error is not None and job.error.code == "lease-lost"
+
+
+@pytest.mark.parametrize("bound", [0, -1])
+def test_expire_lease_needs_a_bound_of_at_least_one(bound: int) -> None:
+    with pytest.raises(ValueError, match="max_lease_losses"):
+        ExpireLease(bound)
 
 
 def test_release_gives_attempt_back() -> None:
@@ -226,10 +268,14 @@ def test_cancel_from_live_states(status: JobStatus) -> None:
     assert job.lease_owner is None and job.lease_expires_at is None
 
 
-def test_replay_resets_attempts_error_and_result() -> None:
+def test_replay_resets_attempts_lease_losses_error_and_result() -> None:
     failed = claimed(make_job(attempts=2, max_attempts=3))
     failed = transition(failed, Progress(70, "synthesizing"), at(1))
     failed = transition(failed, Fail(TRANSIENT), at(2))
+    lost = transition(claimed(make_job(), now=at(3)), ExpireLease(1), at(40))
+    for before in (failed, lost):
+        replayed = transition(before, Replay(), at(41))
+        assert (replayed.attempts, replayed.lease_losses) == (0, 0)
     job = transition(failed, Replay(), at(9))
     assert job.status is JobStatus.PENDING
     assert job.attempts == 0

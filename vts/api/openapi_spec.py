@@ -117,7 +117,7 @@ def _job_schemas() -> dict[str, Schema]:
             {
                 "code": {
                     "type": "string",
-                    "examples": ["transient-error", "lease-expired"],
+                    "examples": ["transient-error", "lease-lost"],
                 },
                 "message": {"type": "string"},
                 "retryable": {"type": "boolean"},
@@ -138,8 +138,21 @@ def _job_schemas() -> dict[str, Schema]:
                     "the first progress report.",
                     "examples": list(STAGES),
                 },
-                "attempts": {"type": "integer", "minimum": 0},
+                "attempts": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "Attempts that ended in a failure or a success, "
+                    "plus the running one. An attempt cut short by a lost lease or "
+                    "a shutdown is not counted.",
+                },
                 "max_attempts": {"type": "integer", "minimum": 1},
+                "lease_losses": {
+                    "type": "integer",
+                    "minimum": 0,
+                    "description": "How many times the worker running the job was "
+                    "lost (killed, crashed or stalled) and the job ran again; at "
+                    "VTS_MAX_LEASE_LOSSES it fails with error code `lease-lost`.",
+                },
                 "error": nullable(ref("JobError")),
                 "result": {
                     "type": ["object", "null"],

@@ -42,7 +42,7 @@ TRANSACTION_ATTEMPTS = 3
 MIGRATION_LOCK = 0x767473  # "vts": one migrator at a time across replicas
 _COLUMNS = (
     "job_id, status, version, available_at, lease_owner, lease_expires_at, "
-    "completed_at, idempotency_key, fingerprint, body"
+    "completed_at, lease_losses, idempotency_key, fingerprint, body"
 )
 _UNNEST_TYPES = (
     "text[]",
@@ -52,6 +52,7 @@ _UNNEST_TYPES = (
     "text[]",
     "timestamptz[]",
     "timestamptz[]",
+    "int[]",
     "text[]",
     "text[]",
     "jsonb[]",
@@ -63,11 +64,11 @@ UPDATE jobs SET status = u.status, version = u.version, available_at = u.availab
         AND jobs.lease_owner IS NOT DISTINCT FROM u.lease_owner
         THEN GREATEST(jobs.lease_expires_at, u.lease_expires_at)
         ELSE u.lease_expires_at END,
-    completed_at = u.completed_at, body = u.body
+    completed_at = u.completed_at, lease_losses = u.lease_losses, body = u.body
 FROM unnest($1::text[], $2::int[], $3::text[], $4::int[], $5::timestamptz[], $6::text[],
-            $7::timestamptz[], $8::timestamptz[], $9::jsonb[])
+            $7::timestamptz[], $8::timestamptz[], $9::int[], $10::jsonb[])
     AS u(job_id, expected, status, version, available_at, lease_owner, lease_expires_at,
-         completed_at, body)
+         completed_at, lease_losses, body)
 WHERE jobs.job_id = u.job_id AND jobs.version = u.expected
 RETURNING jobs.job_id
 """
@@ -82,6 +83,7 @@ def _columns(job: Job, idem: IdempotencyClaim | None = None) -> tuple[Any, ...]:
         job.lease_owner,
         job.lease_expires_at,
         job.completed_at,
+        job.lease_losses,
         idem.key if idem else None,
         idem.fingerprint if idem else None,
         job_to_record(job).decode(),
@@ -93,7 +95,7 @@ def _update_args(pairs: Sequence[tuple[Job, int]]) -> list[list[Any]]:
     rows = []
     for job, expected in pairs:
         columns = _columns(job)
-        rows.append((job.job_id, expected, *columns[1:7], columns[9]))
+        rows.append((job.job_id, expected, *columns[1:8], columns[10]))
     return [list(column) for column in zip(*rows, strict=True)]
 
 

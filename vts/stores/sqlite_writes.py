@@ -29,7 +29,7 @@ PURGE_SQL = (
 )
 _JOB_COLUMNS = (
     "job_id, status, version, available_at, lease_owner, lease_expires_at, "
-    "completed_at, idempotency_key, fingerprint, body"
+    "completed_at, lease_losses, idempotency_key, fingerprint, body"
 )
 
 
@@ -42,6 +42,7 @@ def _row(job: Job, idem: IdempotencyClaim | None = None) -> tuple[Any, ...]:
         job.lease_owner,
         epoch(job.lease_expires_at),
         epoch(job.completed_at),
+        job.lease_losses,
         idem.key if idem else None,
         idem.fingerprint if idem else None,
         job_to_record(job),
@@ -54,13 +55,13 @@ _UPDATE = (
     "UPDATE jobs SET status=?2, version=?3, available_at=?4, lease_owner=?5,"
     " lease_expires_at=CASE WHEN ?2 = 'processing' AND status = 'processing'"
     " AND lease_owner IS ?5 THEN max(coalesce(lease_expires_at, 0), ?6) ELSE ?6 END,"
-    " completed_at=?7, body=?8 WHERE job_id=?1"
+    " completed_at=?7, lease_losses=?8, body=?9 WHERE job_id=?1"
 )
 
 
 def _update_row(job: Job) -> tuple[Any, ...]:
     row = _row(job)
-    return (*row[0:7], row[9])
+    return (*row[0:8], row[10])
 
 
 def write_batch(conn: sqlite3.Connection, ops: list[Op]) -> None:
@@ -113,7 +114,7 @@ def _apply_creates(conn: sqlite3.Connection, ops: list[CreateOp]) -> None:
         rows_to_insert.append(_row(op.job, idem))
         op.result = (op.job, True)
     conn.executemany(
-        f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
+        f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
         rows_to_insert,
     )
 
