@@ -11,6 +11,7 @@ import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from multidict import MultiDict
 
 from vts.api.validation import (
     DEFAULT_PAGE,
@@ -22,6 +23,7 @@ from vts.api.validation import (
     parse_json_object,
     parse_limit,
     parse_status,
+    query_value,
 )
 from vts.domain import JobStatus
 from vts.errors import ValidationError
@@ -323,3 +325,19 @@ def test_query_parsers_raise_only_validation_error(raw: str) -> None:
             parse(raw)
         except ValidationError:
             pass
+
+
+def test_query_value_returns_the_one_value_or_none() -> None:
+    query = MultiDict([("status", "failed"), ("limit", "")])
+    assert query_value(query, "status") == "failed"
+    assert query_value(query, "limit") == ""
+    assert query_value(query, "cursor") is None
+
+
+@pytest.mark.parametrize("values", [["a", "b"], ["failed", "failed"], ["", ""]])
+def test_query_value_refuses_a_repeated_parameter(values: list[str]) -> None:
+    query = MultiDict([("status", v) for v in values] + [("limit", "5")])
+    with pytest.raises(ValidationError) as caught:
+        query_value(query, "status")
+    assert list(caught.value.errors) == ["status"]
+    assert f"given {len(values)} times" in caught.value.errors["status"]

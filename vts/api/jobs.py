@@ -14,6 +14,7 @@ from vts.api.validation import (
     parse_json_object,
     parse_limit,
     parse_status,
+    query_value,
 )
 from vts.codec import snapshot_bytes, snapshot_status
 from vts.keys import service_key
@@ -68,9 +69,10 @@ async def get_job(request: web.Request) -> web.Response:
 async def list_jobs(request: web.Request) -> web.Response:
     """GET /jobs?status=&limit=&cursor=: newest first, cursor pagination."""
     query = request.query
-    status = parse_status(query.get("status"))
-    limit = parse_limit(query.get("limit"))
-    page = await _service(request).list_jobs(status, limit, query.get("cursor"))
+    status = parse_status(query_value(query, "status"))
+    limit = parse_limit(query_value(query, "limit"))
+    cursor = query_value(query, "cursor")
+    page = await _service(request).list_jobs(status, limit, cursor)
     body = _list_body([snapshot_bytes(job) for job in page.jobs], page.next_cursor)
     return web.Response(body=body, content_type=JSON)
 
@@ -84,7 +86,7 @@ async def cancel_job(request: web.Request) -> web.Response:
 
 async def list_dead_letters(request: web.Request) -> web.Response:
     """GET /dlq?limit=: dead-lettered jobs, most recent first."""
-    limit = parse_limit(request.query.get("limit"))
+    limit = parse_limit(query_value(request.query, "limit"))
     entries = await _service(request).dead_letters(limit)
     return web.Response(body=_list_body(entries, None), content_type=JSON)
 

@@ -444,7 +444,8 @@ def _responses() -> dict[str, Schema]:
         "PayloadTooLarge": problem("The body is larger than the server accepts."),
         "ValidationFailed": problem(
             "The request is not valid (/problems/validation-error; `errors` names each "
-            "field), or its Idempotency-Key was used with another body "
+            "field or parameter; a query parameter given twice is refused too), or its "
+            "Idempotency-Key was used with another body "
             "(/problems/idempotency-key-reused)."
         ),
         "Unavailable": problem(

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
+from multidict import MultiMapping
 
 from vts.domain import JobStatus
 from vts.errors import ValidationError
@@ -54,6 +55,17 @@ VIDEO_URL_PATTERN = (
 _VIDEO_URL = re.compile(VIDEO_URL_PATTERN)
 _ALLOWED_FIELDS = frozenset({"source_language", "target_language", "metadata"})
 _KEY_CHARS = re.compile(r"^[\x21-\x7e]+$")
+
+
+def query_value(query: MultiMapping[str], name: str) -> str | None:
+    """The query parameter `name`, None if absent; ValidationError naming it if it is
+    repeated (`status=a&status=b`), rather than silently using one of the values."""
+    values = query.getall(name, [])
+    if len(values) > 1:
+        raise ValidationError(
+            errors={name: f"given {len(values)} times; give it at most once"}
+        )
+    return values[0] if values else None
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
