@@ -24,9 +24,10 @@ from vts.api.validation import (
     parse_limit,
     parse_status,
     query_value,
+    require_json,
 )
 from vts.domain import JobStatus
-from vts.errors import ValidationError
+from vts.errors import UnsupportedMediaTypeError, ValidationError
 
 SEED_BODY: dict[str, Any] = {
     "source_language": "en",
@@ -325,6 +326,44 @@ def test_query_parsers_raise_only_validation_error(raw: str) -> None:
             parse(raw)
         except ValidationError:
             pass
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json",
+        "Application/JSON",
+        "application/json; charset=utf-8",
+        'application/json;charset="UTF-8"',
+        "application/json; charset=utf8; q=1",
+    ],
+)
+def test_require_json_accepts_application_json(content_type: str) -> None:
+    require_json(content_type)
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        None,
+        "",
+        "text/plain",
+        "text/plain; charset=utf-8",
+        "application/x-www-form-urlencoded",  # what curl -d sends without -H
+        "multipart/form-data; boundary=x",
+        "application/octet-stream",
+        "application/merge-patch+json",
+        "application/jsonx",
+        "json",
+        "application/json; charset=latin-1",
+        "application/json; charset=utf-16",
+    ],
+)
+def test_require_json_refuses_other_media_types(content_type: str | None) -> None:
+    with pytest.raises(UnsupportedMediaTypeError) as caught:
+        require_json(content_type)
+    assert caught.value.accepted == "application/json"
+    assert "application/json" in caught.value.message or "UTF-8" in caught.value.message
 
 
 def test_query_value_returns_the_one_value_or_none() -> None:

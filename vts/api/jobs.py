@@ -15,6 +15,7 @@ from vts.api.validation import (
     parse_limit,
     parse_status,
     query_value,
+    require_json,
 )
 from vts.codec import snapshot_bytes, snapshot_status
 from vts.keys import service_key
@@ -43,6 +44,7 @@ def _list_body(snapshots: Sequence[bytes], next_cursor: str | None) -> bytes:
 
 async def create_job(request: web.Request) -> web.Response:
     """POST /translate: 202 with the job id; an Idempotency-Key makes retries safe."""
+    require_json(request.headers.get("Content-Type"))  # before reading the body
     body = parse_json_object(await request.read())
     job_request = parse_job_request(body)
     claim = idempotency_claim(request.headers.get("Idempotency-Key"), body)

@@ -442,6 +442,14 @@ def _responses() -> dict[str, Schema]:
             "kept changing (/problems/version-conflict)."
         ),
         "PayloadTooLarge": problem("The body is larger than the server accepts."),
+        "UnsupportedMediaType": {
+            **problem(
+                "The body is not declared as application/json (a missing "
+                "Content-Type included; a charset must be utf-8) "
+                "(/problems/unsupported-media-type)."
+            ),
+            "headers": {"Accept-Post": {"schema": {"const": JSON}}},
+        },
         "ValidationFailed": problem(
             "The request is not valid (/problems/validation-error; `errors` names each "
             "field or parameter; a query parameter given twice is refused too), or its "

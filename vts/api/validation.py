@@ -12,10 +12,11 @@ import orjson
 from multidict import MultiMapping
 
 from vts.domain import JobStatus
-from vts.errors import ValidationError
+from vts.errors import UnsupportedMediaTypeError, ValidationError
 from vts.ports import IdempotencyClaim
 from vts.service import JobRequest
 
+JSON_MEDIA_TYPE = "application/json"
 MAX_BODY_BYTES = 64 * 1024
 MAX_METADATA_BYTES = 16 * 1024
 MAX_METADATA_DEPTH = 32
@@ -55,6 +56,34 @@ VIDEO_URL_PATTERN = (
 _VIDEO_URL = re.compile(VIDEO_URL_PATTERN)
 _ALLOWED_FIELDS = frozenset({"source_language", "target_language", "metadata"})
 _KEY_CHARS = re.compile(r"^[\x21-\x7e]+$")
+
+
+def require_json(content_type: str | None) -> None:
+    """UnsupportedMediaTypeError unless the body is declared application/json.
+
+    Parameters are allowed, but JSON is UTF-8 (RFC 8259), so a charset must say so.
+    A missing Content-Type is refused too: RFC 9110 (8.3) lets a recipient take it
+    for application/octet-stream, and a body that is JSON only by chance (`curl -d`
+    sends a form type) should be declared, not guessed.
+    """
+    media_type, *parameters = (content_type or "").split(";")
+    media_type = media_type.strip().lower()
+    if media_type != JSON_MEDIA_TYPE:
+        sent = f"declared as {media_type[:80]!r}" if media_type else "not declared"
+        raise UnsupportedMediaTypeError(
+            f"the body's media type is {sent}; send it with Content-Type: "
+            f"{JSON_MEDIA_TYPE}",
+            JSON_MEDIA_TYPE,
+        )
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        charset = value.strip().strip('"').lower()
+        if name.strip().lower() == "charset" and charset not in ("utf-8", "utf8"):
+            raise UnsupportedMediaTypeError(
+                f"JSON is UTF-8 (RFC 8259), not charset {charset[:40]!r}; send "
+                "charset=utf-8 or no charset",
+                JSON_MEDIA_TYPE,
+            )
 
 
 def query_value(query: MultiMapping[str], name: str) -> str | None:
