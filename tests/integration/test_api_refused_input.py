@@ -1,6 +1,6 @@
-"""Input vts refuses over a real loopback port: bodies not declared as JSON, repeated
-query parameters. Each is a specific problem+json 4xx naming what is wrong, and
-nothing is stored."""
+"""Input vts refuses over a real loopback port: user info and non-public hosts in
+video_url, bodies not declared as JSON, repeated query parameters. Each is a specific
+problem+json 4xx naming what is wrong, and nothing is stored."""
 
 from __future__ import annotations
 
@@ -25,6 +25,63 @@ def _body(video_url: str) -> dict[str, Any]:
 async def _stored(client) -> list[str]:
     """Every job id on the server (one page is all a test makes)."""
     return await client.job_ids(limit="100")
+
+
+# --- video_url ---------------------------------------------------------------------------
+
+REFUSED_URLS = {
+    "user-and-password": "https://alice:S3cret@media.example.com/v.mp4",
+    "user-only": "https://alice@media.example.com/v.mp4",
+    "metadata-service": "http://169.254.169.254/latest/meta-data/iam/",
+    "metadata-name": "http://metadata.google.internal/computeMetadata/v1/",
+    "loopback": "http://127.0.0.1:6379/",
+    "loopback-short": "http://127.1/",
+    "loopback-decimal": "http://2130706433/",
+    "loopback-hex": "http://0x7f.1/",
+    "loopback-v6": "http://[::1]/",
+    "loopback-v4-mapped": "http://[::ffff:127.0.0.1]/",
+    "unspecified": "http://0.0.0.0:8000/",
+    "private": "http://10.0.0.5/v.mp4",
+    "private-v6": "http://[fd00:ec2::254]/",
+    "link-local-v6": "http://[fe80::1]/",
+    "shared-nat": "http://100.100.100.200/latest/meta-data/",
+    "localhost": "http://localhost:8000/jobs",
+    "localhost-subdomain": "http://vts.localhost/",
+    "single-label": "http://redis:6379/",
+}
+
+
+@pytest.mark.parametrize("url", REFUSED_URLS.values(), ids=REFUSED_URLS.keys())
+async def test_translate_refuses_user_info_and_non_public_hosts(client, url) -> None:
+    async with client.post("/translate", json=_body(url)) as response:
+        problem = await client.problem(response, 422)
+    assert problem["type"] == "/problems/validation-error"
+    assert list(problem["errors"]) == ["metadata.video_url"]
+    why = problem["errors"]["metadata.video_url"]
+    if "@" in url:
+        assert "signed query string" in why
+        assert "S3cret" not in orjson.dumps(problem).decode()  # not echoed back
+    else:
+        assert "VTS_ALLOW_PRIVATE_URLS" in why
+    assert await _stored(client) == []
+
+
+async def test_private_hosts_are_accepted_when_allowed(app_server) -> None:
+    client = await app_server(allow_private_urls=True)
+    urls = [u for u in REFUSED_URLS.values() if "@" not in u]
+    ids = [await client.submit(_body(url)) for url in urls]
+    assert sorted(ids) == sorted(await _stored(client))
+    user_info = REFUSED_URLS["user-and-password"]
+    async with client.post("/translate", json=_body(user_info)) as response:
+        problem = await client.problem(response, 422)
+    assert "signed query string" in problem["errors"]["metadata.video_url"]
+    assert len(await _stored(client)) == len(urls)
+
+
+async def test_public_video_urls_are_still_accepted(client) -> None:
+    for url in (VIDEO, "http://8.8.8.8/v.mp4", "https://[2606:4700::1111]/v.mp4"):
+        job_id = await client.submit(_body(url))
+        assert (await client.job(job_id))["metadata"]["video_url"] == url
 
 
 # --- Content-Type ------------------------------------------------------------------------

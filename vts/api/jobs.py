@@ -18,7 +18,7 @@ from vts.api.validation import (
     require_json,
 )
 from vts.codec import snapshot_bytes, snapshot_status
-from vts.keys import service_key
+from vts.keys import service_key, settings_key
 from vts.service import JobService
 
 JSON = "application/json"
@@ -46,7 +46,8 @@ async def create_job(request: web.Request) -> web.Response:
     """POST /translate: 202 with the job id; an Idempotency-Key makes retries safe."""
     require_json(request.headers.get("Content-Type"))  # before reading the body
     body = parse_json_object(await request.read())
-    job_request = parse_job_request(body)
+    allow_private = request.app[settings_key].allow_private_urls
+    job_request = parse_job_request(body, allow_private_urls=allow_private)
     claim = idempotency_claim(request.headers.get("Idempotency-Key"), body)
     job, created = await _service(request).submit(job_request, claim)
     headers = {"Location": f"/jobs/{job.job_id}"}
