@@ -72,6 +72,6 @@ async def answer(
         pointer = where + _pointer("content", media_type, "schema")
         assert schema_errors(pointer, body) == []
         headers = spec_response.get("headers", {})
-        for name in ("Location", "Retry-After", "Idempotent-Replayed"):
+        for name in ("Location", "Retry-After", "Idempotent-Replayed", "Accept-Post"):
             assert (name not in response.headers) or (name in headers), name
         return body

@@ -174,7 +174,7 @@ class Settings:
         "true or false (also 1/0, yes/no, on/off)",
     )
     """VTS_ALLOW_PRIVATE_URLS: accept video URLs naming loopback, private, link-local
-    or metadata addresses (false)."""
+    or metadata addresses, or local names (false; the rules: vts.api.urls)."""
     sim_duration: SimDuration = _setting(
         "VTS_SIM_DURATION",
         SimDuration(1.0, 5.0),

@@ -7,6 +7,7 @@ VtsError
 │   ├── PluginError
 │   └── MissingDependencyError
 ├── ValidationError
+├── UnsupportedMediaTypeError
 ├── JobNotFoundError
 ├── ConflictError
 │   ├── InvalidTransitionError
@@ -99,6 +100,16 @@ class ValidationError(VtsError):
         self.errors = dict(errors or {})
         if message is None and self.errors:
             message = "; ".join(f"{k}: {v}" for k, v in self.errors.items())
+        super().__init__(message)
+
+
+class UnsupportedMediaTypeError(VtsError):
+    """The request body is not in a media type this endpoint accepts."""
+
+    code = "unsupported-media-type"
+
+    def __init__(self, message: str, accepted: str) -> None:
+        self.accepted = accepted
         super().__init__(message)
 
 

@@ -19,7 +19,7 @@ from chart._helm import (
     of_kind,
     one,
 )
-from vts.api.validation import VIDEO_URL_PATTERN
+from vts.api.urls import VIDEO_URL_PATTERN
 
 OPERATOR = f"{FULLNAME}-operator"
 

@@ -163,7 +163,8 @@ async def test_translate_chunked_body_over_64k_is_413_problem(client) -> None:
             yield b"x" * 1024
         yield b'"}}'
 
-    async with client.post("/translate", data=chunks()) as response:
+    headers = {"Content-Type": "application/json"}
+    async with client.post("/translate", data=chunks(), headers=headers) as response:
         await client.problem(response, 413)
     await _assert_no_jobs(client)
 

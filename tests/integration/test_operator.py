@@ -206,6 +206,8 @@ async def test_operator_completes_rejects_and_cancels_translationjobs(
             await apply(kmock, "stopped")
             await apply(kmock, "done", metadata={"title": "Intro"})
             await apply(kmock, "same", targetLanguage="EN")
+            # The CRD's pattern cannot tell private hosts; vts's 422 is permanent.
+            await apply(kmock, "metadata", videoUrl="http://169.254.169.254/latest/")
 
             deleted = await reach(kmock, vts, "deleted", "Processing")
             stopped = await reach(kmock, vts, "stopped", "Processing")
@@ -229,6 +231,11 @@ async def test_operator_completes_rejects_and_cancels_translationjobs(
             assert "target_language: must differ" in rejected["message"]
             assert "jobId" not in same
             await wait_event(kmock, vts, "same", "Rejected")
+            private = await reach(kmock, vts, "metadata", "Failed")
+            rejected = condition(kmock, "metadata", "Failed")
+            assert (rejected["status"], rejected["reason"]) == ("True", "Rejected")
+            assert "169.254.169.254, a link-local" in rejected["message"]
+            assert "jobId" not in private
 
             done = await reach(kmock, vts, "done", "Completed")
             await wait_event(kmock, vts, "done", "Completed")

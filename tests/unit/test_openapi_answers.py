@@ -65,9 +65,18 @@ async def test_openapi_describes_the_problems(client: TestClient) -> None:
     bad = {**SEED_BODY, "target_language": "en", "extra": True}
     problem = await answer(client, "post", "/translate", "/translate", 422, json=bad)
     assert set(problem["errors"]) == {"target_language", "extra"}
+    json_type = {"Content-Type": "application/json"}
     await answer(
-        client, "post", "/translate", "/translate", 413, data=b" " * (65 * 1024)
+        client,
+        "post",
+        "/translate",
+        "/translate",
+        413,
+        data=b" " * (65 * 1024),
+        headers=json_type,
     )
+    refused = await answer(client, "post", "/translate", "/translate", 415, data=b"{}")
+    assert refused["type"] == "/problems/unsupported-media-type"
     unknown = str(uuid.uuid4())
     await answer(client, "get", f"/jobs/{unknown}", "/jobs/{job_id}", 404)
     await answer(client, "get", "/jobs/not-a-uuid", "/jobs/{job_id}", 422)

@@ -18,6 +18,10 @@ CASES: dict[type[errors.VtsError], tuple[errors.VtsError, int]] = {
         422,
     ),
     errors.IdempotencyKeyReusedError: (errors.IdempotencyKeyReusedError(), 422),
+    errors.UnsupportedMediaTypeError: (
+        errors.UnsupportedMediaTypeError("send JSON", "application/json"),
+        415,
+    ),
     errors.JobNotFoundError: (errors.JobNotFoundError("0f1e2d3c"), 404),
     errors.ConflictError: (errors.ConflictError(), 409),
     errors.InvalidTransitionError: (
@@ -105,6 +109,8 @@ async def test_problem_middleware_maps_error_to_problem_json(
         assert int(response.headers["Retry-After"]) >= 1
     else:
         assert "Retry-After" not in response.headers
+    if status == 415:  # names what the resource accepts instead
+        assert response.headers["Accept-Post"] == "application/json"
 
 
 async def test_problem_title_is_fixed_per_class() -> None:

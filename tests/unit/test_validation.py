@@ -11,20 +11,23 @@ import orjson
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from multidict import MultiDict
 
+from vts.api.urls import VIDEO_URL_PATTERN
 from vts.api.validation import (
     DEFAULT_PAGE,
     MAX_METADATA_BYTES,
-    VIDEO_URL_PATTERN,
     idempotency_claim,
     parse_job_id,
     parse_job_request,
     parse_json_object,
     parse_limit,
     parse_status,
+    query_value,
+    require_json,
 )
 from vts.domain import JobStatus
-from vts.errors import ValidationError
+from vts.errors import UnsupportedMediaTypeError, ValidationError
 
 SEED_BODY: dict[str, Any] = {
     "source_language": "en",
@@ -109,11 +112,11 @@ def test_parse_job_request_rejects_non_http_urls(url: str) -> None:
 @pytest.mark.parametrize(
     "url",
     [
-        "http://a",
+        "http://a.b",
         "HTTPS://EXAMPLE.COM",
         "https://example.com/my%20video.mp4?t=10&lang=en#chapter/2",
-        "https://user:secret@media.example.com:8443/v/1.mp4",
-        "http://[2001:db8::1]:8080/video.mp4",
+        "https://media.example.com:8443/v/1.mp4?token=abc&sig=def",
+        "http://[2606:4700::1111]:8080/video.mp4",
         "https://example.com/a/b/?q=x/y?z",
     ],
 )
@@ -323,3 +326,57 @@ def test_query_parsers_raise_only_validation_error(raw: str) -> None:
             parse(raw)
         except ValidationError:
             pass
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json",
+        "Application/JSON",
+        "application/json; charset=utf-8",
+        'application/json;charset="UTF-8"',
+        "application/json; charset=utf8; q=1",
+    ],
+)
+def test_require_json_accepts_application_json(content_type: str) -> None:
+    require_json(content_type)
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        None,
+        "",
+        "text/plain",
+        "text/plain; charset=utf-8",
+        "application/x-www-form-urlencoded",  # what curl -d sends without -H
+        "multipart/form-data; boundary=x",
+        "application/octet-stream",
+        "application/merge-patch+json",
+        "application/jsonx",
+        "json",
+        "application/json; charset=latin-1",
+        "application/json; charset=utf-16",
+    ],
+)
+def test_require_json_refuses_other_media_types(content_type: str | None) -> None:
+    with pytest.raises(UnsupportedMediaTypeError) as caught:
+        require_json(content_type)
+    assert caught.value.accepted == "application/json"
+    assert "application/json" in caught.value.message or "UTF-8" in caught.value.message
+
+
+def test_query_value_returns_the_one_value_or_none() -> None:
+    query = MultiDict([("status", "failed"), ("limit", "")])
+    assert query_value(query, "status") == "failed"
+    assert query_value(query, "limit") == ""
+    assert query_value(query, "cursor") is None
+
+
+@pytest.mark.parametrize("values", [["a", "b"], ["failed", "failed"], ["", ""]])
+def test_query_value_refuses_a_repeated_parameter(values: list[str]) -> None:
+    query = MultiDict([("status", v) for v in values] + [("limit", "5")])
+    with pytest.raises(ValidationError) as caught:
+        query_value(query, "status")
+    assert list(caught.value.errors) == ["status"]
+    assert f"given {len(values)} times" in caught.value.errors["status"]

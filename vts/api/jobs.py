@@ -14,9 +14,11 @@ from vts.api.validation import (
     parse_json_object,
     parse_limit,
     parse_status,
+    query_value,
+    require_json,
 )
 from vts.codec import snapshot_bytes, snapshot_status
-from vts.keys import service_key
+from vts.keys import service_key, settings_key
 from vts.service import JobService
 
 JSON = "application/json"
@@ -42,8 +44,10 @@ def _list_body(snapshots: Sequence[bytes], next_cursor: str | None) -> bytes:
 
 async def create_job(request: web.Request) -> web.Response:
     """POST /translate: 202 with the job id; an Idempotency-Key makes retries safe."""
+    require_json(request.headers.get("Content-Type"))  # before reading the body
     body = parse_json_object(await request.read())
-    job_request = parse_job_request(body)
+    allow_private = request.app[settings_key].allow_private_urls
+    job_request = parse_job_request(body, allow_private_urls=allow_private)
     claim = idempotency_claim(request.headers.get("Idempotency-Key"), body)
     job, created = await _service(request).submit(job_request, claim)
     headers = {"Location": f"/jobs/{job.job_id}"}
@@ -68,9 +72,10 @@ async def get_job(request: web.Request) -> web.Response:
 async def list_jobs(request: web.Request) -> web.Response:
     """GET /jobs?status=&limit=&cursor=: newest first, cursor pagination."""
     query = request.query
-    status = parse_status(query.get("status"))
-    limit = parse_limit(query.get("limit"))
-    page = await _service(request).list_jobs(status, limit, query.get("cursor"))
+    status = parse_status(query_value(query, "status"))
+    limit = parse_limit(query_value(query, "limit"))
+    cursor = query_value(query, "cursor")
+    page = await _service(request).list_jobs(status, limit, cursor)
     body = _list_body([snapshot_bytes(job) for job in page.jobs], page.next_cursor)
     return web.Response(body=body, content_type=JSON)
 
@@ -84,7 +89,7 @@ async def cancel_job(request: web.Request) -> web.Response:
 
 async def list_dead_letters(request: web.Request) -> web.Response:
     """GET /dlq?limit=: dead-lettered jobs, most recent first."""
-    limit = parse_limit(request.query.get("limit"))
+    limit = parse_limit(query_value(request.query, "limit"))
     entries = await _service(request).dead_letters(limit)
     return web.Response(body=_list_body(entries, None), content_type=JSON)
 

@@ -28,7 +28,9 @@ backoff, and dead-letter a job that fails permanently or runs out of attempts
 for one job, `/ws/jobs` for many or all.
 
 Every error is an RFC 9457 `application/problem+json` body whose `type`
-(`/problems/<code>`) is stable. Request bodies are limited to {MAX_BODY_BYTES} bytes.
+(`/problems/<code>`) is stable. Request bodies are limited to {MAX_BODY_BYTES} bytes and
+must be sent as `Content-Type: application/json` (else `415`). A query parameter may be
+given once: a repeated one is a `422` naming it.
 """
 
 WS_PROTOCOL = f"""\
@@ -85,6 +87,7 @@ def _operation(
         "404": "NotFound",
         "409": "Conflict",
         "413": "PayloadTooLarge",
+        "415": "UnsupportedMediaType",
         "422": "ValidationFailed",
         "426": "UpgradeRequired",
         "503": "Unavailable",
@@ -167,7 +170,7 @@ def _job_paths() -> dict[str, Schema]:
                         links=_links("getJob", "cancelJob", "watchJob"),
                     )
                 },
-                errors=("413", "422", "503"),
+                errors=("413", "415", "422", "503"),
                 parameters=[_param("IdempotencyKey")],
                 requestBody={
                     "required": True,

@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from vts.api.jobs import CREATED_MESSAGE, RETRY_AFTER_SECONDS
+from vts.api.urls import MAX_URL_LENGTH, VIDEO_URL_PATTERN
 from vts.api.validation import (
     DEFAULT_PAGE,
     MAX_IDEMPOTENCY_KEY,
     MAX_METADATA_BYTES,
     MAX_METADATA_DEPTH,
     MAX_PAGE,
-    MAX_URL_LENGTH,
-    VIDEO_URL_PATTERN,
 )
 from vts.api.ws import MAX_SUBSCRIBE_IDS
 from vts.domain import STAGES, JobStatus
@@ -104,7 +103,13 @@ def _job_schemas() -> dict[str, Schema]:
                     "pattern": VIDEO_URL_PATTERN,
                     "maxLength": MAX_URL_LENGTH,
                     "description": "The video to translate: an http or https URL with a host, "
-                    "non-ASCII characters percent-encoded (RFC 3986).",
+                    "non-ASCII characters percent-encoded (RFC 3986), without user info "
+                    "(pass a token in a signed query string). Unless the server sets "
+                    "VTS_ALLOW_PRIVATE_URLS, a host that is not public is a 422: an IP "
+                    "literal in any spelling that is loopback, private, link-local "
+                    "(169.254.169.254), shared, unspecified, multicast or reserved, and "
+                    "localhost, *.localhost, *.local, *.internal, *.home.arpa or a "
+                    "single-label name.",
                 }
             },
             "additionalProperties": True,
@@ -455,9 +460,18 @@ def _responses() -> dict[str, Schema]:
             "kept changing (/problems/version-conflict)."
         ),
         "PayloadTooLarge": problem("The body is larger than the server accepts."),
+        "UnsupportedMediaType": {
+            **problem(
+                "The body is not declared as application/json (a missing "
+                "Content-Type included; a charset must be utf-8) "
+                "(/problems/unsupported-media-type)."
+            ),
+            "headers": {"Accept-Post": {"schema": {"const": JSON}}},
+        },
         "ValidationFailed": problem(
             "The request is not valid (/problems/validation-error; `errors` names each "
-            "field), or its Idempotency-Key was used with another body "
+            "field or parameter; a query parameter given twice is refused too), or its "
+            "Idempotency-Key was used with another body "
             "(/problems/idempotency-key-reused)."
         ),
         "Unavailable": problem(

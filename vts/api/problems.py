@@ -22,6 +22,7 @@ CONTENT_TYPE = "application/problem+json"
 STATUS_BY_ERROR: tuple[tuple[type[errors.VtsError], int], ...] = (
     (errors.IdempotencyKeyReusedError, 422),
     (errors.ValidationError, 422),
+    (errors.UnsupportedMediaTypeError, 415),
     (errors.JobNotFoundError, 404),
     (errors.ConflictError, 409),
     (errors.VersionConflictError, 409),
@@ -63,6 +64,8 @@ def error_response(exc: errors.VtsError, instance: str) -> web.Response:
         (code for kind, code in STATUS_BY_ERROR if isinstance(exc, kind)), 500
     )
     headers = {"Retry-After": "1"} if status == 503 else None
+    if isinstance(exc, errors.UnsupportedMediaTypeError):
+        headers = {"Accept-Post": exc.accepted}  # W3C LDP 7.1, IANA-registered
     field_errors = exc.errors if isinstance(exc, errors.ValidationError) else None
     return problem_response(
         status,

@@ -9,16 +9,23 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import orjson
+from multidict import MultiMapping
 
+from vts.api.urls import (
+    MAX_URL_LENGTH,
+    VIDEO_URL_PATTERN,
+    host_problem,
+    userinfo_problem,
+)
 from vts.domain import JobStatus
-from vts.errors import ValidationError
+from vts.errors import UnsupportedMediaTypeError, ValidationError
 from vts.ports import IdempotencyClaim
 from vts.service import JobRequest
 
+JSON_MEDIA_TYPE = "application/json"
 MAX_BODY_BYTES = 64 * 1024
 MAX_METADATA_BYTES = 16 * 1024
 MAX_METADATA_DEPTH = 32
-MAX_URL_LENGTH = 2048
 MAX_IDEMPOTENCY_KEY = 255
 MAX_PAGE = 100
 DEFAULT_PAGE = 20
@@ -35,25 +42,48 @@ _BCP47 = re.compile(
     )$""",
     re.VERBOSE | re.IGNORECASE | re.ASCII,
 )
-# An http(s) URI by RFC 3986's grammar (section 3): only its characters, each "%"
-# starting an escape, "[ ]" only around an IP literal, one "?" part, one "#" part.
-# Non-ASCII must be percent-encoded, as browsers send it. Shared with the OpenAPI
-# document, hence no regex flags: the scheme spells both cases.
-_PCT = "%[0-9A-Fa-f]{2}"
-_UNRESERVED_SUB = r"A-Za-z0-9\-._~!$&'()*+,;="
-_PCHAR = rf"(?:[{_UNRESERVED_SUB}:@]|{_PCT})"
-VIDEO_URL_PATTERN = (
-    "^[Hh][Tt][Tt][Pp][Ss]?://"
-    rf"(?:(?:[{_UNRESERVED_SUB}:]|{_PCT})*@)?"  # userinfo
-    rf"(?:\[[0-9A-Fa-f:.]+\]|(?:[{_UNRESERVED_SUB}]|{_PCT})+)"  # host
-    "(?::[0-9]*)?"  # port
-    rf"(?:/{_PCHAR}*)*"  # path
-    rf"(?:\?(?:{_PCHAR}|[/?])*)?"  # query
-    rf"(?:#(?:{_PCHAR}|[/?])*)?$"  # fragment
-)
 _VIDEO_URL = re.compile(VIDEO_URL_PATTERN)
 _ALLOWED_FIELDS = frozenset({"source_language", "target_language", "metadata"})
 _KEY_CHARS = re.compile(r"^[\x21-\x7e]+$")
+
+
+def require_json(content_type: str | None) -> None:
+    """UnsupportedMediaTypeError unless the body is declared application/json.
+
+    Parameters are allowed, but JSON is UTF-8 (RFC 8259), so a charset must say so.
+    A missing Content-Type is refused too: RFC 9110 (8.3) lets a recipient take it
+    for application/octet-stream, and a body that is JSON only by chance (`curl -d`
+    sends a form type) should be declared, not guessed.
+    """
+    media_type, *parameters = (content_type or "").split(";")
+    media_type = media_type.strip().lower()
+    if media_type != JSON_MEDIA_TYPE:
+        sent = f"declared as {media_type[:80]!r}" if media_type else "not declared"
+        raise UnsupportedMediaTypeError(
+            f"the body's media type is {sent}; send it with Content-Type: "
+            f"{JSON_MEDIA_TYPE}",
+            JSON_MEDIA_TYPE,
+        )
+    for parameter in parameters:
+        name, _, value = parameter.partition("=")
+        charset = value.strip().strip('"').lower()
+        if name.strip().lower() == "charset" and charset not in ("utf-8", "utf8"):
+            raise UnsupportedMediaTypeError(
+                f"JSON is UTF-8 (RFC 8259), not charset {charset[:40]!r}; send "
+                "charset=utf-8 or no charset",
+                JSON_MEDIA_TYPE,
+            )
+
+
+def query_value(query: MultiMapping[str], name: str) -> str | None:
+    """The query parameter `name`, None if absent; ValidationError naming it if it is
+    repeated (`status=a&status=b`), rather than silently using one of the values."""
+    values = query.getall(name, [])
+    if len(values) > 1:
+        raise ValidationError(
+            errors={name: f"given {len(values)} times; give it at most once"}
+        )
+    return values[0] if values else None
 
 
 def parse_json_object(raw: bytes) -> dict[str, Any]:
@@ -71,8 +101,13 @@ def parse_json_object(raw: bytes) -> dict[str, Any]:
     return data
 
 
-def parse_job_request(data: dict[str, Any]) -> JobRequest:
-    """Check a POST /translate body; collects every field error before raising."""
+def parse_job_request(
+    data: dict[str, Any], *, allow_private_urls: bool = False
+) -> JobRequest:
+    """Check a POST /translate body; collects every field error before raising.
+
+    `allow_private_urls` (VTS_ALLOW_PRIVATE_URLS) lets `video_url` name hosts that
+    are not public (see vts.api.urls)."""
     problems: dict[str, str] = {}
     for field in sorted(set(data) - _ALLOWED_FIELDS):
         problems[field] = (
@@ -109,7 +144,7 @@ def parse_job_request(data: dict[str, Any]) -> JobRequest:
             problems["metadata"] = (
                 f"is {size} bytes as JSON; the limit is {MAX_METADATA_BYTES}"
             )
-        url_problem = _video_url_problem(metadata.get("video_url"))
+        url_problem = _video_url_problem(metadata.get("video_url"), allow_private_urls)
         if url_problem:
             problems["metadata.video_url"] = url_problem
     if problems:
@@ -132,7 +167,7 @@ def _nests_deeper(value: object, limit: int) -> bool:
     return any(isinstance(item, dict | list) for item in level)
 
 
-def _video_url_problem(value: object) -> str | None:
+def _video_url_problem(value: object, allow_private: bool) -> str | None:
     if value is None:
         return "required"
     if not isinstance(value, str):
@@ -146,12 +181,15 @@ def _video_url_problem(value: object) -> str | None:
         return "is not a valid URL"
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "must be an http or https URL with a host"
+    problem = userinfo_problem(value)
+    if problem:
+        return problem
     if not _VIDEO_URL.fullmatch(value):
         return (
             "is not a valid URI (RFC 3986); percent-encode spaces, control"
             " characters and non-ASCII text"
         )
-    return None
+    return None if allow_private else host_problem(value)
 
 
 def idempotency_claim(key: str | None, body: dict[str, Any]) -> IdempotencyClaim | None:

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 from aiohttp import WSMsgType, web
 
-from vts.api.validation import parse_job_id
+from vts.api.validation import parse_job_id, query_value
 from vts.errors import JobNotFoundError, ValidationError, VtsError
 from vts.keys import metrics_key, service_key, websockets_key
 from vts.service import JobService
@@ -219,7 +219,8 @@ async def watch_jobs(request: web.Request) -> web.StreamResponse:
     """WS /ws/jobs: subscribe/unsubscribe to many jobs; `?all=true` streams every job."""
     service = request.app[service_key]
     hub = service.hub
-    watch_all = request.query.get("all", "false").lower()
+    raw_all = query_value(request.query, "all")
+    watch_all = "false" if raw_all is None else raw_all.lower()
     if watch_all not in ("true", "false", "1", "0"):
         raise ValidationError(errors={"all": "must be true or false"})
     _require_upgrade(request)
