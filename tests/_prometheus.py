@@ -127,14 +127,15 @@ class PrometheusServer:
         return body["data"]
 
     async def query(self, http: aiohttp.ClientSession, expr: str) -> dict[str, float]:
-        """An instant query's samples, keyed by their labels rendered `k=v,...`."""
+        """An instant query's samples, keyed by their labels but the metric name,
+        rendered `k=v,...` in label order."""
         data = await self.api(http, "query", query=expr)
-        return {
-            ",".join(f"{k}={v}" for k, v in sorted(item["metric"].items())): float(
-                item["value"][1]
-            )
-            for item in data["result"]
-        }
+        samples = {}
+        for item in data["result"]:
+            labels = sorted(item["metric"].items())
+            key = ",".join(f"{k}={v}" for k, v in labels if k != "__name__")
+            samples[key] = float(item["value"][1])
+        return samples
 
     def logs(self) -> str:
         try:
