@@ -68,6 +68,9 @@ async def test_prometheus_scrapes_vts_and_evaluates_its_alerts(
         )
 
         ids = await submit(http, vts, JOBS)
+        for _ in range(2):  # as a readiness probe would (VtsStoreUnavailable reads it)
+            async with http.get(f"{vts.url}/readyz") as response:
+                assert response.status == 200
 
         async def all_final() -> bool:
             jobs = await jobs_by_id(http, vts)
@@ -100,13 +103,20 @@ async def test_prometheus_scrapes_vts_and_evaluates_its_alerts(
             lambda: queried("max(vts_dlq_size)", {"": failed}),
             f"vts_dlq_size reaching {failed}",
         )
+        # The labels the alerts select by are the ones vts exports.
+        readyz = 'sum by (route, status) (vts_http_requests_total{route="/readyz"})'
+        await until(
+            lambda: queried(readyz, {"route=/readyz,status=200": 2}),
+            "two /readyz answers counted",
+        )
 
         # Every rule loaded and evaluates cleanly against real series.
         async def rules_healthy() -> bool:
             groups = (await prometheus.api(http, "rules"))["groups"]
             rules = [rule for group in groups for rule in group["rules"]]
             return len(rules) == len(_alert_names()) and all(
-                rule["health"] == "ok" and rule["evaluationTime"] > 0 for rule in rules
+                rule["health"] == "ok" and not rule["lastEvaluation"].startswith("0001")
+                for rule in rules
             )
 
         await until(rules_healthy, "every rule evaluated with health ok")
