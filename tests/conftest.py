@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from _postgres import PostgresServer
+from _prometheus import prometheus_binary
 from _servers import RedisServer
 
 from vts import registry
@@ -47,3 +48,13 @@ def postgres_server() -> Iterator[PostgresServer]:
     """
     with PostgresServer() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def promtool() -> str:
+    """promtool from Debian's prometheus package (PATH).
+
+    A missing binary fails the tests that need it, naming the package; it never
+    skips them.
+    """
+    return prometheus_binary("promtool")

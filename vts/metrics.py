@@ -6,6 +6,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from vts.domain import FINAL_STATUSES
+
 STANDARD_METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"}
 )
@@ -41,6 +43,10 @@ class Metrics:
             ["status"],
             registry=r,
         )
+        # Exported at 0 from the start: a counter that appears at 1 hides its first
+        # increase from rate() and increase(), and alerts (VtsJobsStuck) read them.
+        for status in sorted(FINAL_STATUSES):
+            self.jobs_finished.labels(status.value)
         self.job_attempts_failed = Counter(
             "vts_job_attempts_failed",
             "Processing attempts that raised, by whether they will be retried.",

@@ -58,6 +58,8 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
     "service-monitor": (
         "metrics.serviceMonitor.enabled=true",
         "metrics.serviceMonitor.labels.release=prometheus",
+        "metrics.prometheusRule.enabled=true",
+        "metrics.prometheusRule.labels.release=prometheus",
     ),
 }
 

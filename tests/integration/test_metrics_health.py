@@ -70,6 +70,15 @@ async def _wait_ws_closed(client) -> None:
     await wait_until(closed, message="the closed WebSocket counted off")
 
 
+async def test_metrics_export_every_final_status_from_the_start(client) -> None:
+    """A counter that first appears at 1 hides that increase from rate()/increase(),
+    so the finished-jobs counter is exported at 0 before any job ends (VtsJobsStuck
+    reads it)."""
+    samples = await _scrape(client)
+    for status in ("completed", "failed", "cancelled"):
+        assert _value(samples, "vts_jobs_finished_total", status=status) == 0
+
+
 async def test_metrics_count_errors_by_route_and_status(client) -> None:
     async with client.post("/translate", json={}) as response:
         assert response.status == 422
