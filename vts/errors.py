@@ -14,6 +14,7 @@ VtsError
 ├── VersionConflictError
 ├── UnavailableError
 │   ├── StoreUnavailableError
+│   │   └── StoreNotWritableError
 │   └── BrokerUnavailableError
 └── ProcessingError
     ├── TransientError
@@ -146,6 +147,12 @@ class StoreUnavailableError(UnavailableError):
     """The job store is unreachable."""
 
     code = "store-unavailable"
+
+
+class StoreNotWritableError(StoreUnavailableError):
+    """The job store cannot write (its disk is full, or it is read-only)."""
+
+    code = "store-not-writable"
 
 
 class BrokerUnavailableError(UnavailableError):

@@ -15,6 +15,7 @@ from vts.errors import (
     IdempotencyKeyReusedError,
     JobNotFoundError,
     MissingDependencyError,
+    StoreNotWritableError,
     StoreUnavailableError,
     VersionConflictError,
 )
@@ -31,6 +32,7 @@ from vts.stores.batching import (
     WriteBatcher,
 )
 from vts.stores.cursors import decode_cursor, encode_cursor
+from vts.stores.write_health import WriteHealth
 
 if TYPE_CHECKING:
     import asyncpg
@@ -112,6 +114,10 @@ async def _driver_errors() -> AsyncIterator[None]:
     except asyncpg.CannotConnectNowError as exc:
         raise StoreUnavailableError(f"Postgres is starting or stopping: {exc}") from exc
     except asyncpg.PostgresError as exc:
+        # 53100 disk full, 25006 read-only transaction (a standby, or a database
+        # set read-only): Postgres answers, but cannot take writes.
+        if exc.sqlstate in ("53100", "25006"):
+            raise StoreNotWritableError(f"Postgres cannot write: {exc}") from exc
         # 08 connection, 53 insufficient resources (too many connections, disk
         # full), 57P operator intervention (shutdown): all pass, so retry later.
         if exc.sqlstate and exc.sqlstate.startswith(("08", "53", "57P")):
@@ -127,7 +133,8 @@ class PostgresJobStore(BatchedWrites):
         self.min_size = min_size
         self.max_size = max_size
         self._pool: asyncpg.Pool | None = None
-        self._batcher = WriteBatcher(self._write_batch, MAX_BATCH)
+        health = WriteHealth(self._probe)
+        self._batcher = WriteBatcher(self._write_batch, MAX_BATCH, health)
 
     async def open(self) -> None:
         import asyncpg
@@ -179,8 +186,18 @@ class PostgresJobStore(BatchedWrites):
         return applied
 
     async def ping(self) -> None:
+        """Postgres answers, and can write (see WriteHealth)."""
         async with _driver_errors():
             await self.pool.fetchval("SELECT 1")
+        await self._batcher.health.check()
+
+    async def _probe(self) -> None:
+        """A write that leaves nothing behind: a row in, and out again."""
+        async with _driver_errors(), self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO schema_migrations (name) VALUES ('~write-probe');"
+                " DELETE FROM schema_migrations WHERE name = '~write-probe'"
+            )
 
     # --- writes: queued by BatchedWrites, committed here in batches -------------
 
