@@ -32,7 +32,7 @@ from vts.stores.batching import (
     WriteBatcher,
 )
 from vts.stores.cursors import decode_cursor, encode_cursor
-from vts.stores.write_health import WriteHealth
+from vts.stores.write_health import PROBE_BODY, PROBE_JOB_ID, WriteHealth
 
 if TYPE_CHECKING:
     import asyncpg
@@ -192,12 +192,16 @@ class PostgresJobStore(BatchedWrites):
         await self._batcher.health.check()
 
     async def _probe(self) -> None:
-        """A write that leaves nothing behind: a row in, and out again."""
+        """A job-sized row into jobs and out again in one transaction: the pages a
+        new job needs are written, and no reader ever sees it."""
         async with _driver_errors(), self.pool.acquire() as conn, conn.transaction():
             await conn.execute(
-                "INSERT INTO schema_migrations (name) VALUES ('~write-probe');"
-                " DELETE FROM schema_migrations WHERE name = '~write-probe'"
+                "INSERT INTO jobs (job_id, status, version, body)"
+                " VALUES ($1, 'probe', 0, $2::jsonb)",
+                PROBE_JOB_ID,
+                PROBE_BODY,
             )
+            await conn.execute("DELETE FROM jobs WHERE job_id = $1", PROBE_JOB_ID)
 
     # --- writes: queued by BatchedWrites, committed here in batches -------------
 

@@ -16,6 +16,7 @@ import os
 import sqlite3
 
 from vts.errors import StoreNotWritableError
+from vts.stores.write_health import PROBE_BODY, PROBE_JOB_ID
 
 DEFAULT_AUTOCHECKPOINT = 1000
 """Pages: SQLite's own default, kept while the disk has plenty of room."""
@@ -101,12 +102,17 @@ def not_writable(exc: sqlite3.Error, path: str) -> StoreNotWritableError | None:
 
 
 def probe(conn: sqlite3.Connection) -> None:
-    """A write that changes a page and leaves nothing behind (on the writer thread).
-    A no-op UPDATE would not do: SQLite skips writing a row that did not change."""
+    """Write a job-sized row into the jobs table and delete it in the same
+    transaction: the pages a new job needs are written, and nobody ever sees it
+    (on the writer thread). A no-op UPDATE would not do: SQLite skips a row that
+    did not change."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.execute("INSERT INTO schema_migrations VALUES ('~write-probe', '')")
-        conn.execute("DELETE FROM schema_migrations WHERE name = '~write-probe'")
+        conn.execute(
+            "INSERT INTO jobs (job_id, status, version, body) VALUES (?, 'probe', 0, ?)",
+            (PROBE_JOB_ID, PROBE_BODY),
+        )
+        conn.execute("DELETE FROM jobs WHERE job_id = ?", (PROBE_JOB_ID,))
         conn.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(Exception):

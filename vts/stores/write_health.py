@@ -20,6 +20,10 @@ log = logging.getLogger(__name__)
 
 PROBE_INTERVAL = 1.0
 """Seconds between write probes while the store cannot write."""
+PROBE_JOB_ID = "~write-probe"
+PROBE_BODY = '{"probe": "' + "x" * 1000 + '"}'
+"""A probe writes a row about the size of a job into the jobs table and deletes it in
+the same transaction: where a new job would not fit, neither does the probe."""
 
 
 def always_room() -> bool:
