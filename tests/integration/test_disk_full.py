@@ -100,6 +100,13 @@ async def readiness(
         return response.status, body
 
 
+async def store_writable(http: aiohttp.ClientSession, vts: VtsProcess) -> float:
+    async with http.get(f"{vts.url}/metrics") as response:
+        text = await response.text()
+    (value,) = re.findall(r"^vts_store_writable (\S+)$", text, re.M)
+    return float(value)
+
+
 async def wait_all_final(
     http: aiohttp.ClientSession, vts: VtsProcess, accepted: list[str]
 ) -> dict[str, dict[str, Any]]:
@@ -151,6 +158,7 @@ async def test_a_full_disk_makes_vts_unready_and_it_recovers_by_itself(
     assert cut <= set(accepted)
     assert (await jobs_by_id(http, vts)).keys() >= set(accepted)
     assert (await readiness(http, vts))[0] == 503
+    assert await store_writable(http, vts) == 0
 
     filler.unlink()
     await vts.until(
@@ -162,6 +170,7 @@ async def test_a_full_disk_makes_vts_unready_and_it_recovers_by_itself(
         assert jobs[job_id]["status"] == "completed", jobs[job_id]
     assert {jobs[i]["status"] for i in accepted} == {"completed"}
     assert "reclaimed" in full_log(vts)
+    assert await store_writable(http, vts) == 1
 
     # The write-ahead log does not grow back into the freed space: plenty more
     # writes, and the disk keeps room.
