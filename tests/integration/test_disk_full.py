@@ -13,7 +13,7 @@ import pytest
 from _process import SEED_BODY, VtsProcess, jobs_by_id, submit
 from _tmpfs import fill, free_bytes, tmpfs
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.disk]
 
 FINAL = {"completed", "failed", "cancelled"}
 PROBLEM = "application/problem+json"

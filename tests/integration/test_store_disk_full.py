@@ -19,6 +19,8 @@ from vts.config import Settings
 from vts.errors import StoreNotWritableError
 from vts.ports import JobStore
 
+pytestmark = pytest.mark.disk
+
 
 @pytest.fixture
 def disk(tmp_path: Path) -> Iterator[Path]:
