@@ -37,7 +37,7 @@ class DiskSpace:
     def __init__(self, path: str) -> None:
         self.path = path
         in_memory = path == ":memory:" or path.startswith("file::memory:")
-        self._directory = None if in_memory else os.path.dirname(os.path.abspath(path))
+        self._directory = None if in_memory else os.path.dirname(os.path.realpath(path))
 
     def free(self) -> int | None:
         """Bytes an unprivileged writer may still use; None if unknown."""
