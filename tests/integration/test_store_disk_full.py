@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -56,6 +57,27 @@ async def postgres_on_disk() -> AsyncIterator[tuple[JobStore, Path]]:
                 server.close()  # before the unmount: no file of the disk stays open
     finally:
         server.close()
+
+
+@pytest.fixture
+async def postgres_data_on_disk() -> AsyncIterator[tuple[JobStore, Path]]:
+    """Postgres whose whole data directory (its write-ahead log too) is on a 64 MiB
+    disk. A full disk refuses the first write that needs a new page; the WAL goes on
+    into the 16 MiB segment already on disk, which these few writes do not fill (had
+    it to start a new one, Postgres would stop until space is back)."""
+    parent = Path(tempfile.mkdtemp(prefix="vts-pg-disk-"))
+    parent.chmod(0o755)  # the server's user must reach the mount inside
+    try:
+        with tmpfs(parent / "disk", "64m") as disk:
+            server = PostgresServer(root=disk)
+            try:
+                url = server.create_database("disk")
+                async with opened_store(Settings(database_url=url)) as store:
+                    yield store, disk
+            finally:
+                server.close()
+    finally:
+        shutil.rmtree(parent, ignore_errors=True)
 
 
 async def _fill_until_refused(store: JobStore, disk: Path) -> tuple[Path, list[str]]:
@@ -129,3 +151,10 @@ async def test_postgres_store_on_a_full_disk(
     postgres_on_disk: tuple[JobStore, Path],
 ) -> None:
     await _exercise(*postgres_on_disk)
+
+
+@pytest.mark.services
+async def test_postgres_with_its_data_directory_on_a_full_disk(
+    postgres_data_on_disk: tuple[JobStore, Path],
+) -> None:
+    await _exercise(*postgres_data_on_disk)
