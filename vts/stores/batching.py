@@ -69,7 +69,7 @@ class WriteBatcher:
 
     `write_batch(ops)` runs them in one transaction and sets each op's `result` or
     `error`; if it raises, every op of the batch fails with that error. `health`
-    learns of every batch that could not write and of every one that changed rows.
+    learns of every batch that could not write and of every one that created a job.
     """
 
     def __init__(
@@ -131,7 +131,7 @@ class WriteBatcher:
                     if not future.done():
                         future.set_exception(exc)
                 continue
-            if _changed_rows(ops):
+            if _created(ops):
                 self.health.wrote()
             # Wake callers in the order the transaction applied their writes (creates,
             # updates, then claims), so a job's events are announced in version
@@ -147,18 +147,14 @@ class WriteBatcher:
                     future.set_result(op.result)
 
 
-def _changed_rows(ops: list[Op]) -> bool:
-    """Whether a committed batch wrote anything: a transaction that changed no row
-    commits even on a full disk, so it proves nothing."""
-    for op in ops:
-        if op.error is not None:
-            continue
-        if isinstance(op, CreateOp):
-            if op.result is not None and op.result[1]:
-                return True
-        elif isinstance(op, UpdateOp) or op.result:
-            return True
-    return False
+def _created(ops: list[Op]) -> bool:
+    """Whether a committed batch created a job. Only that proves the store takes
+    jobs again: a transaction that changed nothing commits even on a full disk, and
+    an update may still fit in a page the database already has."""
+    return any(
+        isinstance(op, CreateOp) and op.result is not None and op.result[1]
+        for op in ops
+    )
 
 
 class BatchedWrites:

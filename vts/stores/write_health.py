@@ -1,7 +1,9 @@
 """Whether a store can write, not only answer: readiness must drop on a full disk.
 
 A write that fails because the store cannot write (disk full, read-only) marks the
-store until a later write lands. A store on a local disk also says whether that disk
+store until a job is created again, or a probe (a job-sized row written and deleted
+in one transaction) succeeds: updates may still fit in pages the database already
+has while new jobs do not. A store on a local disk also says whether that disk
 has room again; until it has, its writes fail at once instead of each running into
 the full disk (and a small one slipping through now and then would make readiness
 flap). An idle store is probed, at most once a second, when readiness asks.
@@ -55,7 +57,8 @@ class WriteHealth:
         self.failure = exc
 
     def wrote(self) -> None:
-        """A write changed the store: it writes again, if its disk has room."""
+        """A job (or a probe) was written: the store writes again, if its disk has
+        room."""
         if self.failure is not None and self._has_room():
             log.info("the job store writes again (was: %s)", self.failure)
             self.failure = None
