@@ -77,12 +77,14 @@ def _server_user() -> str | None:
 class PostgresServer:
     """initdb + pg_ctl on a free loopback port; `stop()`/`start()` restart it in place."""
 
-    def __init__(self, *, durable: bool = False) -> None:
+    def __init__(self, *, durable: bool = False, root: Path | None = None) -> None:
+        """`root`: an empty directory for the data, the socket and the log (a fresh
+        temporary one by default); its parents must let the server's user in."""
         # Tests trade durability for speed; benchmarks want PostgreSQL's defaults.
         self.durable = durable
         self.bin = _bin_dir()
         self.user = _server_user()
-        self.root = Path(tempfile.mkdtemp(prefix="vts-pg-"))
+        self.root = root or Path(tempfile.mkdtemp(prefix="vts-pg-"))
         self.data = self.root / "data"
         self.log = self.root / "server.log"
         self.port = free_port()

@@ -15,6 +15,7 @@ VtsError
 ├── VersionConflictError
 ├── UnavailableError
 │   ├── StoreUnavailableError
+│   │   └── StoreNotWritableError
 │   └── BrokerUnavailableError
 └── ProcessingError
     ├── TransientError
@@ -157,6 +158,12 @@ class StoreUnavailableError(UnavailableError):
     """The job store is unreachable."""
 
     code = "store-unavailable"
+
+
+class StoreNotWritableError(StoreUnavailableError):
+    """The job store cannot write (its disk is full, or it is read-only)."""
+
+    code = "store-not-writable"
 
 
 class BrokerUnavailableError(UnavailableError):

@@ -122,6 +122,12 @@ class Metrics:
             "Final jobs deleted because they outlived VTS_RETENTION.",
             registry=r,
         )
+        self.store_writable = Gauge(
+            "vts_store_writable",
+            "1 while the job store answers and can write; 0 while it cannot write "
+            "(a full disk, read-only) or is unreachable (checked at scrape time).",
+            registry=r,
+        )
         self.loop_crashes = Counter(
             "vts_background_loop_crashes",
             "Unexpected exceptions that restarted a background loop (should stay 0).",

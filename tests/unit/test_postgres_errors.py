@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from vts.errors import StoreUnavailableError
+from vts.errors import StoreNotWritableError, StoreUnavailableError
 from vts.stores.postgres import _driver_errors
 
 UNAVAILABLE = [
@@ -16,7 +16,6 @@ UNAVAILABLE = [
     asyncpg.AdminShutdownError("terminating connection due to administrator command"),
     asyncpg.InterfaceError("cannot perform operation: connection is closed"),
     asyncpg.TooManyConnectionsError("sorry, too many clients already"),
-    asyncpg.DiskFullError("could not extend file: No space left on device"),
     # What a pooled connection's reset raises when Postgres stops under it.
     asyncpg.InternalClientError("cannot switch to state 15; another operation (2)"),
 ]
@@ -28,6 +27,26 @@ async def test_lost_connections_become_store_unavailable(error: Exception) -> No
         async with _driver_errors():
             raise error
     assert caught.value.__cause__ is error
+
+
+NOT_WRITABLE = [
+    asyncpg.DiskFullError("could not extend file: No space left on device"),
+    asyncpg.ReadOnlySQLTransactionError(
+        "cannot execute INSERT in a read-only transaction"
+    ),
+]
+
+
+@pytest.mark.parametrize("error", NOT_WRITABLE, ids=lambda e: type(e).__name__)
+async def test_a_full_disk_or_a_read_only_database_is_not_writable(
+    error: Exception,
+) -> None:
+    """Still a 503 (StoreUnavailableError), but readiness tells it apart."""
+    with pytest.raises(StoreNotWritableError) as caught:
+        async with _driver_errors():
+            raise error
+    assert caught.value.__cause__ is error
+    assert "Postgres cannot write" in caught.value.message
 
 
 async def test_query_errors_are_not_mistaken_for_an_outage() -> None:

@@ -31,6 +31,7 @@ CASES: dict[type[errors.VtsError], tuple[errors.VtsError, int]] = {
     errors.VersionConflictError: (errors.VersionConflictError(), 409),
     errors.UnavailableError: (errors.UnavailableError(), 503),
     errors.StoreUnavailableError: (errors.StoreUnavailableError("db is down"), 503),
+    errors.StoreNotWritableError: (errors.StoreNotWritableError("disk full"), 503),
     errors.BrokerUnavailableError: (errors.BrokerUnavailableError(), 503),
     # Not meant to reach a handler; if one does, it is a server error.
     errors.VtsError: (errors.VtsError(), 500),

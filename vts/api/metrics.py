@@ -9,7 +9,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from vts.api.problems import Handler
 from vts.errors import UnavailableError
-from vts.keys import broker_key, metrics_key, service_key
+from vts.keys import broker_key, metrics_key, service_key, store_key
 
 
 def _route(request: web.Request) -> str:
@@ -44,6 +44,11 @@ async def request_metrics_middleware(
 async def render_metrics(request: web.Request) -> web.Response:
     """GET /metrics: Prometheus text; job and DLQ gauges are read at scrape time."""
     metrics = request.app[metrics_key]
+    try:
+        await request.app[store_key].ping()
+        metrics.store_writable.set(1)
+    except UnavailableError:
+        metrics.store_writable.set(0)
     try:
         counts = await request.app[service_key].job_counts()
         for status, count in counts.items():

@@ -290,11 +290,14 @@ def _other_paths() -> dict[str, Schema]:
             "get": _operation(
                 "readyz",
                 "operations",
-                "Readiness: the job store answers (a broker outage only degrades)",
+                "Readiness: the job store answers and can write (a broker outage "
+                "only degrades)",
                 {
                     "200": _json("Ready.", ref("Readiness")),
                     "503": problem(
-                        "The job store is unreachable.",
+                        "The job store is unreachable (/problems/store-unavailable), "
+                        "or answers but cannot write: its disk is full or it is "
+                        "read-only (/problems/store-not-writable).",
                         retry_after=True,
                         schema="NotReady",
                     ),

@@ -475,7 +475,8 @@ def _responses() -> dict[str, Schema]:
             "(/problems/idempotency-key-reused)."
         ),
         "Unavailable": problem(
-            "The job store is unreachable (/problems/store-unavailable).",
+            "The job store is unreachable (/problems/store-unavailable), or cannot "
+            "write: its disk is full or it is read-only (/problems/store-not-writable).",
             retry_after=True,
         ),
         "InternalError": problem("The server failed; the error was logged."),

@@ -6,9 +6,9 @@ import orjson
 from aiohttp import web
 
 from vts.api import jobs, metrics, openapi, ws
-from vts.api.problems import instance_of
-from vts.errors import UnavailableError
-from vts.keys import broker_key, store_key
+from vts.api.problems import PROBLEM_TYPE_BASE, instance_of
+from vts.errors import StoreNotWritableError, UnavailableError
+from vts.keys import broker_key, metrics_key, store_key
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -17,12 +17,16 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """GET /readyz: 200 while the store answers; the broker's state is reported.
+    """GET /readyz: 200 while the store answers and can write; the broker's state is
+    reported.
 
-    A broker outage degrades the cache and the relay but loses nothing, so it does not
-    take the replica out of rotation (that would turn a Redis blip into an outage).
+    A store that answers reads but cannot write (a full disk, read-only) is not ready:
+    a replica that cannot accept jobs must leave the rotation. A broker outage degrades
+    the cache and the relay but loses nothing, so it does not take the replica out of
+    rotation (that would turn a Redis blip into an outage).
     """
     checks: dict[str, str] = {}
+    store_error: UnavailableError | None = None
     for name, port in (
         ("store", request.app[store_key]),
         ("broker", request.app[broker_key]),
@@ -31,18 +35,26 @@ async def readyz(request: web.Request) -> web.Response:
             await port.ping()
             checks[name] = "ok"
         except UnavailableError as exc:
-            checks[name] = f"unavailable: {exc}"
-    ready = checks["store"] == "ok"
-    body = {"status": "ready" if ready else "unavailable", "checks": checks}
-    if not ready:
+            writes = isinstance(exc, StoreNotWritableError)
+            checks[name] = f"{'not writable' if writes else 'unavailable'}: {exc}"
+            if name == "store":
+                store_error = exc
+    request.app[metrics_key].store_writable.set(store_error is None)
+    body = {
+        "status": "ready" if store_error is None else "unavailable",
+        "checks": checks,
+    }
+    if store_error is not None:
         return web.Response(
             status=503,
             body=orjson.dumps(
                 {
                     # The problem's own `status` (the HTTP code) wins over the body's.
                     **body,
-                    "type": "/problems/store-unavailable",
-                    "title": "The job store is unreachable.",
+                    "type": PROBLEM_TYPE_BASE + store_error.code,
+                    "title": _TITLES.get(
+                        store_error.code, _TITLES["store-unavailable"]
+                    ),
                     "status": 503,
                     "detail": checks["store"],
                     "instance": instance_of(request),
@@ -52,6 +64,12 @@ async def readyz(request: web.Request) -> web.Response:
             headers={"Retry-After": "1"},
         )
     return web.json_response(body)
+
+
+_TITLES = {
+    "store-unavailable": "The job store is unreachable.",
+    "store-not-writable": "The job store cannot write.",
+}
 
 
 def setup_routes(app: web.Application) -> None:

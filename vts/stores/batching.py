@@ -11,8 +11,9 @@ from typing import Any
 import attrs
 
 from vts.domain import Job, JobStatus
-from vts.errors import StoreUnavailableError
+from vts.errors import StoreNotWritableError, StoreUnavailableError
 from vts.ports import IdempotencyClaim
+from vts.stores.write_health import WriteHealth
 
 
 @attrs.define(eq=False)
@@ -67,14 +68,19 @@ class WriteBatcher:
     """One writer task; `submit` queues an op and waits for the batch it lands in.
 
     `write_batch(ops)` runs them in one transaction and sets each op's `result` or
-    `error`; if it raises, every op of the batch fails with that error.
+    `error`; if it raises, every op of the batch fails with that error. `health`
+    learns of every batch that could not write and of every one that created a job.
     """
 
     def __init__(
-        self, write_batch: Callable[[list[Op]], Awaitable[None]], max_batch: int
+        self,
+        write_batch: Callable[[list[Op]], Awaitable[None]],
+        max_batch: int,
+        health: WriteHealth,
     ) -> None:
         self._write_batch = write_batch
         self._max_batch = max_batch
+        self.health = health
         self._queue: asyncio.Queue[tuple[Op, asyncio.Future[Any]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
@@ -107,6 +113,9 @@ class WriteBatcher:
                 batch.append(self._queue.get_nowait())
             ops = [op for op, _ in batch]
             try:
+                blocked = self.health.blocked()
+                if blocked is not None:
+                    raise blocked
                 await self._write_batch(ops)
             except asyncio.CancelledError:
                 for _, future in batch:
@@ -116,10 +125,14 @@ class WriteBatcher:
                         )
                 raise
             except Exception as exc:
+                if isinstance(exc, StoreNotWritableError):
+                    self.health.failed(exc)
                 for _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
                 continue
+            if _created(ops):
+                self.health.wrote()
             # Wake callers in the order the transaction applied their writes (creates,
             # updates, then claims), so a job's events are announced in version
             # order: a job created and claimed in one batch is announced pending first.
@@ -132,6 +145,16 @@ class WriteBatcher:
                     future.set_exception(op.error)
                 else:
                     future.set_result(op.result)
+
+
+def _created(ops: list[Op]) -> bool:
+    """Whether a committed batch created a job. Only that proves the store takes
+    jobs again: a transaction that changed nothing commits even on a full disk, and
+    an update may still fit in a page the database already has."""
+    return any(
+        isinstance(op, CreateOp) and op.result is not None and op.result[1]
+        for op in ops
+    )
 
 
 class BatchedWrites:

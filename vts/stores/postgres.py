@@ -15,6 +15,7 @@ from vts.errors import (
     IdempotencyKeyReusedError,
     JobNotFoundError,
     MissingDependencyError,
+    StoreNotWritableError,
     StoreUnavailableError,
     VersionConflictError,
 )
@@ -31,6 +32,7 @@ from vts.stores.batching import (
     WriteBatcher,
 )
 from vts.stores.cursors import decode_cursor, encode_cursor
+from vts.stores.write_health import PROBE_BODY, PROBE_JOB_ID, WriteHealth
 
 if TYPE_CHECKING:
     import asyncpg
@@ -114,6 +116,10 @@ async def _driver_errors() -> AsyncIterator[None]:
     except asyncpg.CannotConnectNowError as exc:
         raise StoreUnavailableError(f"Postgres is starting or stopping: {exc}") from exc
     except asyncpg.PostgresError as exc:
+        # 53100 disk full, 25006 read-only transaction (a standby, or a database
+        # set read-only): Postgres answers, but cannot take writes.
+        if exc.sqlstate in ("53100", "25006"):
+            raise StoreNotWritableError(f"Postgres cannot write: {exc}") from exc
         # 08 connection, 53 insufficient resources (too many connections, disk
         # full), 57P operator intervention (shutdown): all pass, so retry later.
         if exc.sqlstate and exc.sqlstate.startswith(("08", "53", "57P")):
@@ -129,7 +135,8 @@ class PostgresJobStore(BatchedWrites):
         self.min_size = min_size
         self.max_size = max_size
         self._pool: asyncpg.Pool | None = None
-        self._batcher = WriteBatcher(self._write_batch, MAX_BATCH)
+        health = WriteHealth(self._probe)
+        self._batcher = WriteBatcher(self._write_batch, MAX_BATCH, health)
 
     async def open(self) -> None:
         import asyncpg
@@ -181,8 +188,22 @@ class PostgresJobStore(BatchedWrites):
         return applied
 
     async def ping(self) -> None:
+        """Postgres answers, and can write (see WriteHealth)."""
         async with _driver_errors():
             await self.pool.fetchval("SELECT 1")
+        await self._batcher.health.check()
+
+    async def _probe(self) -> None:
+        """A job-sized row into jobs and out again in one transaction: the pages a
+        new job needs are written, and no reader ever sees it."""
+        async with _driver_errors(), self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                "INSERT INTO jobs (job_id, status, version, body)"
+                " VALUES ($1, 'probe', 0, $2::jsonb)",
+                PROBE_JOB_ID,
+                PROBE_BODY,
+            )
+            await conn.execute("DELETE FROM jobs WHERE job_id = $1", PROBE_JOB_ID)
 
     # --- writes: queued by BatchedWrites, committed here in batches -------------
 

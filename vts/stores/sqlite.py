@@ -31,7 +31,9 @@ from vts.stores.batching import (
     WriteBatcher,
 )
 from vts.stores.cursors import decode_cursor, encode_cursor
+from vts.stores.sqlite_space import DiskSpace, WalBudget, not_writable, probe
 from vts.stores.sqlite_writes import write_batch
+from vts.stores.write_health import WriteHealth
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +77,15 @@ T = TypeVar("T")
 
 
 @contextlib.asynccontextmanager
-async def _driver_errors() -> AsyncIterator[None]:
+async def _driver_errors(path: str) -> AsyncIterator[None]:
     try:
         yield
-    except (sqlite3.OperationalError, sqlite3.DatabaseError, ValueError) as exc:
+    except sqlite3.DatabaseError as exc:
+        raise (
+            not_writable(exc, path)
+            or StoreUnavailableError(f"SQLite store failed: {exc}")
+        ) from exc
+    except ValueError as exc:
         # aiosqlite raises ValueError once its connection thread has stopped.
         raise StoreUnavailableError(f"SQLite store failed: {exc}") from exc
 
@@ -94,7 +101,10 @@ class SqliteJobStore(BatchedWrites):
         self._writer: sqlite3.Connection | None = None
         self._write_thread: ThreadPoolExecutor | None = None
         self._reader: aiosqlite.Connection | None = None
-        self._batcher = WriteBatcher(self._write_batch, MAX_BATCH)
+        self._space = DiskSpace(path)
+        self._wal = WalBudget(self._space)
+        health = WriteHealth(self._probe, self._space.has_room)
+        self._batcher = WriteBatcher(self._write_batch, MAX_BATCH, health)
 
     async def open(self) -> None:
         if self.path != ":memory:":
@@ -102,10 +112,16 @@ class SqliteJobStore(BatchedWrites):
         self._write_thread = ThreadPoolExecutor(
             1, thread_name_prefix="vts-sqlite-writer"
         )
-        async with _driver_errors():
+        async with self._errors():
             self._writer = await self._in_writer(self._connect_writer)
             self._reader = await self._connect()
+        full = self._space.nearly_full()
+        if full is not None:  # start degraded: serve reads, write once there is room
+            self._batcher.health.failed(full)
         self._batcher.start()
+
+    def _errors(self) -> contextlib.AbstractAsyncContextManager[None]:
+        return _driver_errors(self.path)
 
     def _connect_writer(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
@@ -150,7 +166,7 @@ class SqliteJobStore(BatchedWrites):
         return self._reader
 
     async def migrate(self) -> list[str]:
-        async with _driver_errors():
+        async with self._errors():
             applied = await self._in_writer(self._migrate, self._w)
         if applied:
             log.info("applied SQLite migrations: %s", ", ".join(applied))
@@ -183,19 +199,29 @@ class SqliteJobStore(BatchedWrites):
         return applied
 
     async def ping(self) -> None:
-        async with _driver_errors():
+        """The store answers reads, and can write (see WriteHealth)."""
+        async with self._errors():
             await self._r.execute_fetchall("SELECT 1")
+        await self._batcher.health.check()
 
     # --- writes: queued by BatchedWrites, committed here in batches -------------
 
     async def _write_batch(self, ops: list[Op]) -> None:
-        async with _driver_errors():
-            await self._in_writer(write_batch, self._w, ops)
+        async with self._errors():
+            await self._in_writer(self._commit, self._w, ops)
+
+    def _commit(self, conn: sqlite3.Connection, ops: list[Op]) -> None:
+        self._wal.fit(conn)
+        write_batch(conn, ops)
+
+    async def _probe(self) -> None:
+        async with self._errors():
+            await self._in_writer(probe, self._w)
 
     # --- reads: a second connection, never queued behind writes ------------------
 
     async def get(self, job_id: str) -> Job:
-        async with _driver_errors():
+        async with self._errors():
             rows = list(
                 await self._r.execute_fetchall(
                     "SELECT body FROM jobs WHERE job_id = ?", (job_id,)
@@ -217,7 +243,7 @@ class SqliteJobStore(BatchedWrites):
             clauses.append("seq < ?")
             params.append(decode_cursor(cursor))
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        async with _driver_errors():
+        async with self._errors():
             rows = list(
                 await self._r.execute_fetchall(
                     f"SELECT seq, body FROM jobs {where} ORDER BY seq DESC LIMIT ?",
@@ -230,17 +256,17 @@ class SqliteJobStore(BatchedWrites):
         return Page([job_from_record(r[1]) for r in rows], next_cursor)
 
     async def expired(self, now: datetime, limit: int) -> list[Job]:
-        async with _driver_errors():
+        async with self._errors():
             rows = await self._r.execute_fetchall(EXPIRED_SQL, (epoch(now), limit))
         return [job_from_record(r[0]) for r in rows]
 
     async def dead_letters(self, limit: int) -> list[Job]:
-        async with _driver_errors():
+        async with self._errors():
             rows = await self._r.execute_fetchall(DEAD_LETTERS_SQL, (limit,))
         return [job_from_record(r[0]) for r in rows]
 
     async def count_by_status(self) -> Mapping[JobStatus, int]:
-        async with _driver_errors():
+        async with self._errors():
             rows = await self._r.execute_fetchall(
                 "SELECT status, count(*) FROM jobs GROUP BY status"
             )
@@ -249,7 +275,7 @@ class SqliteJobStore(BatchedWrites):
         return counts
 
     async def next_due(self) -> datetime | None:
-        async with _driver_errors():
+        async with self._errors():
             rows = list(await self._r.execute_fetchall(NEXT_DUE_SQL))
         value = rows[0][0] if rows else None
         return None if value is None else datetime.fromtimestamp(value, UTC)
