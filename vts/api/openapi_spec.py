@@ -442,13 +442,19 @@ def _responses() -> dict[str, Schema]:
             "kept changing (/problems/version-conflict)."
         ),
         "PayloadTooLarge": problem("The body is larger than the server accepts."),
+        "RequestTimeout": problem(
+            "The body did not arrive within VTS_REQUEST_TIMEOUT "
+            "(/problems/request-timeout); the connection is closed."
+        ),
         "ValidationFailed": problem(
             "The request is not valid (/problems/validation-error; `errors` names each "
             "field), or its Idempotency-Key was used with another body "
             "(/problems/idempotency-key-reused)."
         ),
         "Unavailable": problem(
-            "The job store is unreachable (/problems/store-unavailable).",
+            "The job store is unreachable (/problems/store-unavailable), or "
+            "VTS_MAX_CONNECTIONS connections are open and busy "
+            "(/problems/too-many-connections; the connection is closed).",
             retry_after=True,
         ),
         "InternalError": problem("The server failed; the error was logged."),
