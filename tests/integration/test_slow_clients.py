@@ -53,7 +53,7 @@ async def test_half_sent_requests_are_closed_after_the_request_timeout(
     parts = (b"", HALF_REQUEST_LINE, HALF_HEADERS)
     lifetimes = await asyncio.gather(*(send_part(part) for part in parts))
     assert min(lifetimes) >= REQUEST_TIMEOUT, lifetimes
-    assert await metric_value(strict, TIMED_OUT) == before + len(parts)
+    assert await metric_value(strict, TIMED_OUT) >= before + len(parts)
 
 
 async def test_a_body_slower_than_the_request_timeout_is_answered_408(
@@ -175,8 +175,8 @@ async def test_unparseable_requests_get_problem_json_and_no_traceback(
 async def test_an_idle_keepalive_connection_is_closed_after_the_keepalive_timeout(
     tmp_path_factory: pytest.TempPathFactory, keepalive: float
 ) -> None:
-    env = {"VTS_KEEPALIVE_TIMEOUT": str(keepalive), "VTS_REQUEST_TIMEOUT": "60"}
-    async with VtsProcess(tmp_path_factory.mktemp("keepalive"), env) as vts:
+    args = ("--keepalive-timeout", str(keepalive), "--request-timeout", "60")
+    async with VtsProcess(tmp_path_factory.mktemp("keepalive"), args=args) as vts:
         connection = await RawConnection.open(vts)
         try:
             await connection.send(request())
