@@ -79,6 +79,22 @@ async def test_a_body_slower_than_the_request_timeout_is_answered_408(
     assert strict.error_lines() == []
 
 
+async def test_a_slow_body_nobody_reads_ends_at_the_request_timeout(
+    strict: VtsProcess,
+) -> None:
+    """An answer that needs no body comes at once; the rest of the body is awaited
+    only until the deadline (aiohttp alone would drain it for 10 s), then closed."""
+    connection = await RawConnection.open(strict)
+    try:
+        await connection.send(request(body=b"x" * 100).replace(b"x" * 97, b""))
+        assert (await connection.answer()).status == 200
+        assert await connection.closed_by_server(timeout=5) == b""
+        assert connection.elapsed >= REQUEST_TIMEOUT
+    finally:
+        await connection.close()
+    assert strict.error_lines() == []
+
+
 async def test_idle_connections_and_websockets_outlive_the_request_timeout(
     strict: VtsProcess,
 ) -> None:
