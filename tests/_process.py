@@ -54,6 +54,7 @@ def vts_env(variables: Mapping[str, str] | None = None) -> dict[str, str]:
 class VtsProcess:
     """One `python -m vts serve` process on 127.0.0.1.
 
+    `preexec` runs in the child before it starts (e.g. to set resource limits).
     The port defaults to any free one (VTS_PORT=0, read back from the start-up log
     line) and the database to `vts.db` in `directory`, which is also the working
     directory. stdout and stderr go to a file there; `logs()` returns its tail for
@@ -67,8 +68,10 @@ class VtsProcess:
         args: Sequence[str] = (),
         *,
         startup_timeout: float = 30.0,
+        preexec: Callable[[], None] | None = None,
     ) -> None:
         self.directory = directory
+        self.preexec = preexec
         self.env = vts_env(
             {
                 "VTS_HOST": "127.0.0.1",
@@ -111,6 +114,7 @@ class VtsProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
+                preexec_fn=self.preexec,
             )
         try:
             await wait_until(

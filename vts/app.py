@@ -54,6 +54,9 @@ def create_app(
     app = web.Application(
         middlewares=[request_metrics_middleware, problem_middleware],
         client_max_size=MAX_BODY_BYTES,
+        # aiohttp closes idle keep-alive connections itself; deadlines and the
+        # connection cap need vts.api.connections.VtsRunner.
+        handler_args={"keepalive_timeout": settings.keepalive_timeout},
     )
     app[settings_key] = settings
     app[metrics_key] = Metrics()

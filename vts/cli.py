@@ -7,19 +7,26 @@ import asyncio
 import gc
 import logging
 import os
+import resource
 import signal
 import sys
 from collections.abc import Sequence
 
+import attrs
 from aiohttp import web
 
 import vts
 from vts import registry
+from vts.api.connections import VtsRunner
 from vts.app import create_app
 from vts.config import Settings, load_settings
 from vts.errors import ConfigError, UnavailableError
 
 log = logging.getLogger("vts")
+
+# File descriptors kept for everything but client connections: the listening
+# socket, the store and broker pools, log files, refused connections lingering.
+RESERVED_FDS = 128
 
 # option -> Settings field; each option overrides its VTS_* variable.
 SERVE_OPTIONS: dict[str, tuple[str, str]] = {
@@ -139,9 +146,40 @@ async def _migrate(settings: Settings) -> int:
     return 0
 
 
+def raise_open_file_limit() -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard limit; the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError) as exc:
+            log.warning("could not raise the open-file limit %d: %s", soft, exc)
+        else:
+            log.info("raised the open-file limit from %d to %d", soft, hard)
+            soft = hard
+    else:
+        log.info("open-file limit %d (the hard limit)", soft)
+    return sys.maxsize if soft == resource.RLIM_INFINITY else soft
+
+
+def fit_connections(settings: Settings, open_files: int) -> Settings:
+    """Lower max_connections so that connections cannot use up `open_files`."""
+    fitting = max(16, open_files - RESERVED_FDS)
+    if settings.max_connections <= fitting:
+        return settings
+    log.warning(
+        "VTS_MAX_CONNECTIONS lowered from %d to %d to fit the open-file limit %d",
+        settings.max_connections,
+        fitting,
+        open_files,
+    )
+    return attrs.evolve(settings, max_connections=fitting)
+
+
 async def _serve(settings: Settings, *, workers: bool) -> int:
+    settings = fit_connections(settings, raise_open_file_limit())
     app = create_app(settings, workers=workers)
-    runner = web.AppRunner(
+    runner = VtsRunner(
         app,
         handle_signals=False,
         shutdown_timeout=settings.shutdown_grace + 5,

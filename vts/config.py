@@ -166,8 +166,9 @@ class Settings:
         "an integer 16-1000000",
         lambda v: 16 <= v <= 1_000_000,
     )
-    """VTS_MAX_CONNECTIONS: open client connections (WebSockets included) past which
-    new ones are answered 503 and closed (10000; lowered to fit RLIMIT_NOFILE)."""
+    """VTS_MAX_CONNECTIONS: open client connections (WebSockets included); past it a
+    new one replaces the longest idle one, or, if all are busy, is answered 503 and
+    closed (10000; lowered to fit RLIMIT_NOFILE)."""
     allow_private_urls: bool = _setting(
         "VTS_ALLOW_PRIVATE_URLS",
         False,

@@ -88,7 +88,8 @@ class Metrics:
         )
         self.http_requests = Counter(
             "vts_http_requests",
-            "HTTP requests by route and status code.",
+            "HTTP requests by route and status code; 499: the client closed the "
+            "connection before the answer was sent.",
             ["method", "route", "status"],
             registry=r,
         )
@@ -97,6 +98,19 @@ class Metrics:
             "HTTP request handling time by route.",
             ["method", "route"],
             buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.http_connections = Gauge(
+            "vts_http_connections",
+            "Open client connections, WebSockets included (VTS_MAX_CONNECTIONS).",
+            registry=r,
+        )
+        self.http_connections_dropped = Counter(
+            "vts_http_connections_dropped",
+            "Connections vts closed itself, by reason: over_limit (answered 503), "
+            "evicted (idle or unfinished headers, to admit a new one), "
+            "request_timeout (headers not in within VTS_REQUEST_TIMEOUT).",
+            ["reason"],
             registry=r,
         )
         self.cache_hits = Counter(

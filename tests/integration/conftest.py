@@ -15,7 +15,9 @@ import attrs
 import pytest
 from _support import instant_settings, wait_until
 from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.web_runner import BaseRunner
 
+from vts.api.connections import VtsRunner
 from vts.app import create_app
 from vts.config import Settings
 from vts.domain import Job
@@ -33,6 +35,14 @@ PROBLEM_FIELDS = {"type", "title", "status", "detail", "instance"}
 def seed_body(**metadata: Any) -> dict[str, Any]:
     """The seed's POST /translate body, with `metadata` added (to tell jobs apart)."""
     return {**SEED_BODY, "metadata": {**SEED_BODY["metadata"], **metadata}}
+
+
+class VtsTestServer(TestServer):
+    """aiohttp's TestServer with the runner `vts serve` uses: request deadlines, the
+    connection cap, problem+json for unparseable requests."""
+
+    async def _make_runner(self, **kwargs: Any) -> BaseRunner:
+        return VtsRunner(self.app, **kwargs)
 
 
 class VtsClient(TestClient):  # type: ignore[type-arg]
@@ -173,7 +183,7 @@ async def app_server(
 ) -> AsyncIterator[ServerFactory]:
     """`await app_server(processor=None, **settings_changes)`: a served app's client.
 
-    The app is `create_app(settings, processor=...)` on aiohttp's TestServer (a free
+    The app is `create_app(settings, processor=...)` on VtsTestServer (a free
     127.0.0.1 port); without a processor it is the real SimulatedProcessor. Any error
     the server logs (an unhandled exception, a lost task) fails the test.
     """
@@ -183,7 +193,7 @@ async def app_server(
         app = create_app(attrs.evolve(settings, **changes), processor=processor)
         # limit=0: tests hold hundreds of WebSocket connections at once.
         client = VtsClient(
-            TestServer(app, host="127.0.0.1"),
+            VtsTestServer(app, host="127.0.0.1"),
             connector=aiohttp.TCPConnector(limit=0),
         )
         clients.append(client)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from vts.cli import main
+from vts.cli import RESERVED_FDS, fit_connections, main
+from vts.config import Settings
 
 
 @pytest.fixture
@@ -113,3 +114,19 @@ def test_cli_unknown_command_is_usage_error(capsys: pytest.CaptureFixture[str]) 
         main(["frobnicate"])
     assert caught.value.code == 2
     assert "usage: vts" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("wanted", "open_files", "expected"),
+    [
+        (10_000, 1_048_576, 10_000),  # fits: kept
+        (10_000, 1024, 1024 - RESERVED_FDS),  # lowered to fit
+        (100, 1024, 100),
+        (10_000, 64, 16),  # never below the smallest accepted value
+    ],
+)
+def test_fit_connections_keeps_descriptors_for_everything_else(
+    wanted: int, open_files: int, expected: int
+) -> None:
+    settings = Settings(max_connections=wanted)
+    assert fit_connections(settings, open_files).max_connections == expected

@@ -9,7 +9,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from vts import errors
-from vts.api.problems import problem_middleware
+from vts.api.problems import BodyTimeoutError, problem_middleware
 
 # The documented class -> status table (DESIGN.md, STYLE.md section 5, openapi.json).
 CASES: dict[type[errors.VtsError], tuple[errors.VtsError, int]] = {
@@ -64,6 +64,10 @@ async def raise_unknown(request: web.Request) -> web.Response:
     raise RuntimeError(SECRET)
 
 
+async def slow_body(request: web.Request) -> web.Response:
+    raise BodyTimeoutError(2.5)
+
+
 async def ok(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
@@ -75,6 +79,7 @@ async def client() -> AsyncIterator[TestClient[web.Request, web.Application]]:
     app.router.add_get("/raise/{name}", raise_case)
     app.router.add_get("/boom", raise_unknown)
     app.router.add_get("/ok", ok)
+    app.router.add_post("/slow", slow_body)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         yield client
 
@@ -175,3 +180,15 @@ async def test_problem_middleware_passes_successes_through(
     response = await client.get("/ok")
     assert response.status == 200
     assert await response.json() == {"ok": True}
+
+
+async def test_problem_middleware_body_timeout_is_408_and_closes(
+    client: TestClient[web.Request, web.Application],
+) -> None:
+    response = await client.post("/slow")
+    assert response.status == 408
+    assert response.content_type == "application/problem+json"
+    assert response.headers["Connection"] == "close"
+    body = await response.json(content_type=None)
+    assert body["type"] == "/problems/request-timeout"
+    assert "2.5s (VTS_REQUEST_TIMEOUT)" in body["detail"]

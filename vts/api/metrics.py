@@ -7,7 +7,7 @@ import time
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from vts.api.problems import Handler
+from vts.api.problems import CLIENT_CLOSED_REQUEST, Handler, client_gone
 from vts.errors import UnavailableError
 from vts.keys import broker_key, metrics_key, service_key, store_key
 
@@ -32,6 +32,9 @@ async def request_metrics_middleware(
         status = exc.status
         raise
     finally:
+        # A client that hung up before its answer was sent is no server error: 499.
+        if client_gone(request):
+            status = CLIENT_CLOSED_REQUEST
         if not request.path.startswith("/ws/"):
             metrics.observe_request(
                 request.method,

@@ -31,6 +31,14 @@ Every error is an RFC 9457 `application/problem+json` body whose `type`
 (`/problems/<code>`) is stable. Request bodies are limited to {MAX_BODY_BYTES} bytes and
 must be sent as `Content-Type: application/json` (else `415`). A query parameter may be
 given once: a repeated one is a `422` naming it.
+
+Before any operation sees it, a request may be answered by the connection itself,
+which then closes: `400` (`/problems/bad-request`) or `431`
+(`/problems/request-header-fields-too-large`) when it cannot be parsed as HTTP/1.1,
+`408` (`/problems/request-timeout`) when its body is slower than VTS_REQUEST_TIMEOUT,
+and `503` (`/problems/too-many-connections`, `Retry-After`) when VTS_MAX_CONNECTIONS
+connections are open and busy. Headers slower than VTS_REQUEST_TIMEOUT are not
+answered: the connection is closed.
 """
 
 WS_PROTOCOL = f"""\
@@ -85,6 +93,7 @@ def _operation(
     shared = {
         "400": "BadRequest",
         "404": "NotFound",
+        "408": "RequestTimeout",
         "409": "Conflict",
         "413": "PayloadTooLarge",
         "415": "UnsupportedMediaType",
@@ -170,7 +179,7 @@ def _job_paths() -> dict[str, Schema]:
                         links=_links("getJob", "cancelJob", "watchJob"),
                     )
                 },
-                errors=("413", "415", "422", "503"),
+                errors=("408", "413", "415", "422", "503"),
                 parameters=[_param("IdempotencyKey")],
                 requestBody={
                     "required": True,

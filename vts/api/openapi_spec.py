@@ -468,6 +468,10 @@ def _responses() -> dict[str, Schema]:
             ),
             "headers": {"Accept-Post": {"schema": {"const": JSON}}},
         },
+        "RequestTimeout": problem(
+            "The body did not arrive within VTS_REQUEST_TIMEOUT "
+            "(/problems/request-timeout); the connection is closed."
+        ),
         "ValidationFailed": problem(
             "The request is not valid (/problems/validation-error; `errors` names each "
             "field or parameter; a query parameter given twice is refused too), or its "
@@ -477,6 +481,9 @@ def _responses() -> dict[str, Schema]:
         "Unavailable": problem(
             "The job store is unreachable (/problems/store-unavailable), or cannot "
             "write: its disk is full or it is read-only (/problems/store-not-writable).",
+            "The job store is unreachable (/problems/store-unavailable), or "
+            "VTS_MAX_CONNECTIONS connections are open and busy "
+            "(/problems/too-many-connections; the connection is closed).",
             retry_after=True,
         ),
         "InternalError": problem("The server failed; the error was logged."),

@@ -29,7 +29,52 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.VtsError], int], ...] = (
     (errors.UnavailableError, 503),
 )
 
+# nginx's code for "the client closed the connection before the answer was sent":
+# counted in vts_http_requests_total apart from the server's own errors; never sent.
+CLIENT_CLOSED_REQUEST = 499
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class BodyTimeoutError(TimeoutError):
+    """The request body did not arrive within VTS_REQUEST_TIMEOUT.
+
+    A TimeoutError, so that aiohttp, when it drains an unread body, stops quietly.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(
+            f"the request body did not arrive within {seconds:g}s "
+            "(VTS_REQUEST_TIMEOUT): send it faster or in a new request"
+        )
+
+
+def client_gone(request: web.BaseRequest) -> bool:
+    """True once the client's connection is closed: no answer can reach it."""
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+def problem_body(
+    status: int,
+    code: str,
+    detail: str,
+    instance: str,
+    *,
+    title: str | None = None,
+    field_errors: Mapping[str, str] | None = None,
+) -> bytes:
+    """An RFC 9457 problem document, serialized."""
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_BASE + code,
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail,
+        "instance": instance,
+    }
+    if field_errors:
+        body["errors"] = dict(field_errors)
+    return orjson.dumps(body)
 
 
 def problem_response(
@@ -42,18 +87,11 @@ def problem_response(
     field_errors: Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> web.Response:
-    body: dict[str, Any] = {
-        "type": PROBLEM_TYPE_BASE + code,
-        "title": title or HTTPStatus(status).phrase,
-        "status": status,
-        "detail": detail,
-        "instance": instance,
-    }
-    if field_errors:
-        body["errors"] = dict(field_errors)
     return web.Response(
         status=status,
-        body=orjson.dumps(body),
+        body=problem_body(
+            status, code, detail, instance, title=title, field_errors=field_errors
+        ),
         content_type=CONTENT_TYPE,
         headers=headers,
     )
@@ -111,7 +149,23 @@ async def problem_middleware(
         if exc.status < 400:
             raise
         return http_exception_response(exc, instance_of(request))
-    except web.RequestPayloadError:
+    except BodyTimeoutError as exc:
+        response = problem_response(
+            408, "request-timeout", str(exc), instance_of(request)
+        )
+        response.force_close()  # the rest of the body may still be on its way
+        return response
+    except Exception as exc:
+        if not client_gone(request):
+            return _unexpected_error(request, exc)
+        # The client hung up (mid-body, say): nobody is left to answer, and it is
+        # not the server's fault. Counted as 499 by request_metrics_middleware.
+        log.debug("client closed the connection: %s %s", request.method, request.path)
+        return web.Response(status=CLIENT_CLOSED_REQUEST)
+
+
+def _unexpected_error(request: web.Request, exc: Exception) -> web.Response:
+    if isinstance(exc, web.RequestPayloadError):
         # Raised while reading the body: a bad Content-Encoding, a broken chunk. The
         # rest of the body is unreadable, so end it here and close the connection
         # (aiohttp would otherwise try to drain it and log the same error again).
@@ -123,11 +177,10 @@ async def problem_middleware(
             instance_of(request),
             headers={"Connection": "close"},
         )
-    except Exception:
-        log.exception("unhandled error on %s %s", request.method, request.path)
-        return problem_response(
-            500,
-            "internal-error",
-            "the server failed; the error was logged",
-            instance_of(request),
-        )
+    log.error("unhandled error on %s %s", request.method, request.path, exc_info=exc)
+    return problem_response(
+        500,
+        "internal-error",
+        "the server failed; the error was logged",
+        instance_of(request),
+    )
