@@ -480,9 +480,8 @@ def _responses() -> dict[str, Schema]:
         ),
         "Unavailable": problem(
             "The job store is unreachable (/problems/store-unavailable), or cannot "
-            "write: its disk is full or it is read-only (/problems/store-not-writable).",
-            "The job store is unreachable (/problems/store-unavailable), or "
-            "VTS_MAX_CONNECTIONS connections are open and busy "
+            "write: its disk is full or it is read-only (/problems/store-not-writable), "
+            "or VTS_MAX_CONNECTIONS connections are open and busy "
             "(/problems/too-many-connections; the connection is closed).",
             retry_after=True,
         ),
