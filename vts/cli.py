@@ -17,7 +17,7 @@ from aiohttp import web
 
 import vts
 from vts import registry
-from vts.api.connections import VtsRunner
+from vts.api.connections import PROBE_CONNECTIONS, VtsRunner
 from vts.app import create_app
 from vts.config import Settings, load_settings
 from vts.errors import ConfigError, UnavailableError
@@ -163,8 +163,9 @@ def raise_open_file_limit() -> int:
 
 
 def fit_connections(settings: Settings, open_files: int) -> Settings:
-    """Lower max_connections so that connections cannot use up `open_files`."""
-    fitting = max(16, open_files - RESERVED_FDS)
+    """Lower max_connections so that connections, with the probes' reserve above
+    them, cannot use up `open_files`."""
+    fitting = max(16, open_files - RESERVED_FDS - PROBE_CONNECTIONS)
     if settings.max_connections <= fitting:
         return settings
     log.warning(

@@ -168,7 +168,7 @@ class Settings:
     )
     """VTS_MAX_CONNECTIONS: open client connections (WebSockets included); past it a
     new one replaces the longest idle one, or, if all are busy, is answered 503 and
-    closed (10000; lowered to fit RLIMIT_NOFILE)."""
+    closed, probes and scrapes aside (10000; lowered to fit RLIMIT_NOFILE)."""
     allow_private_urls: bool = _setting(
         "VTS_ALLOW_PRIVATE_URLS",
         False,

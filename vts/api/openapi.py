@@ -9,6 +9,7 @@ import orjson
 from aiohttp import web
 
 import vts
+from vts.api.connections import PROBE_CONNECTIONS
 from vts.api.openapi_spec import JSON, Schema, components, problem, ref
 from vts.api.validation import MAX_BODY_BYTES
 from vts.api.ws import (
@@ -37,8 +38,10 @@ which then closes: `400` (`/problems/bad-request`) or `431`
 (`/problems/request-header-fields-too-large`) when it cannot be parsed as HTTP/1.1,
 `408` (`/problems/request-timeout`) when its body is slower than VTS_REQUEST_TIMEOUT,
 and `503` (`/problems/too-many-connections`, `Retry-After`) when VTS_MAX_CONNECTIONS
-connections are open and busy. Headers slower than VTS_REQUEST_TIMEOUT are not
-answered: the connection is closed.
+connections are open and busy. Then `GET /healthz`, `/readyz` and `/metrics` are
+still answered, on one of {PROBE_CONNECTIONS} connections kept above the cap for
+probes and scrapes (closed after the answer). Headers slower than
+VTS_REQUEST_TIMEOUT are not answered: the connection is closed.
 """
 
 WS_PROTOCOL = f"""\

@@ -482,7 +482,8 @@ def _responses() -> dict[str, Schema]:
             "The job store is unreachable (/problems/store-unavailable), or cannot "
             "write: its disk is full or it is read-only (/problems/store-not-writable), "
             "or VTS_MAX_CONNECTIONS connections are open and busy "
-            "(/problems/too-many-connections; the connection is closed).",
+            "(/problems/too-many-connections; the connection is closed; probes and "
+            "scrapes are still answered).",
             retry_after=True,
         ),
         "InternalError": problem("The server failed; the error was logged."),

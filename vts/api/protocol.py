@@ -42,11 +42,10 @@ class GuardedRequestHandler(web.RequestHandler):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         server = self._vts_server
-        if not server.admit():
+        if not server.admit(self):
             self._refuse(cast(asyncio.Transport, transport))
             return
         super().connection_made(transport)
-        server.open_connections += 1
         self._wait_for_headers()
 
     def connection_lost(self, exc: BaseException | None) -> None:
@@ -54,8 +53,7 @@ class GuardedRequestHandler(web.RequestHandler):
         if self._vts_refused is not None:
             self._vts_refused = None
             return
-        self._vts_server.open_connections -= 1
-        self._vts_server.busy(self)
+        self._vts_server.release(self)
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
