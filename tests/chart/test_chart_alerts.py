@@ -70,6 +70,8 @@ def test_chart_every_alert_says_how_bad_it_is_and_what_to_do() -> None:
         "VtsHighServerErrorRate",
         "VtsStoreUnavailable",
         "VtsJobsStuck",
+        "VtsBrokerErrors",
+        "VtsLeasesLost",
     } <= set(names)
     monitoring = _readme_section("Monitoring")
     for rule in _rules():

@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 import pytest
 import yaml
-from _process import VtsProcess, jobs_by_id, submit
+from _process import SEED_BODY, VtsProcess, jobs_by_id, submit
 from _prometheus import (
     ALERT_RULES,
     PACKAGE_HINT,
@@ -18,6 +18,7 @@ from _prometheus import (
     prometheus_binary,
     run_promtool,
 )
+from _tmpfs import fill, tmpfs
 
 from vts.errors import PermanentError, TransientError
 from vts.keys import metrics_key
@@ -66,11 +67,20 @@ async def test_prometheus_scrapes_vts_and_evaluates_its_alerts(
             lambda: queried("vts_dlq_size", {target: 0}),
             "vts_dlq_size 0 scraped",
         )
+        # The series VtsStoreUnavailable and VtsLeasesLost read, as they select them.
+        await until(
+            lambda: queried("vts_store_writable", {target: 1}),
+            "vts_store_writable 1 scraped",
+        )
+        leases = "sum by (outcome) (vts_job_leases_lost_total)"
+        await until(
+            lambda: queried(
+                leases, {"outcome=reclaimed": 0, "outcome=dead_lettered": 0}
+            ),
+            "vts_job_leases_lost_total exported at 0 for both outcomes",
+        )
 
         ids = await submit(http, vts, JOBS)
-        for _ in range(2):  # as a readiness probe would (VtsStoreUnavailable reads it)
-            async with http.get(f"{vts.url}/readyz") as response:
-                assert response.status == 200
 
         async def all_final() -> bool:
             jobs = await jobs_by_id(http, vts)
@@ -103,12 +113,6 @@ async def test_prometheus_scrapes_vts_and_evaluates_its_alerts(
             lambda: queried("max(vts_dlq_size)", {"": failed}),
             f"vts_dlq_size reaching {failed}",
         )
-        # The labels the alerts select by are the ones vts exports.
-        readyz = 'sum by (route, status) (vts_http_requests_total{route="/readyz"})'
-        await until(
-            lambda: queried(readyz, {"route=/readyz,status=200": 2}),
-            "two /readyz answers counted",
-        )
 
         # Every rule loaded and evaluates cleanly against real series.
         async def rules_healthy() -> bool:
@@ -138,6 +142,94 @@ async def test_prometheus_scrapes_vts_and_evaluates_its_alerts(
         )
         assert "POST /dlq/{job_id}/replay" in alert["annotations"]["description"]
     assert not vts.error_lines(), vts.logs()
+
+
+@pytest.mark.services
+@pytest.mark.slow
+@pytest.mark.disk
+async def test_prometheus_alerts_on_a_store_that_cannot_write(
+    tmp_path: Path, promtool: str
+) -> None:
+    """vts's SQLite file on a 2 MiB tmpfs that fills up: vts_store_writable turns 0,
+    VtsStoreUnavailable goes pending for that target, and clears once there is room."""
+    (tmp_path / "vts").mkdir()
+    with tmpfs(tmp_path / "disk", "2m") as disk:
+        env = {**VTS_ENV, "VTS_SIM_ERROR_RATE": "0"}
+        env["VTS_DATABASE_URL"] = f"sqlite:///{disk / 'vts.db'}"
+        async with (
+            VtsProcess(tmp_path / "vts", env) as vts,
+            aiohttp.ClientSession() as http,
+            PrometheusServer(
+                tmp_path / "prometheus",
+                [f"{vts.host}:{vts.port}"],
+                rule_files=(ALERT_RULES,),
+            ) as prometheus,
+        ):
+            target = {"instance": f"{vts.host}:{vts.port}", "job": "vts"}
+
+            async def writable(value: float) -> bool:
+                samples = await prometheus.query(http, "vts_store_writable")
+                return list(samples.values()) == [value]
+
+            async def store_alerts() -> list[tuple[str, dict[str, str]]]:
+                alerts = (await prometheus.api(http, "alerts"))["alerts"]
+                return [
+                    (a["state"], a["labels"])
+                    for a in alerts
+                    if a["labels"]["alertname"] == "VtsStoreUnavailable"
+                ]
+
+            async def until(condition: Any, message: str) -> None:
+                try:
+                    await vts.until(condition, TIMEOUT, message)
+                except AssertionError as exc:
+                    raise AssertionError(f"{exc}\n{prometheus.logs()}") from None
+
+            await until(lambda: writable(1), "vts_store_writable 1 scraped")
+            assert await store_alerts() == []
+
+            filler = fill(disk)
+            # The store learns it cannot write from a write that fails.
+            await until(lambda: _refused(http, vts), "POST /translate answering 503")
+            await until(lambda: writable(0), "vts_store_writable 0 scraped")
+
+            async def alerted() -> bool:
+                return await store_alerts() == [
+                    (
+                        "pending",  # it waits 1 minute before firing
+                        {
+                            "alertname": "VtsStoreUnavailable",
+                            "severity": "critical",
+                            **target,
+                        },
+                    )
+                ]
+
+            await until(alerted, "VtsStoreUnavailable pending for the vts target")
+            (alert,) = [
+                a
+                for a in (await prometheus.api(http, "alerts"))["alerts"]
+                if a["labels"]["alertname"] == "VtsStoreUnavailable"
+            ]
+            assert alert["annotations"]["summary"] == (
+                f"vts on {target['instance']} cannot write to its job store"
+            )
+            assert "full" in alert["annotations"]["description"]
+
+            filler.unlink()
+            await until(lambda: writable(1), "vts_store_writable 1 again")
+
+            async def cleared() -> bool:
+                return await store_alerts() == []
+
+            await until(cleared, "VtsStoreUnavailable cleared")
+        assert not vts.error_lines(), vts.logs()
+
+
+async def _refused(http: aiohttp.ClientSession, vts: VtsProcess) -> bool:
+    async with http.post(f"{vts.url}/translate", json=SEED_BODY) as response:
+        assert response.status in (202, 503), await response.text()
+        return response.status == 503
 
 
 def _alert_names() -> list[str]:
