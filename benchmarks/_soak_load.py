@@ -4,6 +4,7 @@ reconnecting watcher, and polls of the jobs the watcher has not seen finish."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import random
 import time
@@ -62,6 +63,7 @@ class Ledger:
         self.submissions: list[Submission] = []
         self.sightings: dict[str, Sighting] = {}
         self.not_found: set[str] = set()  # job-not-found answers to a subscribe
+        self.ws_errors: collections.Counter[str] = collections.Counter()
         self.watcher_connects: list[tuple[float, str]] = []  # (seconds in, url)
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.connected_at = 0.0  # monotonic: when `ws` connected
@@ -103,7 +105,7 @@ class Ledger:
 
 async def _send(ws: aiohttp.ClientWebSocketResponse, message: bytes) -> None:
     with contextlib.suppress(aiohttp.ClientError, ConnectionError, RuntimeError):
-        await ws.send_bytes(message)
+        await ws.send_str(message.decode())  # text frames: vts refuses binary ones
 
 
 def _body(key: str) -> bytes:
@@ -194,8 +196,8 @@ async def watch(
                 ids = ledger.unfinished()
                 for start in range(0, len(ids), SUBSCRIBE_CHUNK):
                     chunk = ids[start : start + SUBSCRIBE_CHUNK]
-                    await ws.send_bytes(
-                        orjson.dumps({"type": "subscribe", "job_ids": chunk})
+                    await ws.send_str(
+                        orjson.dumps({"type": "subscribe", "job_ids": chunk}).decode()
                     )
                 async for msg in ws:
                     if msg.type is not aiohttp.WSMsgType.TEXT:
@@ -208,8 +210,10 @@ async def watch(
 def _on_message(ledger: Ledger, data: dict[str, Any]) -> None:
     if data.get("type") == "job":
         ledger.see(data, watched=True)
-    elif data.get("type") == "error" and data.get("code") == "job-not-found":
-        ledger.not_found.add(data.get("job_id", ""))
+    elif data.get("type") == "error":
+        ledger.ws_errors[str(data.get("code"))] += 1
+        if data.get("code") == "job-not-found":
+            ledger.not_found.add(data.get("job_id", ""))
 
 
 async def get_jobs(

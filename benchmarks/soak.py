@@ -177,6 +177,8 @@ def report(
     urls = {url: f"r{i + 1}" for i, url in enumerate(cluster.ws_urls())}
     connects = [f"{at:.1f} s {urls[url]}" for at, url in ledger.watcher_connects]
     print(f"watcher (re)connected: {', '.join(connects)}")
+    if ledger.ws_errors:
+        print(f"error messages on the watcher's socket: {dict(ledger.ws_errors)}")
     if gaps := missed(ledger, stored):
         print(f"finals the watcher missed, by completed_at: {'; '.join(gaps)}")
     for reason, count in result.refused.most_common():
@@ -196,7 +198,13 @@ def report(
         *minutes(ledger, stored, outcome.faults, cluster.samples, len(cluster.servers))
     )
     print("\nRSS per process lifetime\n")
-    print_table(*lifetimes(cluster.samples))
+    headers, rows = lifetimes(cluster.samples)
+    print_table(headers, rows)
+    if all(row[-1] == "too short to judge" for row in rows):
+        print(
+            "\nNo process lived long enough for a growth verdict: use a longer "
+            "--fault-interval (or 0) to judge memory."
+        )
     print(f"\nfaults ({len(outcome.faults)})\n")
     print_table(
         ["at s", "fault", "target", "detail", "serving again after s"],
