@@ -98,20 +98,28 @@ def end_to_end(
     return _wall(job["completed_at"]) - sub.started_wall, False
 
 
+LATE = 1.0  # seconds after completed_at: a final the watcher got later was held up
+
+
 def unwatched(ledger: Ledger, stored: dict[str, Any]) -> list[str]:
-    """Accepted jobs final in the store whose final status the watcher never got."""
+    """Accepted jobs final in the store whose final status the watcher never got,
+    or got more than LATE seconds after the job's completed_at."""
     ids = []
     for sub in ledger.accepted():
         job = stored.get(sub.job_id or "")
-        sighting = ledger.sightings.get(sub.job_id or "")
-        if job and job["status"] in FINAL and (not sighting or not sighting.final_at):
+        if not job or job["status"] not in FINAL:
+            continue
+        sighting = ledger.sightings.get(job["job_id"])
+        seen = None if sighting is None else sighting.final_at
+        done = _wall(job["completed_at"])
+        if seen is None or ledger.t0_wall + (seen - ledger.t0) - done > LATE:
             ids.append(job["job_id"])
     return ids
 
 
 def missed(ledger: Ledger, stored: dict[str, Any]) -> list[str]:
-    """When the finals the watcher never got happened (seconds into the soak, by
-    completed_at), in bursts: a burst lines up with the fault that hid it."""
+    """When the finals the watcher got late or never happened (seconds into the
+    soak, by completed_at), in bursts: a burst lines up with the fault behind it."""
     times = sorted(
         _wall(stored[job_id]["completed_at"]) - ledger.t0_wall
         for job_id in unwatched(ledger, stored)
@@ -123,6 +131,14 @@ def missed(ledger: Ledger, stored: dict[str, Any]) -> list[str]:
         else:
             bursts.append([at])
     return [f"{b[0]:.1f}-{b[-1]:.1f} s: {len(b)}" for b in bursts]
+
+
+def _done(sub: Submission, stored: dict[str, Any]) -> float | None:
+    """Seconds from the first POST to the stored completed_at (the service's view)."""
+    job = stored.get(sub.job_id or "")
+    if job is None or job["status"] not in FINAL:
+        return None
+    return _wall(job["completed_at"]) - sub.started_wall
 
 
 def _q(values: list[float], share: float, scale: float = 1.0) -> str:
@@ -143,7 +159,7 @@ def minutes(
         by_minute[int((sub.started - ledger.t0) // 60)].append(sub)
     last = max([*by_minute, *(int(s.at // 60) for s in samples)], default=0)
     headers = ["minute", "submitted", "accepted", "retried", "submit p50 ms"]
-    headers += ["submit p99 ms", "e2e p50 s", "e2e p99 s", "faults"]
+    headers += ["submit p99 ms", "e2e p50 s", "e2e p99 s", "done p99 s", "faults"]
     headers += [f"r{i + 1} RSS MiB" for i in range(replicas)]
     rows: list[list[object]] = []
     for minute in range(last + 1):
@@ -156,7 +172,8 @@ def minutes(
         row: list[object] = [minute + 1 if subs else f"{minute + 1} (drain)"]
         row += [len(subs), len(submit), sum(s.tries > 1 for s in subs)]
         row += [_q(submit, 0.5, 1e3), _q(submit, 0.99, 1e3)]
-        row += [_q(e2e, 0.5), _q(e2e, 0.99)]
+        done = [d for s in subs if (d := _done(s, stored)) is not None]
+        row += [_q(e2e, 0.5), _q(e2e, 0.99), _q(done, 0.99)]
         row.append(", ".join(f"{k} x{n}" if n > 1 else k for k, n in kinds.items()))
         for replica in range(replicas):
             mine = [

@@ -27,8 +27,9 @@ import aiohttp
 from _harness import Server, add_vts_env_option, raise_nofile
 from _report import print_header, print_table
 from _services import Services
+from _soak_audit import drain, get_jobs, list_jobs, stale_reads
 from _soak_faults import Cluster, Fault, inject_faults, sample_rss
-from _soak_load import Ledger, get_jobs, list_jobs, not_final_in_store, offer, watch
+from _soak_load import Ledger, offer, watch
 from _soak_report import audit, end_to_end, lifetimes, minutes, missed, unwatched
 
 SUMMARY = ["accepted", "completed", "failed", "cancelled", "stuck", "lost"]
@@ -52,19 +53,6 @@ def _range(text: str) -> tuple[float, float]:
     if not 0 <= bounds[0] <= bounds[1]:
         raise argparse.ArgumentTypeError(f"expected LOW-HIGH seconds, got {text!r}")
     return bounds
-
-
-async def _drain(
-    session: aiohttp.ClientSession, cluster: Cluster, timeout: float
-) -> float:
-    """Wait until the store holds no pending or processing job (the database is the
-    soak's own), or `timeout`; the seconds it took."""
-    start = time.monotonic()
-    while time.monotonic() - start < timeout:
-        if not await not_final_in_store(session, cluster.urls()[0]):
-            break
-        await asyncio.sleep(1.0)
-    return time.monotonic() - start
 
 
 async def soak(
@@ -98,36 +86,19 @@ async def soak(
             f"{len(ledger.unfinished())} not seen final yet",
             flush=True,
         )
-        drain_seconds = await _drain(session, cluster, args.drain_timeout)
+        drain_seconds = await drain(session, cluster.urls()[0], args.drain_timeout)
         await asyncio.sleep(1.0)  # the watcher's last events
         stored = await list_jobs(session, cluster.urls()[0])
         missing = [s.job_id for s in ledger.accepted() if s.job_id not in stored]
         found = await get_jobs(session, cluster.urls()[0], [m for m in missing if m])
         stored.update((i, job) for i, job in found.items() if job is not None)
-        stale = await _stale_reads(session, cluster, unwatched(ledger, stored), stored)
+        stale = await stale_reads(
+            session, cluster.urls(), unwatched(ledger, stored), stored
+        )
         for task in background:
             task.cancel()
         await asyncio.gather(*background, return_exceptions=True)
     return Outcome(ledger, faults, stored, load_seconds, drain_seconds, stale)
-
-
-async def _stale_reads(
-    session: aiohttp.ClientSession,
-    cluster: Cluster,
-    ids: list[str],
-    stored: dict[str, Any],
-) -> list[str]:
-    """GET each job whose final status the watcher missed on every replica: one that
-    answers another status than the store's serves a stale snapshot."""
-    stale = []
-    for index, url in enumerate(cluster.urls()):
-        for job_id, job in (await get_jobs(session, url, ids)).items():
-            status = "404" if job is None else job["status"]
-            if status != stored[job_id]["status"]:
-                stale.append(
-                    f"{job_id}: r{index + 1} says {status}, store {stored[job_id]['status']}"
-                )
-    return stale
 
 
 def report(
@@ -180,7 +151,10 @@ def report(
     if ledger.ws_errors:
         print(f"error messages on the watcher's socket: {dict(ledger.ws_errors)}")
     if gaps := missed(ledger, stored):
-        print(f"finals the watcher missed, by completed_at: {'; '.join(gaps)}")
+        print(
+            "finals the watcher got over 1 s late or never, by completed_at: "
+            + "; ".join(gaps)
+        )
     for reason, count in result.refused.most_common():
         print(f"not accepted: {count} x {reason}")
     for name, items in (
@@ -192,8 +166,12 @@ def report(
     ):
         for item in items[:10]:
             print(f"{name}: {item}")
-    print("\nper minute (by the minute a job was first submitted; e2e = first POST to")
-    print("final status; RSS = the replica's last sample in the minute, * = new pid)\n")
+    print(
+        "\nper minute, by the minute a job was first POSTed. e2e: first POST to the"
+        "\nwatcher receiving the final status (completed_at if it never did); done:"
+        "\nfirst POST to completed_at. RSS: the replica's last sample in the minute,"
+        "\n* = a new process in the minute.\n"
+    )
     print_table(
         *minutes(ledger, stored, outcome.faults, cluster.samples, len(cluster.servers))
     )
