@@ -223,10 +223,11 @@ def main() -> int:
     args = parser.parse_args()
     rng = random.Random(args.seed)
     raise_nofile()
+    low, high = args.fault_interval
+    faults = f"a fault every {low:g}-{high:g} s" if high > 0 else "no faults"
     print_header(
-        f"soak: {args.profile}, {args.minutes:g} min at {args.rate:g} jobs/s, a fault "
-        f"every {args.fault_interval[0]:g}-{args.fault_interval[1]:g} s; jobs "
-        f"{args.duration} s, error rate {args.error_rate:g}, lease "
+        f"soak: {args.profile}, {args.minutes:g} min at {args.rate:g} jobs/s, {faults}; "
+        f"jobs {args.duration} s, error rate {args.error_rate:g}, lease "
         f"{args.lease_seconds:g} s, concurrency {args.concurrency}"
     )
     env = {
