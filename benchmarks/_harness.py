@@ -130,7 +130,8 @@ class Server:
     def start(self, timeout: float = 30.0) -> Server:
         log_dir = self._tmp.name if self._tmp else tempfile.gettempdir()
         self._log_path = os.path.join(log_dir, f"{self.name}-{self.port}.log")
-        with open(self._log_path, "wb") as log:
+        # A vts server's directory is its own: a restart (the soak) appends to its log.
+        with open(self._log_path, "ab" if self._tmp else "wb") as log:
             self.process = subprocess.Popen(
                 self.args, env=self.env, cwd=VTS_SRC, stdout=log, stderr=log
             )
@@ -163,6 +164,12 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would, and reap it."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
 
     def close(self) -> None:
         self.stop()
