@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -187,6 +188,55 @@ class Settings:
     """VTS_SIM_ERROR_RATE: share of simulated attempts that fail (0.1)."""
     sim_seed: int | None = _setting("VTS_SIM_SEED", None, "an integer")
     """VTS_SIM_SEED: makes simulated durations and failures reproducible (unset)."""
+    auth: str = _setting(
+        "VTS_AUTH",
+        "auto",
+        "one of auto, none, keys",
+        lambda v: v in {"auto", "none", "keys"},
+    )
+    """VTS_AUTH: `keys` requires an API key on every request but the public ones;
+    `none` makes every request an admin of tenant `default`; `auto` (the default) is
+    `none` when VTS_HOST is a loopback address or localhost, `keys` otherwise."""
+    admin_key: str | None = attrs.field(
+        default=None,
+        repr=False,
+        metadata={
+            "env": "VTS_ADMIN_KEY",
+            "accepted": "a secret of at least 32 characters",
+            "check": lambda v: v is None or len(v) >= 32,
+            "secret": True,
+        },
+    )
+    """VTS_ADMIN_KEY: a bootstrap bearer token with the admin scope (unset). Secret:
+    never logged, never shown in a repr."""
+    metrics_key: str | None = attrs.field(
+        default=None,
+        repr=False,
+        metadata={
+            "env": "VTS_METRICS_KEY",
+            "accepted": "a secret of at least 16 characters",
+            "check": lambda v: v is None or len(v) >= 16,
+            "secret": True,
+        },
+    )
+    """VTS_METRICS_KEY: when set, GET /metrics needs it as a bearer token (unset:
+    /metrics is public). Secret."""
+    tenant_max_active_jobs: int = _setting(
+        "VTS_TENANT_MAX_ACTIVE_JOBS",
+        10000,
+        "an integer 1-100000000",
+        lambda v: 1 <= v <= 100_000_000,
+    )
+    """VTS_TENANT_MAX_ACTIVE_JOBS: pending plus processing jobs a new tenant may
+    have (10000)."""
+    tenant_requests_per_second: float = _setting(
+        "VTS_TENANT_REQUESTS_PER_SECOND",
+        0.0,
+        "a number 0-1000000; 0 is unlimited",
+        lambda v: 0 <= v <= 1_000_000,
+    )
+    """VTS_TENANT_REQUESTS_PER_SECOND: requests a new tenant may make per second
+    on each replica (0: unlimited)."""
     log_level: str = _setting(
         "VTS_LOG_LEVEL",
         "INFO",
@@ -196,8 +246,26 @@ class Settings:
     """VTS_LOG_LEVEL: log verbosity (INFO)."""
 
     @property
+    def auth_mode(self) -> str:
+        """`none` or `keys`: VTS_AUTH with `auto` resolved by VTS_HOST."""
+        if self.auth != "auto":
+            return self.auth
+        return "none" if is_loopback(self.host) else "keys"
+
+    @property
     def log_level_number(self) -> int:
         return int(logging.getLevelName(self.log_level))
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is `localhost` or a loopback address (127.0.0.0/8, ::1)."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
 
 
 _converter = cattrs.Converter()
@@ -213,6 +281,10 @@ def _structure_one(field: attrs.Attribute[Any], raw: object) -> Any:
         raise ValueError(raw)  # int() would take other scripts' digits
     if field.name == "log_level":
         return str(raw).strip().upper()
+    if field.name == "auth":
+        return str(raw).strip().lower()
+    if field.name in ("admin_key", "metrics_key"):
+        return None if raw == "" else str(raw)
     if field.name in _DURATIONS:
         return parse_duration(raw)
     if _FIELD_TYPES[field.name] is bool:
@@ -246,6 +318,11 @@ _FIELD_TYPES: dict[str, Any] = {
     "sim_duration": SimDuration,
     "sim_error_rate": float,
     "sim_seed": int | None,
+    "auth": str,
+    "admin_key": str | None,
+    "metrics_key": str | None,
+    "tenant_max_active_jobs": int,
+    "tenant_requests_per_second": float,
     "log_level": str,
 }
 
@@ -273,12 +350,16 @@ def load_settings(
         if raw is None:
             continue
         accepted = field.metadata["accepted"]
+        if field.metadata.get("secret"):
+            raw_shown: object = "<hidden>"  # a bad secret is still a secret
+        else:
+            raw_shown = raw
         try:
             value = _structure_one(field, raw)
         except (ValueError, TypeError, cattrs.BaseValidationError):
-            raise InvalidSettingError(variable, raw, accepted) from None
+            raise InvalidSettingError(variable, raw_shown, accepted) from None
         check = field.metadata["check"]
         if check is not None and not check(value):
-            raise InvalidSettingError(variable, raw, accepted)
+            raise InvalidSettingError(variable, raw_shown, accepted)
         values[field.name] = value
     return Settings(**values)

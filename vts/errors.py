@@ -8,6 +8,8 @@ VtsError
 │   └── MissingDependencyError
 ├── ValidationError
 ├── UnsupportedMediaTypeError
+├── AuthenticationError
+├── PermissionDeniedError
 ├── JobNotFoundError
 ├── ConflictError
 │   ├── InvalidTransitionError
@@ -111,6 +113,27 @@ class UnsupportedMediaTypeError(VtsError):
 
     def __init__(self, message: str, accepted: str) -> None:
         self.accepted = accepted
+        super().__init__(message)
+
+
+class AuthenticationError(VtsError):
+    """The request carries no valid API key."""
+
+    code = "unauthorized"
+
+    def __init__(self, message: str, reason: str) -> None:
+        self.reason = reason
+        """missing, invalid, expired or revoked (the metric's label)."""
+        super().__init__(message)
+
+
+class PermissionDeniedError(VtsError):
+    """The API key does not allow this operation."""
+
+    code = "forbidden"
+
+    def __init__(self, message: str, scope: str) -> None:
+        self.scope = scope
         super().__init__(message)
 
 

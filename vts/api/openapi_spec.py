@@ -132,6 +132,13 @@ def _job_schemas() -> dict[str, Schema]:
         "Job": obj(
             {
                 "job_id": {"type": "string", "format": "uuid"},
+                "tenant": {
+                    "type": "string",
+                    "pattern": "^[a-z0-9][a-z0-9-]{0,62}$",
+                    "description": "The tenant the job belongs to: the tenant of the "
+                    "API key that created it (`default` without keys).",
+                    "examples": ["default"],
+                },
                 "status": ref("JobStatus"),
                 "source_language": ref("LanguageTag"),
                 "target_language": ref("LanguageTag"),
