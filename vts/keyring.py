@@ -26,8 +26,11 @@ def check_key_request(
         not isinstance(scopes, list)
         or not scopes
         or not all(isinstance(s, str) and s in SCOPES for s in scopes)
+        or len(set(scopes)) != len(scopes)
     ):
-        problems["scopes"] = f"must be a non-empty list of: {', '.join(SCOPES)}"
+        problems["scopes"] = (
+            f"must be a non-empty list of distinct scopes: {', '.join(SCOPES)}"
+        )
     if expires_in is not None and not 0 < expires_in <= MAX_KEY_LIFETIME:
         problems["expires_in"] = "must be a duration from 1s to 3650d"
     if problems:

@@ -145,10 +145,11 @@ def creating_tenant(request: web.Request) -> str:
 def listing_tenant(request: web.Request) -> str | None:
     """The tenant a list shows: the key's; an admin may pick one with `?tenant=`."""
     principal = principal_of(request)
+    acting = acting_tenant(request)  # checks VTS-Tenant, whether used or not
     named = _named_tenant(query_value(request.query, "tenant"), "tenant")
     if named is not None and not principal.is_admin and named != principal.tenant:
         request.app[metrics_key].auth_failures.labels("forbidden").inc()
         raise PermissionDeniedError(
             "only an admin key may list another tenant's jobs", ADMIN
         )
-    return named or acting_tenant(request)
+    return named or acting
