@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import aiohttp
@@ -11,7 +11,7 @@ import pytest
 from _support import wait_until
 
 from vts.errors import PermanentError
-from vts.keys import store_key
+from vts.keys import authenticator_key, store_key
 
 ADMIN_KEY = "admin-" + "k" * 40
 SEED = {
@@ -236,3 +236,22 @@ async def test_a_revoked_key_is_refused_within_5_seconds(app_server: Any) -> Non
         "/admin/keys/0123456789ab", headers=bearer(ADMIN_KEY)
     ) as r:
         await client.problem(r, 404)
+
+
+async def test_key_use_is_recorded_in_batches_not_per_request(
+    app_server: Any,
+) -> None:
+    client = await app_server(auth="keys", admin_key=ADMIN_KEY)
+    token = await new_key(client, "acme", "jobs:read")
+    key_id = token.split("_")[1]
+    store = client.app[store_key]
+    for _ in range(5):
+        async with client.get("/jobs", headers=bearer(token)) as r:
+            assert r.status == 200
+    (key,) = await store.list_keys("acme")
+    assert key.last_used_at is None  # no store write per request
+    before = datetime.now(UTC)
+    await client.app[authenticator_key].flush_use()  # what the minute timer does
+    (key,) = await store.list_keys("acme")
+    assert key.id == key_id and key.last_used_at is not None
+    assert before - timedelta(seconds=60) < key.last_used_at <= datetime.now(UTC)
