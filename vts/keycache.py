@@ -62,7 +62,10 @@ class Authenticator:
         self._clock = clock
         self._keys: dict[str, tuple[float, ApiKey | None, Principal | None]] = {}
         self._loading: dict[str, asyncio.Future[ApiKey | None]] = {}
-        self._used: dict[str, datetime] = {}
+        # Tokens that passed every check: (when their key was read, principal,
+        # expiry as epoch seconds). Trusted no longer than the key's entry.
+        self._verified: dict[str, tuple[float, Principal, float]] = {}
+        self._used: dict[str, float] = {}  # key id -> last use, epoch seconds
         self._task: asyncio.Task[None] | None = None
 
     async def authenticate(self, token: str | None) -> Principal:
@@ -72,6 +75,19 @@ class Authenticator:
             token.encode(), self._admin_key
         ):
             return ADMIN_PRINCIPAL
+        verified = self._verified.get(token)
+        if verified is not None:
+            # The hot path: a token that passed every check less than a TTL ago.
+            checked, principal, expires = verified
+            now = time.time()
+            if time.monotonic() - checked < self._ttl and now < expires:
+                self._used[principal.key_id] = now  # type: ignore[index]
+                return principal
+        return await self._check(token)
+
+    async def _check(self, token: str) -> Principal:
+        """Look the key up (cached by id for a TTL), check secret, revocation and
+        expiry; remember the token as verified for the rest of the key's TTL."""
         parts = split_token(token)
         if parts is None:
             raise self._failure("invalid", "the API key is not valid")
@@ -79,14 +95,18 @@ class Authenticator:
         entry = self._keys.get(key_id)
         if entry is None or time.monotonic() - entry[0] >= self._ttl:
             entry = await self._load(key_id)
-        _, key, principal = entry
+        fetched, key, principal = entry
         if key is None or principal is None or not secret_matches(key, secret):
             raise self._failure("invalid", "the API key is not valid")
         now = self._clock()
         problem = key_problem(key, now)
         if problem is not None:
             raise self._failure(problem, f"the API key is {problem}")
-        self._used[key_id] = now
+        if len(self._verified) >= MAX_CACHED_KEYS:
+            self._verified.clear()
+        expires = key.expires_at.timestamp() if key.expires_at else float("inf")
+        self._verified[token] = (fetched, principal, expires)
+        self._used[key_id] = now.timestamp()
         return principal
 
     def _failure(self, reason: str, message: str) -> AuthenticationError:
@@ -119,8 +139,9 @@ class Authenticator:
         used, self._used = self._used, {}
         if not used or self._store is None:
             return
+        times = {k: datetime.fromtimestamp(at, UTC) for k, at in used.items()}
         try:
-            await self._store.record_key_use(used)
+            await self._store.record_key_use(times)
         except UnavailableError as exc:
             for key_id, at in used.items():
                 self._used.setdefault(key_id, at)
