@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 from vts import registry
 from vts.apikeys import SCOPES, ApiKey
 from vts.codec import format_time
-from vts.config import Settings, parse_duration
+from vts.config import Settings
+from vts.config_values import parse_duration
 from vts.errors import ValidationError
 from vts.keyring import check_key_request, issue_key
 from vts.ports import KeyStore

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import re
 from collections.abc import Callable, Mapping
@@ -11,68 +10,16 @@ from typing import Any
 import attrs
 import cattrs
 
+from vts.config_values import (
+    SimDuration,
+    is_loopback,
+    parse_bool,
+    parse_duration,
+    parse_sim_duration,
+)
 from vts.errors import InvalidSettingError
 
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
-
-
-@attrs.frozen
-class SimDuration:
-    """How long a simulated job takes: a uniform range in seconds."""
-
-    low: float
-    high: float
-
-    def __str__(self) -> str:
-        return f"{self.low:g}-{self.high:g}"
-
-
-def parse_sim_duration(raw: object) -> SimDuration:
-    """`"2"` -> 2..2 s, `"1-5"` -> 1..5 s; both ends >= 0 and low <= high."""
-    if isinstance(raw, SimDuration):
-        return raw
-    text = str(raw).strip()
-    parts = text.split("-", 1)
-    low, high = float(parts[0]), float(parts[-1])
-    if not (0 <= low <= high) or high != high or high == float("inf"):
-        raise ValueError(text)
-    return SimDuration(low, high)
-
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(raw: object) -> float:
-    """Seconds from `"3600"`, `"90s"`, `"15m"`, `"12h"` or `"30d"` (fractions allowed)."""
-    if isinstance(raw, int | float) and not isinstance(raw, bool):
-        return float(raw)
-    match = _DURATION.match(str(raw)) if str(raw).isascii() else None
-    if match is None:
-        raise ValueError(raw)
-    return float(match[1]) * _UNIT_SECONDS[match[2].lower()]
-
-
-_BOOLEANS = {
-    "true": True,
-    "1": True,
-    "yes": True,
-    "on": True,
-    "false": False,
-    "0": False,
-    "no": False,
-    "off": False,
-}
-
-
-def parse_bool(raw: object) -> bool:
-    """`true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`, any case."""
-    if isinstance(raw, bool):
-        return raw
-    value = _BOOLEANS.get(str(raw).strip().lower())
-    if value is None:
-        raise ValueError(raw)
-    return value
 
 
 def _setting(
@@ -194,9 +141,8 @@ class Settings:
         "one of auto, none, keys",
         lambda v: v in {"auto", "none", "keys"},
     )
-    """VTS_AUTH: `keys` requires an API key on every request but the public ones;
-    `none` makes every request an admin of tenant `default`; `auto` (the default) is
-    `none` when VTS_HOST is a loopback address or localhost, `keys` otherwise."""
+    """VTS_AUTH: `keys` (an API key on every request but the public ones), `none`
+    (every request an admin of tenant `default`), or `auto`: none on loopback only."""
     admin_key: str | None = attrs.field(
         default=None,
         repr=False,
@@ -227,8 +173,7 @@ class Settings:
         "an integer 1-100000000",
         lambda v: 1 <= v <= 100_000_000,
     )
-    """VTS_TENANT_MAX_ACTIVE_JOBS: pending plus processing jobs a new tenant may
-    have (10000)."""
+    """VTS_TENANT_MAX_ACTIVE_JOBS: a new tenant's pending + processing jobs (10000)."""
     tenant_requests_per_second: float = _setting(
         "VTS_TENANT_REQUESTS_PER_SECOND",
         0.0,
@@ -255,17 +200,6 @@ class Settings:
     @property
     def log_level_number(self) -> int:
         return int(logging.getLevelName(self.log_level))
-
-
-def is_loopback(host: str) -> bool:
-    """Whether `host` is `localhost` or a loopback address (127.0.0.0/8, ::1)."""
-    name = host.strip().strip("[]").lower()
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
 
 
 _converter = cattrs.Converter()

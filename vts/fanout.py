@@ -75,11 +75,10 @@ class Announcer:
             self._dlq[job_id] = None
         self._wake.set()
 
-    def unflushed(self, job_id: str) -> tuple[bytes, str] | None:
-        """(snapshot, tenant) of `job_id` waiting for the next cache write, if any:
-        newer than what the cache holds, so reads must prefer it."""
-        entry = self._cache.get(job_id)
-        return (entry[1], entry[2]) if entry is not None else None
+    def unflushed(self, job_id: str) -> tuple[int, bytes, str] | None:
+        """(version, snapshot, tenant) of `job_id` waiting for the next cache write,
+        if any: newer than what the cache holds, so reads must prefer it."""
+        return self._cache.get(job_id)
 
     def _cache_evicted(
         self, job_id: str, version: int, snapshot: bytes, tenant: str

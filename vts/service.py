@@ -101,18 +101,13 @@ class JobService:
 
         Raises JobNotFoundError, also for another tenant's job.
         """
-        hot = self.hub.hot(job_id)
-        if hot is not None:
-            if tenant is not None and hot[2] != tenant:
+        # (version, snapshot, tenant) from memory, else one waiting for the cache.
+        memory = self.hub.hot(job_id) or self.announcer.unflushed(job_id)
+        if memory is not None:
+            if tenant is not None and memory[2] != tenant:
                 raise JobNotFoundError(job_id)
             self.metrics.cache_hits.inc()
-            return hot[1]
-        unflushed = self.announcer.unflushed(job_id)
-        if unflushed is not None:
-            if tenant is not None and unflushed[1] != tenant:
-                raise JobNotFoundError(job_id)
-            self.metrics.cache_hits.inc()
-            return unflushed[0]
+            return memory[1]
         try:
             cached = await self.broker.cache_get(job_id)
         except BrokerUnavailableError:

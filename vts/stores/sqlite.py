@@ -49,10 +49,8 @@ DEAD_LETTERS_SQL = (
     "SELECT body FROM jobs INDEXED BY jobs_dead WHERE status = 'failed'"
     " ORDER BY completed_at DESC, seq DESC LIMIT ?"
 )
-TENANT_DEAD_LETTERS_SQL = (
-    "SELECT body FROM jobs INDEXED BY jobs_tenant_dead"
-    " WHERE tenant = ? AND status = 'failed'"
-    " ORDER BY completed_at DESC, seq DESC LIMIT ?"
+TENANT_DEAD_LETTERS_SQL = DEAD_LETTERS_SQL.replace(
+    "jobs_dead WHERE", "jobs_tenant_dead WHERE tenant = ? AND"
 )
 NEXT_DUE_SQL = (
     "SELECT min(available_at) FROM jobs INDEXED BY jobs_due WHERE status = 'pending'"
@@ -277,13 +275,13 @@ class SqliteJobStore(SqliteKeys, BatchedWrites):
         return [job_from_record(r[0]) for r in rows]
 
     async def dead_letters(self, limit: int, *, tenant: str | None) -> list[Job]:
+        sql, params = (
+            (DEAD_LETTERS_SQL, (limit,))
+            if tenant is None
+            else (TENANT_DEAD_LETTERS_SQL, (tenant, limit))
+        )
         async with self._errors():
-            if tenant is None:
-                rows = await self._r.execute_fetchall(DEAD_LETTERS_SQL, (limit,))
-            else:
-                rows = await self._r.execute_fetchall(
-                    TENANT_DEAD_LETTERS_SQL, (tenant, limit)
-                )
+            rows = await self._r.execute_fetchall(sql, params)
         return [job_from_record(r[0]) for r in rows]
 
     async def count_by_status(self) -> Mapping[JobStatus, int]:
