@@ -11,6 +11,7 @@ VtsError
 ├── AuthenticationError
 ├── PermissionDeniedError
 ├── JobNotFoundError
+├── KeyNotFoundError
 ├── ConflictError
 │   ├── InvalidTransitionError
 │   └── IdempotencyKeyReusedError
@@ -145,6 +146,16 @@ class JobNotFoundError(VtsError):
     def __init__(self, job_id: str) -> None:
         self.job_id = job_id
         super().__init__(f"no job with id {job_id}")
+
+
+class KeyNotFoundError(VtsError):
+    """No API key has that id."""
+
+    code = "key-not-found"
+
+    def __init__(self, key_id: str) -> None:
+        self.key_id = key_id
+        super().__init__(f"no API key with id {key_id}")
 
 
 class ConflictError(VtsError):

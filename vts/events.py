@@ -10,7 +10,7 @@ from typing import Protocol
 import orjson
 
 from vts.codec import job_message
-from vts.domain import JobStatus
+from vts.domain import DEFAULT_TENANT, JobStatus
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +96,8 @@ class EventHub:
             data["version"],
             JobStatus(data["status"]),
             snapshot,
-            data["tenant"],
+            # A replica from before tenants (a rolling upgrade) sends none.
+            data.get("tenant", DEFAULT_TENANT),
         )
 
     def hot(self, job_id: str) -> tuple[int, bytes, str] | None:

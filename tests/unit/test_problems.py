@@ -31,6 +31,7 @@ CASES: dict[type[errors.VtsError], tuple[errors.VtsError, int]] = {
         403,
     ),
     errors.JobNotFoundError: (errors.JobNotFoundError("0f1e2d3c"), 404),
+    errors.KeyNotFoundError: (errors.KeyNotFoundError("0123456789ab"), 404),
     errors.ConflictError: (errors.ConflictError(), 409),
     errors.InvalidTransitionError: (
         errors.InvalidTransitionError("cannot cancel a job that is completed"),

@@ -13,7 +13,7 @@ from vts.api.validation import parse_json_object, require_json
 from vts.apikeys import KEY_ID, ApiKey, Tenant, is_tenant_name
 from vts.codec import format_time
 from vts.config_values import parse_duration
-from vts.errors import JobNotFoundError, StoreUnavailableError, ValidationError
+from vts.errors import KeyNotFoundError, StoreUnavailableError, ValidationError
 from vts.keyring import TENANT_RULE, check_key_request, default_tenant, issue_key
 from vts.keys import settings_key, store_key
 from vts.ports import KeyStore
@@ -23,16 +23,6 @@ JSON = "application/json"
 MAX_QUOTA = 100_000_000
 LIFETIME_PATTERN = "^[1-9][0-9]{0,2}[smhd]$"
 LIFETIME = re.compile(LIFETIME_PATTERN)
-
-
-class KeyNotFoundError(JobNotFoundError):
-    """No API key has that id."""
-
-    code = "key-not-found"
-
-    def __init__(self, key_id: str) -> None:
-        super().__init__(key_id)
-        self.args = (f"no API key with id {key_id}",)
 
 
 def _keys(request: web.Request) -> KeyStore:

@@ -26,6 +26,7 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.VtsError], int], ...] = (
     (errors.AuthenticationError, 401),
     (errors.PermissionDeniedError, 403),
     (errors.JobNotFoundError, 404),
+    (errors.KeyNotFoundError, 404),
     (errors.ConflictError, 409),
     (errors.VersionConflictError, 409),
     (errors.UnavailableError, 503),
