@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -255,3 +256,25 @@ async def test_key_use_is_recorded_in_batches_not_per_request(
     (key,) = await store.list_keys("acme")
     assert key.id == key_id and key.last_used_at is not None
     assert before - timedelta(seconds=60) < key.last_used_at <= datetime.now(UTC)
+
+
+async def test_a_key_offered_as_a_lone_subprotocol_is_not_logged(
+    two: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    client, acme, _ = two
+    caplog.set_level(logging.DEBUG)
+    job_id = await submit(client, acme)
+    # The key in the Authorization header and, by mistake, alone as a subprotocol.
+    async with client.ws_connect(
+        f"/ws/job/{job_id}", headers=bearer(acme), protocols=(acme,)
+    ) as ws:
+        assert ws.protocol is None
+        assert (await ws.receive_json(timeout=10))["job_id"] == job_id
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "overlap server-known ones" in logged  # aiohttp did log the offer...
+    assert acme.split("_", 2)[2] not in logged  # ...without the key
+    # A plain request cannot use the subprotocol header to authenticate.
+    async with client.get(
+        "/jobs", headers={"Sec-WebSocket-Protocol": f"vts.bearer, {acme}"}
+    ) as r:
+        await client.problem(r, 401)

@@ -43,7 +43,9 @@ def bearer_token(request: web.Request) -> str | None:
         scheme, _, token = header.strip().partition(" ")
         return token.strip() if scheme.lower() == "bearer" else None
     offered = request.headers.get(hdrs.SEC_WEBSOCKET_PROTOCOL)
-    if offered is not None:
+    if offered is not None and request.headers.get(hdrs.UPGRADE, "").lower() == (
+        "websocket"
+    ):
         protocols = [p.strip() for p in offered.split(",")]
         if WS_BEARER_PROTOCOL in protocols:
             at = protocols.index(WS_BEARER_PROTOCOL) + 1
