@@ -5,13 +5,18 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import orjson
 import pytest
-from _support import T0, make_job
+from _support import T0, make_job, opened_store
 
+from contract.test_job_store_lease_losses import is_sqlite, raw
 from vts.apikeys import Tenant, new_key
+from vts.codec import job_to_record
+from vts.config import Settings
 from vts.domain import Claim, Fail, JobError, JobStatus, transition
 from vts.errors import IdempotencyKeyReusedError, JobNotFoundError
 from vts.ports import IdempotencyClaim, JobStore, KeyStore
+from vts.stores import migrations
 
 
 def job_id(n: int) -> str:
@@ -175,3 +180,44 @@ async def test_tenants_are_upserted_and_listed(store: JobStore) -> None:
     await store.put_tenant(_tenant("acme"))
     assert [t.name for t in await store.list_tenants()] == ["acme", "globex"]
     assert await store.get_tenant("initech") is None
+
+
+async def test_an_upgraded_store_keeps_jobs_and_keys_in_the_default_tenant(
+    store_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    every = migrations.load
+    backend = "sqlite" if is_sqlite(store_settings) else "postgresql"
+    (newest,) = [n for n, _ in every(backend) if n.endswith("add_tenants")]
+    with monkeypatch.context() as patch:  # the schema as the older vts left it
+        patch.setattr(
+            migrations, "load", lambda b: [m for m in every(b) if m[0] < newest]
+        )
+        async with opened_store(store_settings):
+            pass
+    old = make_job(job_id(1))
+    body = orjson.loads(job_to_record(old))
+    del body["tenant"]  # an older vts wrote no tenant
+    await raw(
+        store_settings,
+        "INSERT INTO jobs (job_id, status, version, available_at, idempotency_key,"
+        " fingerprint, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        old.job_id,
+        old.status.value,
+        old.version,
+        old.available_at,
+        "order-7",
+        "fp",
+        orjson.dumps(body).decode(),
+    )
+    async with opened_store(store_settings) as store:
+        assert await store.get(old.job_id, tenant="default") == old
+        with pytest.raises(JobNotFoundError):
+            await store.get(old.job_id, tenant="acme")
+        page = await store.list_jobs(None, 10, None, tenant="default")
+        assert [j.job_id for j in page.jobs] == [old.job_id]
+        # Its Idempotency-Key now belongs to the default tenant, and only to it.
+        claim = IdempotencyClaim("order-7", "fp")
+        again, created = await store.create(make_job(job_id(2)), claim)
+        assert (again, created) == (old, False)
+        theirs, created = await store.create(make_job(job_id(3), tenant="acme"), claim)
+        assert created and theirs.tenant == "acme"
