@@ -188,3 +188,70 @@ async def test_none_mode_keeps_the_seed_examples_working(client: VtsClient) -> N
     assert job["tenant"] == "default"
     async with client.get("/admin/tenants") as response:
         assert response.status == 200  # an admin of tenant default
+
+
+async def test_expired_and_revoked_keys_are_401_and_counted(
+    app_server: ServerFactory,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from vts.apikeys import Tenant
+    from vts.apikeys import new_key as make_key
+    from vts.keys import store_key
+
+    client = await keyed(app_server)
+    store = client.app[store_key]
+    now = datetime.now(UTC)
+    expired, expired_token = make_key("acme", ["jobs:read"], now, now - timedelta(1))
+    await store.create_key(expired, Tenant("acme", 10, 0, now))
+    revoked, revoked_token = make_key("acme", ["jobs:read"], now)
+    await store.create_key(revoked, Tenant("acme", 10, 0, now))
+    await store.revoke_key(revoked.id, now)
+    for token, reason in ((expired_token, "expired"), (revoked_token, "revoked")):
+        async with client.get("/jobs", headers=bearer(token)) as r:
+            body = await client.problem(r, 401)
+            assert body["detail"] == f"the API key is {reason}"
+            assert f'error_description="{reason}"' in r.headers["WWW-Authenticate"]
+    async with client.get("/metrics") as r:
+        text = await r.text()
+    for reason in ("expired", "revoked"):
+        assert f'vts_auth_failures_total{{reason="{reason}"}} 1.0' in text
+
+
+async def test_admin_api_manages_keys_and_tenants(app_server: ServerFactory) -> None:
+    client = await keyed(app_server)
+    admin = bearer(ADMIN_KEY)
+    body = {"tenant": "acme", "scopes": ["jobs:read"], "expires_in": "90d"}
+    async with client.post("/admin/keys", json=body, headers=admin) as r:
+        assert r.status == 201
+        created = await r.json()
+    assert set(created) == {"id", "key", "tenant", "scopes", "created_at", "expires_at"}
+    async with client.get("/admin/keys", params={"tenant": "acme"}, headers=admin) as r:
+        (listed,) = (await r.json())["keys"]
+    assert listed["id"] == created["id"] and "key" not in listed
+    assert created["key"].split("_", 2)[2] not in str(listed)
+    assert listed["revoked_at"] is None and listed["last_used_at"] is None
+    async with client.get("/admin/tenants", headers=admin) as r:
+        (tenant,) = (await r.json())["tenants"]
+    assert (tenant["name"], tenant["max_active_jobs"]) == ("acme", 10000)
+    assert tenant["requests_per_second"] == 0
+    quotas = {"max_active_jobs": 1000, "requests_per_second": 50}
+    async with client.put("/admin/tenants/acme", json=quotas, headers=admin) as r:
+        assert r.status == 200
+        assert {**(await r.json()), "created_at": None} == {
+            "name": "acme",
+            **quotas,
+            "created_at": None,
+        }
+    bad = {
+        ("POST", "/admin/keys"): {"tenant": "ACME", "scopes": [], "expires_in": "0d"},
+        ("PUT", "/admin/tenants/acme"): {"max_active_jobs": 0, "extra": 1},
+    }
+    for (method, path), payload in bad.items():
+        async with client.request(method, path, json=payload, headers=admin) as r:
+            problem = await client.problem(r, 422)
+            assert len(problem["errors"]) >= 2, problem
+    async with client.put("/admin/tenants/Bad_Name", json={}, headers=admin) as r:
+        await client.problem(r, 422)
+    async with client.get("/admin/tenants", headers=admin) as r:
+        assert [t["name"] for t in (await r.json())["tenants"]] == ["acme"]

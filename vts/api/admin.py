@@ -62,18 +62,23 @@ async def create_key(request: web.Request) -> web.Response:
     """POST /admin/keys: 201 with the new key's token (the only time it is shown)."""
     require_json(request.headers.get("Content-Type"))
     body = parse_json_object(await request.read())
-    unknown = sorted(set(body) - {"tenant", "scopes", "expires_in"})
-    if unknown:
-        raise ValidationError(
-            errors={
-                f: "unknown field; accepted: expires_in, scopes, tenant"
-                for f in unknown
-            }
+    problems = {
+        f: "unknown field; accepted: expires_in, scopes, tenant"
+        for f in sorted(set(body) - {"tenant", "scopes", "expires_in"})
+    }
+    expires_in = None
+    try:
+        expires_in = _lifetime(body.get("expires_in"))
+    except ValidationError as exc:
+        problems.update(exc.errors)
+    try:  # every field's problem in one answer
+        tenant, scopes = check_key_request(
+            body.get("tenant"), body.get("scopes"), expires_in
         )
-    expires_in = _lifetime(body.get("expires_in"))
-    tenant, scopes = check_key_request(
-        body.get("tenant"), body.get("scopes"), expires_in
-    )
+    except ValidationError as exc:
+        problems.update(exc.errors)
+    if problems:
+        raise ValidationError(errors=problems)
     key, token = await issue_key(
         _keys(request), request.app[settings_key], tenant, scopes, expires_in, utcnow()
     )
