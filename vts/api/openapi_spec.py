@@ -134,10 +134,7 @@ def _job_schemas() -> dict[str, Schema]:
                 "job_id": {"type": "string", "format": "uuid"},
                 "tenant": {
                     "type": "string",
-                    "pattern": "^[a-z0-9][a-z0-9-]{0,62}$",
-                    "description": "The tenant the job belongs to: the tenant of the "
-                    "API key that created it (`default` without keys).",
-                    "examples": ["default"],
+                    "description": "The tenant of the key that created it.",
                 },
                 "status": ref("JobStatus"),
                 "source_language": ref("LanguageTag"),
