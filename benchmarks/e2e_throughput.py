@@ -17,6 +17,8 @@ HEADERS = {"Content-Type": "application/json"}
 TIMEOUT = aiohttp.ClientTimeout(total=30)
 GOAL_MULTIPLEXED = 2200.0  # jobs/s
 GOAL_PER_JOB_RATIO = 0.75  # of the trivial app's figure
+GOAL_AUTH_COST = 0.05  # keys may cost at most this share of the throughput
+BENCH_ADMIN_KEY = "bench-admin-" + "k" * 32
 
 
 class Run:
@@ -57,7 +59,22 @@ async def _submit(session: aiohttp.ClientSession, url: str, run: Run) -> str | N
     return job_id
 
 
-async def multiplexed(server: Server, jobs: int, in_flight: int) -> Run:
+async def tenant_key(server: Server) -> dict[str, str]:
+    """A tenant key (jobs:read, jobs:write) made with the admin key: what a client
+    sends, and what the server checks, with VTS_AUTH=keys."""
+    body = {"tenant": "bench", "scopes": ["jobs:read", "jobs:write"]}
+    admin = {"Authorization": f"Bearer {BENCH_ADMIN_KEY}"}
+    async with (
+        aiohttp.ClientSession(timeout=TIMEOUT) as session,
+        session.post(f"{server.url}/admin/keys", json=body, headers=admin) as r,
+    ):
+        assert r.status == 201, await r.text()
+        return {"Authorization": f"Bearer {(await r.json())['key']}"}
+
+
+async def multiplexed(
+    server: Server, jobs: int, in_flight: int, auth: dict[str, str]
+) -> Run:
     """One /ws/jobs?all=true watcher counts completions; 64 submitters post."""
     run = Run(jobs)
     url = f"{server.url}/translate"
@@ -77,7 +94,9 @@ async def multiplexed(server: Server, jobs: int, in_flight: int) -> Run:
 
     # One connection slot for the watcher, `in_flight` for the submitters.
     connector = aiohttp.TCPConnector(limit=in_flight + 1)
-    async with aiohttp.ClientSession(connector=connector, timeout=TIMEOUT) as session:
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=TIMEOUT, headers=auth
+    ) as session:
         ws = await session.ws_connect(f"{server.ws_url}/ws/jobs?all=true")
         reader = asyncio.create_task(watcher(ws))
         run.started = time.perf_counter()
@@ -88,7 +107,9 @@ async def multiplexed(server: Server, jobs: int, in_flight: int) -> Run:
     return run
 
 
-async def per_job(server: Server, jobs: int, in_flight: int) -> Run:
+async def per_job(
+    server: Server, jobs: int, in_flight: int, auth: dict[str, str]
+) -> Run:
     """Each job: POST, then its own /ws/job/{id} socket until it reports completed."""
     run = Run(jobs)
     url = f"{server.url}/translate"
@@ -108,7 +129,9 @@ async def per_job(server: Server, jobs: int, in_flight: int) -> Run:
                         break
 
     connector = aiohttp.TCPConnector(limit=in_flight)
-    async with aiohttp.ClientSession(connector=connector, timeout=TIMEOUT) as session:
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=TIMEOUT, headers=auth
+    ) as session:
         run.started = time.perf_counter()
         await asyncio.gather(*(worker(session) for _ in range(in_flight)))
         await _wait_done(run)
@@ -130,20 +153,25 @@ MODES = {"multiplexed": multiplexed, "per-job": per_job}
 def measure(
     target: str, mode: str, args: argparse.Namespace, label: str
 ) -> dict[str, Any]:
-    if target == "vts":
+    keys = target == "vts+keys"
+    if target.startswith("vts"):
+        env = dict(args.vts_env)
+        if keys:
+            env.update(VTS_AUTH="keys", VTS_ADMIN_KEY=BENCH_ADMIN_KEY)
         server = Server.vts(
-            sim_duration="0", concurrency=args.concurrency, extra_env=dict(args.vts_env)
+            sim_duration="0", concurrency=args.concurrency, extra_env=env
         )
     else:
         server = Server.trivial()
     with server:
+        auth = asyncio.run(tenant_key(server)) if keys else {}
         profile = None
-        if target == "vts" and args.profile:
+        if target.startswith("vts") and args.profile:
             profile = f"{args.profile}-{mode}-{label}.txt"
         cpu_before, own_before = server.cpu_seconds(), own_cpu_seconds()
         try:
             with profiled(server.pid, profile):
-                run = asyncio.run(MODES[mode](server, args.jobs, args.in_flight))
+                run = asyncio.run(MODES[mode](server, args.jobs, args.in_flight, auth))
         except TimeoutError:
             print(f"{target} stopped answering; its stacks:\n{server.dump_stacks()}")
             raise
@@ -173,6 +201,11 @@ def main() -> None:
     parser.add_argument(
         "--profile", metavar="PREFIX", help="py-spy the vts server into PREFIX-*.txt"
     )
+    parser.add_argument(
+        "--auth",
+        action="store_true",
+        help="also run vts with VTS_AUTH=keys (a tenant key on every request)",
+    )
     add_vts_env_option(parser)
     args = parser.parse_args()
     print_header(f"e2e throughput: {args.jobs:,} jobs, {args.in_flight} in flight")
@@ -181,7 +214,7 @@ def main() -> None:
     for repeat in range(1, args.repeat + 1):
         for mode in modes:
             # The ceiling right before vts, so both see the same background load.
-            for target in ("trivial", "vts"):
+            for target in ("trivial", "vts", *(["vts+keys"] if args.auth else [])):
                 result = measure(target, mode, args, str(repeat))
                 print(
                     f"  {target:7} {mode:11} run {repeat}: "
@@ -255,6 +288,48 @@ def main() -> None:
             "result",
         ],
         summary,
+    )
+    if args.auth:
+        _print_auth_cost(results, modes, args.repeat)
+
+
+def _print_auth_cost(
+    results: list[dict[str, Any]], modes: list[str], runs: int
+) -> None:
+    """Keys on against keys off, run by run (each pair ran back to back)."""
+    rows = []
+    for mode in modes:
+        for repeat in range(1, runs + 1):
+            pair = {
+                r["target"]: r
+                for r in results
+                if r["mode"] == mode and r["run"] == str(repeat)
+            }
+            off, on = pair["vts"], pair["vts+keys"]
+            cost = 1 - on["jobs_s"] / off["jobs_s"] if off["jobs_s"] else 0.0
+            rows.append(
+                [
+                    mode,
+                    str(repeat),
+                    off["jobs_s"],
+                    on["jobs_s"],
+                    f"{cost:+.1%}",
+                    f"{on['server_us'] - off['server_us']:+.0f}",
+                    "met" if cost <= GOAL_AUTH_COST else "not met",
+                ]
+            )
+    print()
+    print_table(
+        [
+            "mode",
+            "run",
+            "keys off jobs/s",
+            "keys on jobs/s",
+            "cost",
+            "server CPU µs/job",
+            f"goal <= {GOAL_AUTH_COST:.0%}",
+        ],
+        rows,
     )
 
 

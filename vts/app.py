@@ -10,15 +10,18 @@ from collections.abc import AsyncIterator
 from aiohttp import WSCloseCode, web
 
 from vts import registry
+from vts.api.auth import auth_middleware
 from vts.api.metrics import request_metrics_middleware
 from vts.api.problems import problem_middleware
 from vts.api.routes import setup_routes
 from vts.api.validation import MAX_BODY_BYTES
 from vts.config import Settings
-from vts.errors import UnavailableError
+from vts.errors import ConfigError, UnavailableError
 from vts.events import EventHub
 from vts.fanout import Announcer
+from vts.keycache import Authenticator
 from vts.keys import (
+    authenticator_key,
     broker_key,
     hub_key,
     metrics_key,
@@ -29,9 +32,9 @@ from vts.keys import (
     websockets_key,
 )
 from vts.metrics import Metrics
-from vts.ports import Broker, JobStore, Processor
+from vts.ports import Broker, JobStore, KeyStore, Processor
 from vts.retention import RetentionSweeper
-from vts.service import JobService
+from vts.service import JobService, utcnow
 from vts.worker import WorkerPool
 
 log = logging.getLogger(__name__)
@@ -52,7 +55,7 @@ def create_app(
     With `workers=False` the process serves the API only and runs no jobs.
     """
     app = web.Application(
-        middlewares=[request_metrics_middleware, problem_middleware],
+        middlewares=[request_metrics_middleware, problem_middleware, auth_middleware],
         client_max_size=MAX_BODY_BYTES,
         # aiohttp closes idle keep-alive connections itself; deadlines and the
         # connection cap need vts.api.connections.VtsRunner.
@@ -67,6 +70,7 @@ def create_app(
     app[processor_key] = processor or registry.create_processor(settings)
     app.cleanup_ctx.append(_ports_ctx)
     app.cleanup_ctx.append(_service_ctx)
+    app.cleanup_ctx.append(_auth_ctx)
     if settings.retention > 0:
         app.cleanup_ctx.append(_retention_ctx)
     if workers:
@@ -124,6 +128,39 @@ async def _service_ctx(app: web.Application) -> AsyncIterator[None]:
         log.warning("could not resync the dead-letter queue: %s", exc)
     yield
     await announcer.stop()
+
+
+NO_WAY_IN = (
+    "VTS_AUTH=keys but nobody can authenticate: set VTS_ADMIN_KEY (a secret of at "
+    "least 32 characters) or create a key with "
+    "`vts keys create --tenant NAME --scope admin` (same VTS_DATABASE_URL)"
+)
+
+
+async def _auth_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The key cache and its last-use writer; with VTS_AUTH=keys, refuse to start
+    when no request could ever authenticate."""
+    settings = app[settings_key]
+    store = app[store_key]
+    keys = store if isinstance(store, KeyStore) else None
+    authenticator = Authenticator(keys, settings.admin_key, app[metrics_key])
+    app[authenticator_key] = authenticator
+    if settings.auth_mode == "keys":
+        if settings.admin_key is None and (
+            keys is None or not await keys.has_usable_key(utcnow())
+        ):
+            raise ConfigError(NO_WAY_IN)
+        log.info(
+            "authentication: API keys%s",
+            " and VTS_ADMIN_KEY" if settings.admin_key else "",
+        )
+    else:
+        log.info(
+            "authentication is off (VTS_AUTH=none): every request acts as an admin"
+        )
+    authenticator.start()
+    yield
+    await authenticator.stop()
 
 
 async def _retention_ctx(app: web.Application) -> AsyncIterator[None]:

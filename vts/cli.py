@@ -1,4 +1,5 @@
-"""The `vts` command line: `vts serve`, `vts migrate`. The only reader of os.environ."""
+"""The `vts` command line: `vts serve`, `vts migrate`, `vts keys`. The only reader of
+os.environ."""
 
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ import attrs
 from aiohttp import web
 
 import vts
-from vts import registry
+from vts import cli_keys, registry
 from vts.api.connections import PROBE_CONNECTIONS, VtsRunner
 from vts.app import create_app
-from vts.config import Settings, load_settings
+from vts.config import Settings, env_names, load_settings
 from vts.errors import ConfigError, UnavailableError
 
 log = logging.getLogger("vts")
@@ -82,8 +83,24 @@ SERVE_OPTIONS: dict[str, tuple[str, str]] = {
         "simulated failure share 0..1 [VTS_SIM_ERROR_RATE, 0.1]",
     ),
     "--sim-seed": ("sim_seed", "seed for reproducible simulation [VTS_SIM_SEED]"),
+    "--auth": (
+        "auth",
+        "auto, none or keys; auto is none on loopback only [VTS_AUTH, auto]",
+    ),
+    "--tenant-max-active-jobs": (
+        "tenant_max_active_jobs",
+        "a new tenant's active job quota [VTS_TENANT_MAX_ACTIVE_JOBS, 10000]",
+    ),
+    "--tenant-requests-per-second": (
+        "tenant_requests_per_second",
+        "a new tenant's request rate, 0 unlimited [VTS_TENANT_REQUESTS_PER_SECOND, 0]",
+    ),
     "--log-level": ("log_level", "DEBUG, INFO, WARNING, ERROR [VTS_LOG_LEVEL, INFO]"),
 }
+
+
+SETTING_FIELDS = frozenset(env_names())
+"""Parsed options that are settings (secrets are never options: argv is visible)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -102,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
         "migrate", help="apply pending schema migrations and exit"
     )
     migrate.add_argument("--database-url", dest="database_url", metavar="URL")
+    cli_keys.add_parser(commands)
     return parser
 
 
@@ -110,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     overrides = {
         field: value
         for field, value in vars(args).items()
-        if field not in ("command", "no_workers") and value is not None
+        if field in SETTING_FIELDS and value is not None
     }
     try:
         settings = load_settings(os.environ, overrides)
@@ -124,6 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "migrate":
             return asyncio.run(_migrate(settings))
+        if args.command == "keys":
+            return asyncio.run(cli_keys.run(args, settings))
         return asyncio.run(_serve(settings, workers=not args.no_workers))
     except ConfigError as exc:
         print(f"vts: {exc}", file=sys.stderr)

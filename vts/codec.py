@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from vts.domain import Job, JobError, JobStatus
+from vts.domain import DEFAULT_TENANT, Job, JobError, JobStatus
 
 JOB_MESSAGE_PREFIX = b'{"type":"job",'
 
@@ -46,8 +46,10 @@ def job_to_public(job: Job) -> dict[str, Any]:
 
 
 def _fields(job: Job, time: Callable[[datetime | None], str | None]) -> dict[str, Any]:
+    # job_id then tenant first, always: `snapshot_of_tenant` checks that prefix.
     return {
         "job_id": job.job_id,
+        "tenant": job.tenant,
         "status": job.status.value,
         "source_language": job.source_language,
         "target_language": job.target_language,
@@ -75,6 +77,14 @@ def snapshot_bytes(job: Job) -> bytes:
 def job_message(snapshot: bytes) -> bytes:
     """A WebSocket job message: the snapshot with `"type": "job"` in front."""
     return JOB_MESSAGE_PREFIX + snapshot[1:]
+
+
+def snapshot_of_tenant(snapshot: bytes, job_id: str, tenant: str) -> bool:
+    """Whether a snapshot of `job_id` (a validated id) belongs to `tenant`, without
+    parsing it: every snapshot starts with its job id and then its tenant, so the
+    check is a prefix comparison that no metadata can imitate."""
+    prefix = f'{{"job_id":"{job_id}","tenant":"{tenant}",'
+    return snapshot.startswith(prefix.encode())
 
 
 def snapshot_status(snapshot: bytes) -> JobStatus:
@@ -123,6 +133,8 @@ def job_from_record(raw: bytes | str) -> Job:
         available_at=parse_time(data.get("available_at")),
         lease_owner=data.get("lease_owner"),
         lease_expires_at=parse_time(data.get("lease_expires_at")),
+        # Records written before tenants existed belong to the default tenant.
+        tenant=data.get("tenant", DEFAULT_TENANT),
     )
 
 

@@ -10,68 +10,16 @@ from typing import Any
 import attrs
 import cattrs
 
+from vts.config_values import (
+    SimDuration,
+    is_loopback,
+    parse_bool,
+    parse_duration,
+    parse_sim_duration,
+)
 from vts.errors import InvalidSettingError
 
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
-
-
-@attrs.frozen
-class SimDuration:
-    """How long a simulated job takes: a uniform range in seconds."""
-
-    low: float
-    high: float
-
-    def __str__(self) -> str:
-        return f"{self.low:g}-{self.high:g}"
-
-
-def parse_sim_duration(raw: object) -> SimDuration:
-    """`"2"` -> 2..2 s, `"1-5"` -> 1..5 s; both ends >= 0 and low <= high."""
-    if isinstance(raw, SimDuration):
-        return raw
-    text = str(raw).strip()
-    parts = text.split("-", 1)
-    low, high = float(parts[0]), float(parts[-1])
-    if not (0 <= low <= high) or high != high or high == float("inf"):
-        raise ValueError(text)
-    return SimDuration(low, high)
-
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
-_UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-
-
-def parse_duration(raw: object) -> float:
-    """Seconds from `"3600"`, `"90s"`, `"15m"`, `"12h"` or `"30d"` (fractions allowed)."""
-    if isinstance(raw, int | float) and not isinstance(raw, bool):
-        return float(raw)
-    match = _DURATION.match(str(raw)) if str(raw).isascii() else None
-    if match is None:
-        raise ValueError(raw)
-    return float(match[1]) * _UNIT_SECONDS[match[2].lower()]
-
-
-_BOOLEANS = {
-    "true": True,
-    "1": True,
-    "yes": True,
-    "on": True,
-    "false": False,
-    "0": False,
-    "no": False,
-    "off": False,
-}
-
-
-def parse_bool(raw: object) -> bool:
-    """`true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`, any case."""
-    if isinstance(raw, bool):
-        return raw
-    value = _BOOLEANS.get(str(raw).strip().lower())
-    if value is None:
-        raise ValueError(raw)
-    return value
 
 
 def _setting(
@@ -188,6 +136,53 @@ class Settings:
     """VTS_SIM_ERROR_RATE: share of simulated attempts that fail (0.1)."""
     sim_seed: int | None = _setting("VTS_SIM_SEED", None, "an integer")
     """VTS_SIM_SEED: makes simulated durations and failures reproducible (unset)."""
+    auth: str = _setting(
+        "VTS_AUTH",
+        "auto",
+        "one of auto, none, keys",
+        lambda v: v in {"auto", "none", "keys"},
+    )
+    """VTS_AUTH: `keys` (an API key on every request but the public ones), `none`
+    (every request an admin of tenant `default`), or `auto`: none on loopback only."""
+    admin_key: str | None = attrs.field(
+        default=None,
+        repr=False,
+        metadata={
+            "env": "VTS_ADMIN_KEY",
+            "accepted": "a secret of at least 32 characters",
+            "check": lambda v: v is None or len(v) >= 32,
+            "secret": True,
+        },
+    )
+    """VTS_ADMIN_KEY: a bootstrap bearer token with the admin scope (unset). Secret:
+    never logged, never shown in a repr."""
+    metrics_key: str | None = attrs.field(
+        default=None,
+        repr=False,
+        metadata={
+            "env": "VTS_METRICS_KEY",
+            "accepted": "a secret of at least 16 characters",
+            "check": lambda v: v is None or len(v) >= 16,
+            "secret": True,
+        },
+    )
+    """VTS_METRICS_KEY: when set, GET /metrics needs it as a bearer token (unset:
+    /metrics is public). Secret."""
+    tenant_max_active_jobs: int = _setting(
+        "VTS_TENANT_MAX_ACTIVE_JOBS",
+        10000,
+        "an integer 1-100000000",
+        lambda v: 1 <= v <= 100_000_000,
+    )
+    """VTS_TENANT_MAX_ACTIVE_JOBS: a new tenant's pending + processing jobs (10000)."""
+    tenant_requests_per_second: float = _setting(
+        "VTS_TENANT_REQUESTS_PER_SECOND",
+        0.0,
+        "a number 0-1000000; 0 is unlimited",
+        lambda v: 0 <= v <= 1_000_000,
+    )
+    """VTS_TENANT_REQUESTS_PER_SECOND: requests a new tenant may make per second
+    on each replica (0: unlimited)."""
     log_level: str = _setting(
         "VTS_LOG_LEVEL",
         "INFO",
@@ -195,6 +190,13 @@ class Settings:
         lambda v: v in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"},
     )
     """VTS_LOG_LEVEL: log verbosity (INFO)."""
+
+    @property
+    def auth_mode(self) -> str:
+        """`none` or `keys`: VTS_AUTH with `auto` resolved by VTS_HOST."""
+        if self.auth != "auto":
+            return self.auth
+        return "none" if is_loopback(self.host) else "keys"
 
     @property
     def log_level_number(self) -> int:
@@ -214,6 +216,10 @@ def _structure_one(field: attrs.Attribute[Any], raw: object) -> Any:
         raise ValueError(raw)  # int() would take other scripts' digits
     if field.name == "log_level":
         return str(raw).strip().upper()
+    if field.name == "auth":
+        return str(raw).strip().lower()
+    if field.name in ("admin_key", "metrics_key"):
+        return None if raw == "" else str(raw)
     if field.name in _DURATIONS:
         return parse_duration(raw)
     if _FIELD_TYPES[field.name] is bool:
@@ -247,6 +253,11 @@ _FIELD_TYPES: dict[str, Any] = {
     "sim_duration": SimDuration,
     "sim_error_rate": float,
     "sim_seed": int | None,
+    "auth": str,
+    "admin_key": str | None,
+    "metrics_key": str | None,
+    "tenant_max_active_jobs": int,
+    "tenant_requests_per_second": float,
     "log_level": str,
 }
 
@@ -274,12 +285,16 @@ def load_settings(
         if raw is None:
             continue
         accepted = field.metadata["accepted"]
+        if field.metadata.get("secret"):
+            raw_shown: object = "<hidden>"  # a bad secret is still a secret
+        else:
+            raw_shown = raw
         try:
             value = _structure_one(field, raw)
         except (ValueError, TypeError, cattrs.BaseValidationError):
-            raise InvalidSettingError(variable, raw, accepted) from None
+            raise InvalidSettingError(variable, raw_shown, accepted) from None
         check = field.metadata["check"]
         if check is not None and not check(value):
-            raise InvalidSettingError(variable, raw, accepted)
+            raise InvalidSettingError(variable, raw_shown, accepted)
         values[field.name] = value
     return Settings(**values)

@@ -12,6 +12,9 @@ import attrs
 from vts.errors import InvalidTransitionError
 
 JsonObject = Mapping[str, Any]
+DEFAULT_TENANT = "default"
+"""The tenant of jobs created without keys (VTS_AUTH=none) and of jobs that existed
+before tenants did."""
 
 
 class JobStatus(enum.StrEnum):
@@ -67,6 +70,8 @@ class Job:
     available_at: datetime | None = None
     lease_owner: str | None = None
     lease_expires_at: datetime | None = None
+    # The tenant the job belongs to: only callers of that tenant (or admins) see it.
+    tenant: str = DEFAULT_TENANT
 
 
 def new_job(
@@ -76,8 +81,9 @@ def new_job(
     metadata: JsonObject,
     max_attempts: int,
     now: datetime,
+    tenant: str = DEFAULT_TENANT,
 ) -> Job:
-    """A fresh pending job, claimable at once."""
+    """A fresh pending job of `tenant`, claimable at once."""
     return Job(
         job_id=job_id,
         status=JobStatus.PENDING,
@@ -88,6 +94,7 @@ def new_job(
         updated_at=now,
         max_attempts=max_attempts,
         available_at=now,
+        tenant=tenant,
     )
 
 

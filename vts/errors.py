@@ -8,7 +8,10 @@ VtsError
 │   └── MissingDependencyError
 ├── ValidationError
 ├── UnsupportedMediaTypeError
+├── AuthenticationError
+├── PermissionDeniedError
 ├── JobNotFoundError
+├── KeyNotFoundError
 ├── ConflictError
 │   ├── InvalidTransitionError
 │   └── IdempotencyKeyReusedError
@@ -114,6 +117,27 @@ class UnsupportedMediaTypeError(VtsError):
         super().__init__(message)
 
 
+class AuthenticationError(VtsError):
+    """The request carries no valid API key."""
+
+    code = "unauthorized"
+
+    def __init__(self, message: str, reason: str) -> None:
+        self.reason = reason
+        """missing, invalid, expired or revoked (the metric's label)."""
+        super().__init__(message)
+
+
+class PermissionDeniedError(VtsError):
+    """The API key does not allow this operation."""
+
+    code = "forbidden"
+
+    def __init__(self, message: str, scope: str) -> None:
+        self.scope = scope
+        super().__init__(message)
+
+
 class JobNotFoundError(VtsError):
     """No job has that id."""
 
@@ -122,6 +146,16 @@ class JobNotFoundError(VtsError):
     def __init__(self, job_id: str) -> None:
         self.job_id = job_id
         super().__init__(f"no job with id {job_id}")
+
+
+class KeyNotFoundError(VtsError):
+    """No API key has that id."""
+
+    code = "key-not-found"
+
+    def __init__(self, key_id: str) -> None:
+        self.key_id = key_id
+        super().__init__(f"no API key with id {key_id}")
 
 
 class ConflictError(VtsError):

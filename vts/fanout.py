@@ -35,7 +35,8 @@ class Announcer:
         self.broker = broker
         self.metrics = metrics
         self.origin = origin.encode()
-        self._cache: dict[str, tuple[int, bytes]] = {}
+        # job_id -> (version, snapshot, tenant) waiting for the next cache write.
+        self._cache: dict[str, tuple[int, bytes, str]] = {}
         self._relay: list[bytes] = []
         self._dlq: dict[str, tuple[bytes, float] | None] = {}
         self._uncache: set[str] = set()
@@ -52,10 +53,10 @@ class Announcer:
     def announce(self, job: Job, previous: JobStatus | None) -> bytes:
         """Publish a change that is already durable; returns its serialized snapshot."""
         snapshot = snapshot_bytes(job)
-        self.hub.deliver(job.job_id, job.version, job.status, snapshot)
+        self.hub.deliver(job.job_id, job.version, job.status, snapshot, job.tenant)
         self.metrics.events_published.labels("local").inc()
         if self.broker.relays_events:
-            self._cache[job.job_id] = (job.version, snapshot)
+            self._cache[job.job_id] = (job.version, snapshot, job.tenant)
             self._relay.append(snapshot)
         if job.status is JobStatus.FAILED:
             self._dlq[job.job_id] = (snapshot, epoch(job.completed_at) or 0.0)
@@ -74,14 +75,15 @@ class Announcer:
             self._dlq[job_id] = None
         self._wake.set()
 
-    def unflushed(self, job_id: str) -> bytes | None:
-        """The snapshot of `job_id` waiting for the next cache write, if any: newer
-        than what the cache holds, so reads must prefer it."""
-        entry = self._cache.get(job_id)
-        return entry[1] if entry is not None else None
+    def unflushed(self, job_id: str) -> tuple[int, bytes, str] | None:
+        """(version, snapshot, tenant) of `job_id` waiting for the next cache write,
+        if any: newer than what the cache holds, so reads must prefer it."""
+        return self._cache.get(job_id)
 
-    def _cache_evicted(self, job_id: str, version: int, snapshot: bytes) -> None:
-        self._cache[job_id] = (version, snapshot)
+    def _cache_evicted(
+        self, job_id: str, version: int, snapshot: bytes, tenant: str
+    ) -> None:
+        self._cache[job_id] = (version, snapshot, tenant)
         self._wake.set()
 
     async def start(self) -> None:
@@ -120,7 +122,7 @@ class Announcer:
         dlq, self._dlq = self._dlq, {}
         ok = True
         if cache:
-            items = [(job_id, v, snap) for job_id, (v, snap) in cache.items()]
+            items = [(job_id, v, snap) for job_id, (v, snap, _) in cache.items()]
             if not await self._guard("cache_set", self.broker.cache_set_many, items):
                 ok = False
                 for job_id, entry in cache.items():

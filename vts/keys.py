@@ -8,6 +8,7 @@ from aiohttp import web
 
 from vts.config import Settings
 from vts.events import EventHub
+from vts.keycache import Authenticator
 from vts.metrics import Metrics
 from vts.ports import Broker, JobStore, Processor
 from vts.service import JobService
@@ -22,3 +23,4 @@ service_key = web.AppKey("service", JobService)
 websockets_key: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey(
     "websockets"
 )
+authenticator_key = web.AppKey("authenticator", Authenticator)

@@ -63,6 +63,15 @@ class Metrics:
         )
         for outcome in ("reclaimed", "dead_lettered"):
             self.leases_lost.labels(outcome)  # exported at 0 before the first loss
+        self.auth_failures = Counter(
+            "vts_auth_failures",
+            "Requests refused by authentication (missing, invalid, expired, revoked "
+            "key) or authorization (forbidden: the key lacks the scope).",
+            ["reason"],
+            registry=r,
+        )
+        for reason in ("missing", "invalid", "expired", "revoked", "forbidden"):
+            self.auth_failures.labels(reason)
         self.job_duration = Histogram(
             "vts_job_duration_seconds",
             "Time from a job's creation to its final state.",

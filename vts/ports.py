@@ -8,6 +8,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import attrs
 
+from vts.apikeys import ApiKey, Tenant
 from vts.domain import Job, JobStatus
 
 
@@ -47,17 +48,29 @@ class JobStore(Protocol):
     ) -> tuple[Job, bool]:
         """Insert `job` durably; return it and True.
 
-        With an idempotency claim whose key exists: the existing job and False when the
-        fingerprint matches, IdempotencyKeyReusedError when it differs.
+        Idempotency-Keys are scoped to `job.tenant`: with a claim whose key that
+        tenant already used, the existing job and False when the fingerprint
+        matches, IdempotencyKeyReusedError when it differs. Another tenant's use of
+        the same key is another key.
         """
 
-    async def get(self, job_id: str) -> Job:
-        """The stored job; JobNotFoundError if there is none."""
+    async def get(self, job_id: str, *, tenant: str | None) -> Job:
+        """The stored job of `tenant` (None: of any tenant).
+
+        JobNotFoundError if there is none, or if it belongs to another tenant: a
+        caller cannot tell another tenant's job from an unknown id.
+        """
 
     async def list_jobs(
-        self, status: JobStatus | None, limit: int, cursor: str | None
+        self,
+        status: JobStatus | None,
+        limit: int,
+        cursor: str | None,
+        *,
+        tenant: str | None,
     ) -> Page:
-        """Jobs newest first, optionally of one status; ValidationError on a bad cursor."""
+        """Jobs of `tenant` (None: every tenant) newest first, optionally of one
+        status; ValidationError on a bad cursor."""
 
     async def update(self, job: Job, expected_version: int) -> None:
         """Write `job` only if the stored version is `expected_version`.
@@ -82,8 +95,9 @@ class JobStore(Protocol):
     async def expired(self, now: datetime, limit: int) -> list[Job]:
         """Processing jobs whose lease ran out before `now`."""
 
-    async def dead_letters(self, limit: int) -> list[Job]:
-        """Failed (dead-lettered) jobs, most recent first."""
+    async def dead_letters(self, limit: int, *, tenant: str | None) -> list[Job]:
+        """Failed (dead-lettered) jobs of `tenant` (None: every tenant), most recent
+        first."""
 
     async def purge_finished(
         self, before: datetime, limit: int
@@ -96,6 +110,41 @@ class JobStore(Protocol):
 
     async def next_due(self) -> datetime | None:
         """When the earliest pending job becomes claimable, if any is pending."""
+
+
+@runtime_checkable
+class KeyStore(Protocol):
+    """API keys and tenants, kept in the job store (both built-in stores are one).
+
+    Raises StoreUnavailableError when down. Key writes are rare: they need no
+    batching, and take effect on other replicas within their key cache's TTL.
+    """
+
+    async def create_key(self, key: ApiKey, tenant: Tenant) -> None:
+        """Store `key`; create its tenant as `tenant` (default quotas) if it has none."""
+
+    async def get_key(self, key_id: str) -> ApiKey | None: ...
+
+    async def list_keys(self, tenant: str | None) -> list[ApiKey]:
+        """Keys of `tenant` (None: every tenant), oldest first, revoked ones too."""
+
+    async def revoke_key(self, key_id: str, at: datetime) -> ApiKey | None:
+        """Mark the key revoked at `at` (once: a second revocation keeps the first
+        time); the key, None if there is no such key."""
+
+    async def record_key_use(self, used: Mapping[str, datetime]) -> None:
+        """Set last_used_at of many keys (key id -> when) in one write."""
+
+    async def has_usable_key(self, now: datetime) -> bool:
+        """Whether some key is neither revoked nor expired at `now`."""
+
+    async def put_tenant(self, tenant: Tenant) -> Tenant:
+        """Create the tenant or change its quotas (its created_at is kept)."""
+
+    async def get_tenant(self, name: str) -> Tenant | None: ...
+
+    async def list_tenants(self) -> list[Tenant]:
+        """Every tenant, by name."""
 
 
 @runtime_checkable

@@ -13,8 +13,9 @@ from typing import Any
 
 import attrs
 
-from vts.codec import snapshot_bytes
+from vts.codec import snapshot_bytes, snapshot_of_tenant
 from vts.domain import (
+    DEFAULT_TENANT,
     Cancel,
     Claim,
     Event,
@@ -86,36 +87,41 @@ class JobService:
         """Re-read every watched job from the store and deliver what is newer."""
         for job_id in self.hub.watched_job_ids():
             try:
-                job = await self.store.get(job_id)
+                job = await self.store.get(job_id, tenant=None)
             except JobNotFoundError:
                 continue
-            self.hub.deliver(job.job_id, job.version, job.status, snapshot_bytes(job))
+            snapshot = snapshot_bytes(job)
+            self.hub.deliver(job.job_id, job.version, job.status, snapshot, job.tenant)
 
     # --- reads ---------------------------------------------------------------------
 
-    async def snapshot(self, job_id: str) -> bytes:
-        """The job's newest public snapshot: memory, then cache, then the store.
+    async def snapshot(self, job_id: str, *, tenant: str | None) -> bytes:
+        """The newest public snapshot of `tenant`'s job (None: any tenant's): memory,
+        then cache, then the store.
 
-        Raises JobNotFoundError.
+        Raises JobNotFoundError, also for another tenant's job.
         """
-        hot = self.hub.hot(job_id)
-        if hot is not None:
+        # (version, snapshot, tenant) from memory, else one waiting for the cache.
+        memory = self.hub.hot(job_id) or self.announcer.unflushed(job_id)
+        if memory is not None:
+            if tenant is not None and memory[2] != tenant:
+                raise JobNotFoundError(job_id)
             self.metrics.cache_hits.inc()
-            return hot[1]
-        unflushed = self.announcer.unflushed(job_id)
-        if unflushed is not None:
-            self.metrics.cache_hits.inc()
-            return unflushed
+            return memory[1]
         try:
             cached = await self.broker.cache_get(job_id)
         except BrokerUnavailableError:
             self.metrics.broker_errors.labels("cache_get").inc()
             cached = None
-        if cached is not None:
+        # A cached snapshot names its tenant up front; one that does not match (or
+        # was cached before tenants existed) is settled by the store.
+        if cached is not None and (
+            tenant is None or snapshot_of_tenant(cached, job_id, tenant)
+        ):
             self.metrics.cache_hits.inc()
             return cached
         self.metrics.cache_misses.inc()
-        job = await self.store.get(job_id)
+        job = await self.store.get(job_id, tenant=tenant)
         snapshot = snapshot_bytes(job)
         if not self.broker.relays_events:
             # An in-process cache is filled with every snapshot this process forgets,
@@ -127,13 +133,18 @@ class JobService:
             self.metrics.broker_errors.labels("cache_set").inc()
         return snapshot
 
-    async def get(self, job_id: str) -> Job:
-        return await self.store.get(job_id)
+    async def get(self, job_id: str, *, tenant: str | None) -> Job:
+        return await self.store.get(job_id, tenant=tenant)
 
     async def list_jobs(
-        self, status: JobStatus | None, limit: int, cursor: str | None
+        self,
+        status: JobStatus | None,
+        limit: int,
+        cursor: str | None,
+        *,
+        tenant: str | None,
     ) -> Page:
-        return await self.store.list_jobs(status, limit, cursor)
+        return await self.store.list_jobs(status, limit, cursor, tenant=tenant)
 
     async def job_counts(self) -> Mapping[JobStatus, int]:
         """Jobs by status, for /metrics. Counting scans the store, so however many
@@ -148,20 +159,32 @@ class JobService:
                 self._counts_at = time.monotonic()
             return self._counts
 
-    async def dead_letters(self, limit: int) -> list[bytes]:
-        """Dead-letter entries from the broker; from the store when the broker is down."""
-        try:
-            return await self.broker.dlq_list(limit)
-        except BrokerUnavailableError:
-            self.metrics.broker_errors.labels("dlq_list").inc()
-            return [snapshot_bytes(job) for job in await self.store.dead_letters(limit)]
+    async def dead_letters(self, limit: int, *, tenant: str | None) -> list[bytes]:
+        """Dead-letter entries of `tenant` (None: every tenant's).
+
+        Every tenant's come from the broker (from the store when it is down); one
+        tenant's from the store, through its own index: the broker's list is one
+        for all tenants.
+        """
+        if tenant is None:
+            try:
+                return await self.broker.dlq_list(limit)
+            except BrokerUnavailableError:
+                self.metrics.broker_errors.labels("dlq_list").inc()
+        jobs = await self.store.dead_letters(limit, tenant=tenant)
+        return [snapshot_bytes(job) for job in jobs]
 
     # --- changes -------------------------------------------------------------------
 
     async def submit(
-        self, request: JobRequest, idempotency: IdempotencyClaim | None = None
+        self,
+        request: JobRequest,
+        idempotency: IdempotencyClaim | None = None,
+        *,
+        tenant: str = DEFAULT_TENANT,
     ) -> tuple[Job, bool]:
-        """Store a new pending job durably; (job, created). Replays return the first job."""
+        """Store a new pending job of `tenant` durably; (job, created). Replays (the
+        tenant's Idempotency-Key again) return the first job."""
         job = new_job(
             str(uuid.uuid4()),
             request.source_language,
@@ -169,6 +192,7 @@ class JobService:
             request.metadata,
             self.max_attempts,
             self.clock(),
+            tenant,
         )
         stored, created = await self.store.create(job, idempotency)
         if created:
@@ -185,24 +209,26 @@ class JobService:
         self.announcer.announce(new, job.status)
         return new
 
-    async def change(self, job_id: str, event: Event) -> Job:
-        """Apply `event` to the job's current state, re-reading after lost races.
+    async def change(self, job_id: str, event: Event, *, tenant: str | None) -> Job:
+        """Apply `event` to `tenant`'s job's current state (None: any tenant's),
+        re-reading after lost races.
 
-        Raises JobNotFoundError, or InvalidTransitionError when the state forbids it.
+        Raises JobNotFoundError (also for another tenant's job), or
+        InvalidTransitionError when the state forbids it.
         """
         for _ in range(CHANGE_RETRIES):
-            job = await self.store.get(job_id)
+            job = await self.store.get(job_id, tenant=tenant)
             try:
                 return await self.advance(job, event)
             except VersionConflictError:
                 continue
         raise VersionConflictError(f"job {job_id} kept changing; try again")
 
-    async def cancel(self, job_id: str) -> Job:
-        return await self.change(job_id, Cancel())
+    async def cancel(self, job_id: str, *, tenant: str | None) -> Job:
+        return await self.change(job_id, Cancel(), tenant=tenant)
 
-    async def replay(self, job_id: str) -> Job:
-        return await self.change(job_id, Replay())
+    async def replay(self, job_id: str, *, tenant: str | None) -> Job:
+        return await self.change(job_id, Replay(), tenant=tenant)
 
     async def claim(self, owner: str, limit: int, lease_seconds: float) -> list[Job]:
         """Take up to `limit` due jobs for `owner` under a lease."""
@@ -258,7 +284,7 @@ class JobService:
 
     async def resync_dead_letters(self, limit: int = 10_000) -> int:
         """Copy every failed job from the store into the broker's DLQ (it may lag)."""
-        jobs = await self.store.dead_letters(limit)
+        jobs = await self.store.dead_letters(limit, tenant=None)
         for job in jobs:
             completed = job.completed_at or job.updated_at
             await self.broker.dlq_add(

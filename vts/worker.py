@@ -109,7 +109,7 @@ class WorkerPool:
                 return
             except VersionConflictError:
                 try:
-                    job = await self.service.get(job.job_id)
+                    job = await self.service.get(job.job_id, tenant=None)
                 except (JobNotFoundError, UnavailableError):
                     return
                 if (

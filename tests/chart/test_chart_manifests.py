@@ -207,12 +207,16 @@ def test_chart_config_map_carries_the_vts_settings(render: Render) -> None:
         "VTS_SIM_DURATION": "1-5",
         "VTS_SIM_ERROR_RATE": "0.1",
         "VTS_SIM_SEED": "7",
+        "VTS_TENANT_MAX_ACTIVE_JOBS": "10000",
+        "VTS_TENANT_REQUESTS_PER_SECOND": "0",
+        "VTS_AUTH": "keys",
         "VTS_LOG_LEVEL": "DEBUG",
     }
     defaults = one(render(), "ConfigMap", FULLNAME)["data"]
     assert "VTS_SIM_SEED" not in defaults
     assert defaults["VTS_RETENTION"] == "0"
-    # Every vts setting has its place: the ConfigMap, or the Secret for the URLs.
-    secret = {"VTS_DATABASE_URL", "VTS_REDIS_URL"}
+    # Every vts setting has its place: the ConfigMap, or a Secret for the URLs and
+    # the keys.
+    secret = {"VTS_DATABASE_URL", "VTS_REDIS_URL", "VTS_ADMIN_KEY", "VTS_METRICS_KEY"}
     assert set(env_names().values()) == set(data) | secret
     assert load_settings(data).retention == 30 * 86400

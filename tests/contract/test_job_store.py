@@ -78,7 +78,7 @@ async def test_create_get_round_trip_preserves_every_field(store: JobStore) -> N
     stored, created = await store.create(job, None)
     assert (stored, created) == (job, True)
 
-    got = await store.get(job.job_id)
+    got = await store.get(job.job_id, tenant=None)
 
     assert got == job
     assert all(
@@ -89,7 +89,7 @@ async def test_create_get_round_trip_preserves_every_field(store: JobStore) -> N
 
 async def test_get_unknown_id_raises_job_not_found(store: JobStore) -> None:
     with pytest.raises(JobNotFoundError) as caught:
-        await store.get(job_id(404))
+        await store.get(job_id(404), tenant=None)
     assert caught.value.job_id == job_id(404)
 
 
@@ -104,7 +104,7 @@ async def test_create_with_same_idempotency_claim_returns_first_job(
 
     assert (again, created_again) == (first, False)
     with pytest.raises(JobNotFoundError):
-        await store.get(job_id(2))
+        await store.get(job_id(2), tenant=None)
 
 
 async def test_create_with_reused_key_and_other_body_raises(store: JobStore) -> None:
@@ -122,7 +122,7 @@ async def test_create_concurrently_lands_every_job(store: JobStore) -> None:
     results = await asyncio.gather(*(store.create(job, None) for job in jobs))
 
     assert results == [(job, True) for job in jobs]
-    page = await store.list_jobs(None, 1000, None)
+    page = await store.list_jobs(None, 1000, None, tenant=None)
     assert {job.job_id for job in page.jobs} == {job.job_id for job in jobs}
     assert (await store.count_by_status())[JobStatus.PENDING] == 500
 
@@ -148,7 +148,7 @@ async def test_create_concurrently_with_one_key_makes_one_job(store: JobStore) -
             assert isinstance(result, tuple) and result[0] == winner
         else:
             assert isinstance(result, IdempotencyKeyReusedError)
-    assert (await store.list_jobs(None, 100, None)).jobs == [winner]
+    assert (await store.list_jobs(None, 100, None, tenant=None)).jobs == [winner]
 
 
 # --- update: compare-and-set on version -------------------------------------------
@@ -159,7 +159,7 @@ async def test_update_with_expected_version_writes_job(store: JobStore) -> None:
 
     claimed = await advance(store, job, Claim("w1", at(30)), at(1))
 
-    assert await store.get(job.job_id) == claimed
+    assert await store.get(job.job_id, tenant=None) == claimed
     assert claimed.version == job.version + 1
 
 
@@ -172,7 +172,7 @@ async def test_update_with_stale_version_raises_and_changes_nothing(
     with pytest.raises(VersionConflictError):
         await advance(store, job, Cancel(), at(2))  # from the stale snapshot
 
-    assert await store.get(job.job_id) == claimed
+    assert await store.get(job.job_id, tenant=None) == claimed
 
 
 async def test_update_unknown_job_raises_job_not_found(store: JobStore) -> None:
@@ -195,7 +195,7 @@ async def test_update_concurrently_from_one_version_lets_one_win(
     won = [new for new, r in zip(rivals, results, strict=True) if r is None]
     assert len(won) == 1
     assert all(r is None or isinstance(r, VersionConflictError) for r in results)
-    assert await store.get(job.job_id) == won[0]
+    assert await store.get(job.job_id, tenant=None) == won[0]
 
 
 # --- claim and leases -------------------------------------------------------------
@@ -223,8 +223,8 @@ async def test_claim_takes_due_pending_jobs_oldest_first(store: JobStore) -> Non
         assert job.status is JobStatus.PROCESSING
         assert (job.lease_owner, job.lease_expires_at) == ("w1", at(40))
         assert (job.attempts, job.version) == (1, 2)
-        assert await store.get(job.job_id) == job
-    assert (await store.get(future.job_id)).status is JobStatus.PENDING
+        assert await store.get(job.job_id, tenant=None) == job
+    assert (await store.get(future.job_id, tenant=None)).status is JobStatus.PENDING
     assert [j.job_id for j in await claim(store, "w1", at(11))] == [future.job_id]
 
 
@@ -252,7 +252,7 @@ async def test_claim_concurrently_never_hands_out_a_job_twice(store: JobStore) -
     for owner, batch in zip(owners, batches, strict=True):
         assert len(batch) <= 15
         for job in batch:
-            assert (await store.get(job.job_id)).lease_owner == owner
+            assert (await store.get(job.job_id, tenant=None)).lease_owner == owner
 
 
 async def test_renew_leases_returns_only_ids_still_held(store: JobStore) -> None:
@@ -265,8 +265,8 @@ async def test_renew_leases_returns_only_ids_still_held(store: JobStore) -> None
     held = await store.renew_leases("w1", ids, at(500))
 
     assert held == {mine[0].job_id}
-    assert (await store.get(mine[0].job_id)).lease_expires_at == at(500)
-    assert await store.get(theirs.job_id) == theirs
+    assert (await store.get(mine[0].job_id, tenant=None)).lease_expires_at == at(500)
+    assert await store.get(theirs.job_id, tenant=None) == theirs
     assert await store.renew_leases("w1", [], at(600)) == set()
 
 

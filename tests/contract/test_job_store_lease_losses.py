@@ -109,13 +109,13 @@ async def test_store_upgraded_from_before_lease_losses_keeps_jobs_and_counts_the
 
     async with opened_store(store_settings) as store:
         assert await store.migrate() == []  # opened_store applied the new one
-        assert await store.get(RUNNING) == running
-        assert (await store.get(DONE)).lease_losses == 0
+        assert await store.get(RUNNING, tenant=None) == running
+        assert (await store.get(DONE, tenant=None)).lease_losses == 0
         # The new vts reclaims the job the old one lost: no attempt used, one loss.
         (expired,) = await store.expired(at(31), 10)
         reclaimed = transition(expired, ExpireLease(5), at(31))
         await store.update(reclaimed, expired.version)
-        got = await store.get(RUNNING)
+        got = await store.get(RUNNING, tenant=None)
         assert (got.status, got.attempts, got.lease_losses) == (
             JobStatus.PENDING,
             0,
@@ -123,7 +123,7 @@ async def test_store_upgraded_from_before_lease_losses_keeps_jobs_and_counts_the
         )
         # A new job carries its count from the start, in the column as in the body.
         fresh, _ = await store.create(make_job(lease_losses=2), None)
-        assert (await store.get(fresh.job_id)).lease_losses == 2
+        assert (await store.get(fresh.job_id, tenant=None)).lease_losses == 2
 
     columns = await raw(store_settings, "SELECT job_id, lease_losses FROM jobs")
     assert dict(columns) == {RUNNING: 1, DONE: 0, fresh.job_id: 2}
@@ -141,8 +141,8 @@ async def test_lease_losses_survive_claims_and_updates(store: JobStore) -> None:
         assert claimed.lease_losses == loss - 1
         lost = transition(claimed, ExpireLease(3), at(loss * 60 + 31))
         await store.update(lost, claimed.version)
-        assert await store.get(job.job_id) == lost
-    final = await store.get(job.job_id)
+        assert await store.get(job.job_id, tenant=None) == lost
+    final = await store.get(job.job_id, tenant=None)
     assert final.status is JobStatus.FAILED
     assert final.lease_losses == 3
-    assert [j.job_id for j in await store.dead_letters(10)] == [job.job_id]
+    assert [j.job_id for j in await store.dead_letters(10, tenant=None)] == [job.job_id]

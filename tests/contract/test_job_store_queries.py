@@ -64,11 +64,14 @@ async def test_dead_letters_lists_failed_jobs_newest_first(store: JobStore) -> N
     await run_to(store, jobs[3], Succeed({"ok": True}), at(4))
     await advance(store, jobs[4], Cancel(), at(5))
 
-    dead = await store.dead_letters(10)
+    dead = await store.dead_letters(10, tenant=None)
 
     assert [j.job_id for j in dead] == [job_id(1), job_id(2), job_id(0)]
     assert all(j.status is JobStatus.FAILED and j.error == PERMANENT for j in dead)
-    assert [j.job_id for j in await store.dead_letters(2)] == [job_id(1), job_id(2)]
+    assert [j.job_id for j in await store.dead_letters(2, tenant=None)] == [
+        job_id(1),
+        job_id(2),
+    ]
 
 
 # --- list_jobs --------------------------------------------------------------------
@@ -81,9 +84,9 @@ async def test_list_jobs_is_newest_first_and_filters_by_status(
     for n in (1, 2, 4):
         await advance(store, jobs[n], Cancel(), at(n))
 
-    everything = await store.list_jobs(None, 10, None)
-    cancelled = await store.list_jobs(JobStatus.CANCELLED, 10, None)
-    completed = await store.list_jobs(JobStatus.COMPLETED, 10, None)
+    everything = await store.list_jobs(None, 10, None, tenant=None)
+    cancelled = await store.list_jobs(JobStatus.CANCELLED, 10, None, tenant=None)
+    completed = await store.list_jobs(JobStatus.COMPLETED, 10, None, tenant=None)
 
     assert [j.job_id for j in everything.jobs] == [job_id(n) for n in range(5, -1, -1)]
     assert everything.next_cursor is None
@@ -99,7 +102,7 @@ async def pages(
     result: list[list[str]] = []
     cursor: str | None = None
     while True:
-        page = await store.list_jobs(status, size, cursor)
+        page = await store.list_jobs(status, size, cursor, tenant=None)
         result.append([job.job_id for job in page.jobs])
         if page.next_cursor is None:
             return result
@@ -139,10 +142,10 @@ async def test_list_jobs_cursor_pages_keep_the_status_filter(
 
 async def test_list_jobs_cursor_survives_new_jobs(store: JobStore) -> None:
     await create_jobs(store, 4)
-    first = await store.list_jobs(None, 2, None)
+    first = await store.list_jobs(None, 2, None, tenant=None)
     await store.create(make_job(job_id(99)), None)
 
-    second = await store.list_jobs(None, 2, first.next_cursor)
+    second = await store.list_jobs(None, 2, first.next_cursor, tenant=None)
 
     assert [j.job_id for j in second.jobs] == [job_id(1), job_id(0)]
 
@@ -154,7 +157,7 @@ async def test_list_jobs_garbage_cursor_raises_validation_error(
     await create_jobs(store, 3)
 
     with pytest.raises(ValidationError):
-        await store.list_jobs(None, 10, cursor)
+        await store.list_jobs(None, 10, cursor, tenant=None)
 
 
 # --- counts and scheduling --------------------------------------------------------
@@ -191,7 +194,7 @@ async def test_next_due_is_earliest_pending_availability(store: JobStore) -> Non
 
     assert await store.next_due() == at(10.5)
     for job in (later, sooner):
-        await advance(store, await store.get(job.job_id), Cancel(), at(3))
+        await advance(store, await store.get(job.job_id, tenant=None), Cancel(), at(3))
     assert await store.next_due() is None
 
 
@@ -214,14 +217,17 @@ async def test_store_reopened_keeps_schema_and_jobs(
     await reopened.open()
     try:
         assert await reopened.migrate() == []
-        assert [j.job_id for j in (await reopened.list_jobs(None, 10, None)).jobs] == [
+        assert [
+            j.job_id
+            for j in (await reopened.list_jobs(None, 10, None, tenant=None)).jobs
+        ] == [
             job_id(2),
             job_id(1),
             job_id(0),
         ]
-        assert await reopened.get(jobs[1].job_id) == cancelled
+        assert await reopened.get(jobs[1].job_id, tenant=None) == cancelled
         again, created = await reopened.create(make_job(job_id(3)), None)
-        assert created and await reopened.get(again.job_id) == again
+        assert created and await reopened.get(again.job_id, tenant=None) == again
     finally:
         await reopened.close()
 
@@ -239,7 +245,7 @@ async def test_migrate_raced_by_two_stores_applies_each_migration_once(
             assert not set(applied[0]) & set(applied[1])
             assert await second.migrate() == []
             job, created = await first.create(make_job(job_id(1)), None)
-            assert created and await second.get(job.job_id) == job
+            assert created and await second.get(job.job_id, tenant=None) == job
         finally:
             await second.close()
     finally:
@@ -271,16 +277,18 @@ async def test_purge_finished_deletes_only_final_jobs_finished_before_the_cut(
     )
     for gone in (completed, failed, cancelled):
         with pytest.raises(JobNotFoundError):
-            await store.get(gone.job_id)
-    assert await store.get(late.job_id) == late
-    assert await store.get(processing.job_id) == processing
-    assert {j.job_id for j in (await store.list_jobs(None, 10, None)).jobs} == {
+            await store.get(gone.job_id, tenant=None)
+    assert await store.get(late.job_id, tenant=None) == late
+    assert await store.get(processing.job_id, tenant=None) == processing
+    assert {
+        j.job_id for j in (await store.list_jobs(None, 10, None, tenant=None)).jobs
+    } == {
         late.job_id,
         processing.job_id,
         jobs[5].job_id,
         jobs[6].job_id,
     }
-    assert await store.dead_letters(10) == []
+    assert await store.dead_letters(10, tenant=None) == []
     counts = await store.count_by_status()
     assert counts[JobStatus.COMPLETED] == 1 and counts[JobStatus.FAILED] == 0
     assert await store.purge_finished(at(50), limit=100) == []

@@ -10,7 +10,12 @@ import pytest
 from _support import opened_store
 
 from vts.config import Settings
-from vts.stores.sqlite import DEAD_LETTERS_SQL, EXPIRED_SQL, NEXT_DUE_SQL
+from vts.stores.sqlite import (
+    DEAD_LETTERS_SQL,
+    EXPIRED_SQL,
+    NEXT_DUE_SQL,
+    TENANT_DEAD_LETTERS_SQL,
+)
 from vts.stores.sqlite_writes import CLAIM_SQL, PURGE_SQL
 
 
@@ -22,11 +27,34 @@ from vts.stores.sqlite_writes import CLAIM_SQL, PURGE_SQL
         (EXPIRED_SQL, (1.0, 500), "jobs_leases"),
         (PURGE_SQL, (1.0, 500), "jobs_finished"),
         (DEAD_LETTERS_SQL, (100,), "jobs_dead"),
+        (TENANT_DEAD_LETTERS_SQL, ("acme", 100), "jobs_tenant_dead"),
+        # A tenant's page of GET /jobs, as SqliteJobStore.list_jobs words it.
+        (
+            "SELECT seq, body FROM jobs WHERE tenant = ? AND seq < ?"
+            " ORDER BY seq DESC LIMIT ?",
+            ("acme", 10**9, 51),
+            "jobs_tenant",
+        ),
+        (
+            "SELECT seq, body FROM jobs WHERE tenant = ? AND status = ? AND seq < ?"
+            " ORDER BY seq DESC LIMIT ?",
+            ("acme", "failed", 10**9, 51),
+            "jobs_tenant_status",
+        ),
     ],
-    ids=["claim", "next_due", "expired", "purge", "dead_letters"],
+    ids=[
+        "claim",
+        "next_due",
+        "expired",
+        "purge",
+        "dead_letters",
+        "tenant_dead_letters",
+        "tenant_jobs",
+        "tenant_jobs_by_status",
+    ],
 )
 async def test_picking_jobs_walks_an_index_and_sorts_nothing(
-    tmp_path: Path, sql: str, params: tuple[float, ...], index: str
+    tmp_path: Path, sql: str, params: tuple[object, ...], index: str
 ) -> None:
     db = tmp_path / "plans.db"
     async with opened_store(Settings(database_url=f"sqlite:///{db}")):

@@ -143,7 +143,7 @@ class JobLifecycle(RuleBasedStateMachine):
 
     def change(self, job_id: str, event: Event) -> Job:
         """What the service does: read, transition, write if the version still holds."""
-        current = self.run(self.store.get(job_id))
+        current = self.run(self.store.get(job_id, tenant=None))
         assert current == self.model[job_id]
         new = transition(current, event, self.now)
         self.run(self.store.update(new, current.version))
@@ -358,7 +358,7 @@ class JobLifecycle(RuleBasedStateMachine):
 
     @invariant()
     def store_holds_the_model(self) -> None:
-        page = self.run(self.store.list_jobs(None, 1000, None))
+        page = self.run(self.store.list_jobs(None, 1000, None, tenant=None))
         stored = {job.job_id: job for job in page.jobs}
         assert list(stored) == list(reversed(self.model))  # every job, newest first
         assert stored == self.model
@@ -387,7 +387,7 @@ class JobLifecycle(RuleBasedStateMachine):
 
     @invariant()
     def dead_letters_are_the_failed_jobs(self) -> None:
-        dead = self.run(self.store.dead_letters(1000))
+        dead = self.run(self.store.dead_letters(1000, tenant=None))
         assert sorted(j.job_id for j in dead) == sorted(self.ids(JobStatus.FAILED))
         ends = [job.completed_at for job in dead]
         assert all(a and b and a >= b for a, b in itertools.pairwise(ends))

@@ -37,6 +37,21 @@ schema = schemathesis.openapi.from_dict(build_spec()).exclude(path_regex="^/ws/"
 # Rules the schema cannot state, so valid-looking input is rightly refused (422):
 # source and target must differ; a cursor must be one the server issued.
 _RULES_BEYOND_THE_SCHEMA = {("POST", "/translate"), ("GET", "/jobs")}
+# The servers under test require keys; schemathesis sends this admin key, and checks
+# that every protected operation refuses a missing or made-up one (ignored_auth).
+ADMIN_KEY = "fuzz-admin-" + "k" * 32
+
+
+@schema.auth()
+class _AdminKey:
+    """Schemathesis's way to send a key: it knows it is auth, so it can leave it
+    out or spoil it on purpose (ignored_auth), and never counts it as input."""
+
+    def get(self, case: Any, context: Any) -> str:
+        return ADMIN_KEY
+
+    def set(self, case: Any, data: str, context: Any) -> None:
+        case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
 
 
 class AppThread:
@@ -88,7 +103,14 @@ def base_url(
     have something to show."""
     db = Path(tmp_path_factory.mktemp("fuzz")) / "vts.db"
     runner = apps.start(
-        instant_settings(db, sim_error_rate=0.5, sim_seed=7, max_attempts=1)
+        instant_settings(
+            db,
+            sim_error_rate=0.5,
+            sim_seed=7,
+            max_attempts=1,
+            auth="keys",
+            admin_key=ADMIN_KEY,
+        )
     )
     try:
         yield AppThread.url(runner)
@@ -123,7 +145,8 @@ class _Workflow(schema.as_state_machine()):  # type: ignore[misc]
 
     def setup(self) -> None:
         db = self.databases / f"{uuid.uuid4().hex}.db"
-        self.runner = self.apps.start(instant_settings(db), workers=False)
+        settings = instant_settings(db, auth="keys", admin_key=ADMIN_KEY)
+        self.runner = self.apps.start(settings, workers=False)
 
     def teardown(self) -> None:
         self.apps.stop(self.runner)

@@ -85,7 +85,9 @@ async def test_a_batch_rolled_back_to_break_a_deadlock_runs_again(
         assert await _deadlocks(other) == before + 1
     finally:
         await other.close()
-    assert (await store.get(X)).status is JobStatus.CANCELLED
-    assert (await store.get(X)).version == pending.version + 1
-    assert (await store.get(Y)).lease_expires_at == T0 + timedelta(seconds=60)
+    assert (await store.get(X, tenant=None)).status is JobStatus.CANCELLED
+    assert (await store.get(X, tenant=None)).version == pending.version + 1
+    assert (await store.get(Y, tenant=None)).lease_expires_at == T0 + timedelta(
+        seconds=60
+    )
     assert running.job_id == Y

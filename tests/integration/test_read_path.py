@@ -42,8 +42,8 @@ async def service(tmp_path: Path) -> AsyncIterator[JobService]:
 
 async def _assert_newest(service: JobService, job_ids: list[str]) -> None:
     for job_id in job_ids:
-        newest = snapshot_bytes(await service.store.get(job_id))
-        assert await service.snapshot(job_id) == newest, job_id
+        newest = snapshot_bytes(await service.store.get(job_id, tenant=None))
+        assert await service.snapshot(job_id, tenant=None) == newest, job_id
 
 
 def _counts(service: JobService) -> tuple[float | None, float | None]:
@@ -60,7 +60,9 @@ async def test_forgotten_snapshots_are_read_from_the_cache_newest_first(
 ) -> None:
     ids = [(await service.submit(REQUEST))[0].job_id for _ in range(30)]
     for job_id in ids[:10]:
-        await service.cancel(job_id)  # a newer version of a job memory let go
+        await service.cancel(
+            job_id, tenant=None
+        )  # a newer version of a job memory let go
     # Not yet written to the cache: reads take the waiting snapshots.
     await _assert_newest(service, ids)
     assert _counts(service) == (30, 0)
@@ -76,7 +78,7 @@ async def test_rotated_generations_fall_back_to_the_store_never_to_an_old_versio
     ids = [(await service.submit(REQUEST))[0].job_id for _ in range(40)]
     assert await service.announcer.flush()
     for job_id in ids[:20]:
-        await service.cancel(job_id)
+        await service.cancel(job_id, tenant=None)
         assert await service.announcer.flush()  # one small write per change
     await _assert_newest(service, ids)
     hits, misses = _counts(service)

@@ -115,10 +115,10 @@ async def _exercise(store: JobStore, disk: Path) -> None:
         assert await store.renew_leases("nobody", [first.job_id], T0) == set()
     with contextlib.suppress(StoreNotWritableError):
         await store.update(attrs.evolve(first, version=2, progress=5), 1)
-        first = await store.get(first.job_id)
+        first = await store.get(first.job_id, tenant=None)
     with pytest.raises(StoreNotWritableError):
         await store.ping()
-    assert (await store.get(first.job_id)).job_id == first.job_id
+    assert (await store.get(first.job_id, tenant=None)).job_id == first.job_id
     with pytest.raises(StoreNotWritableError):
         await store.ping()
 
@@ -128,8 +128,8 @@ async def _exercise(store: JobStore, disk: Path) -> None:
     later = make_job(str(uuid.uuid4()))
     assert (await store.create(later, None))[1]
     for job_id in [first.job_id, *created, later.job_id]:
-        assert (await store.get(job_id)).job_id == job_id
-    page = await store.list_jobs(None, 1000, None)
+        assert (await store.get(job_id, tenant=None)).job_id == job_id
+    page = await store.list_jobs(None, 1000, None, tenant=None)
     assert all(job.status.value != "probe" for job in page.jobs)
 
 

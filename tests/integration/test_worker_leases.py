@@ -23,7 +23,7 @@ async def test_a_worker_whose_lease_was_taken_stops_the_job(
     await gate.started(job_id)
     # Another worker now holds the lease (as after a reclaim elsewhere).
     store = client.app[service_key].store
-    job = await store.get(job_id)
+    job = await store.get(job_id, tenant=None)
     await store.update(
         attrs.evolve(job, lease_owner="another-replica", version=job.version + 1),
         job.version,
@@ -32,7 +32,7 @@ async def test_a_worker_whose_lease_was_taken_stops_the_job(
         lambda: job_id in gate.cancelled, 5, message="the running attempt stopped"
     )
     assert any(LOST in r.getMessage() for r in caplog.records)
-    stored = await store.get(job_id)
+    stored = await store.get(job_id, tenant=None)
     assert stored.lease_owner == "another-replica"
     assert stored.version == job.version + 1, "the stopped attempt wrote nothing"
 

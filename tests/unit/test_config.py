@@ -31,6 +31,11 @@ DEFAULTS = {
     "VTS_SIM_DURATION": SimDuration(1.0, 5.0),
     "VTS_SIM_ERROR_RATE": 0.1,
     "VTS_SIM_SEED": None,
+    "VTS_AUTH": "auto",
+    "VTS_ADMIN_KEY": None,
+    "VTS_METRICS_KEY": None,
+    "VTS_TENANT_MAX_ACTIVE_JOBS": 10000,
+    "VTS_TENANT_REQUESTS_PER_SECOND": 0.0,
     "VTS_LOG_LEVEL": "INFO",
 }
 FIELD_OF = {variable: field for field, variable in env_names().items()}
@@ -72,6 +77,11 @@ def test_load_settings_reads_every_variable() -> None:
         "VTS_SIM_DURATION": "0.5-1.5",
         "VTS_SIM_ERROR_RATE": "0.25",
         "VTS_SIM_SEED": "42",
+        "VTS_AUTH": "Keys",
+        "VTS_ADMIN_KEY": "a" * 32,
+        "VTS_METRICS_KEY": "m" * 16,
+        "VTS_TENANT_MAX_ACTIVE_JOBS": "50",
+        "VTS_TENANT_REQUESTS_PER_SECOND": "2.5",
         "VTS_LOG_LEVEL": "debug",
     }
     settings = load_settings(env)
@@ -89,6 +99,10 @@ def test_load_settings_reads_every_variable() -> None:
     assert settings.sim_duration == SimDuration(0.5, 1.5)
     assert (settings.sim_error_rate, settings.sim_seed) == (0.25, 42)
     assert settings.log_level == "DEBUG"
+    assert (settings.auth, settings.auth_mode) == ("keys", "keys")
+    assert (settings.admin_key, settings.metrics_key) == ("a" * 32, "m" * 16)
+    assert settings.tenant_max_active_jobs == 50
+    assert settings.tenant_requests_per_second == 2.5
 
 
 def test_load_settings_overrides_beat_environment() -> None:
@@ -182,6 +196,11 @@ BAD_VALUES = {
     ],
     "VTS_SIM_ERROR_RATE": ["-0.1", "1.01", "2", "nan", "inf", "-inf", "ten"],
     "VTS_SIM_SEED": ["0.5"],
+    "VTS_AUTH": ["", "yes", "token", "off"],
+    "VTS_ADMIN_KEY": ["short", "x" * 31],
+    "VTS_METRICS_KEY": ["short", "x" * 15],
+    "VTS_TENANT_MAX_ACTIVE_JOBS": ["0", "-1", "many", "", "100000001"],
+    "VTS_TENANT_REQUESTS_PER_SECOND": ["-1", "nan", "inf", "fast", ""],
     "VTS_LOG_LEVEL": ["verbose", "", "10", "notset"],
 }
 
@@ -254,3 +273,42 @@ def test_retention_accepts_durations(raw: str, seconds: float) -> None:
 )
 def test_allow_private_urls_reads_booleans(raw: str, value: bool) -> None:
     assert load_settings({"VTS_ALLOW_PRIVATE_URLS": raw}).allow_private_urls is value
+
+
+@pytest.mark.parametrize(
+    ("host", "mode"),
+    [
+        ("127.0.0.1", "none"),
+        ("127.8.9.10", "none"),
+        ("::1", "none"),
+        ("[::1]", "none"),
+        ("localhost", "none"),
+        ("LOCALHOST", "none"),
+        ("0.0.0.0", "keys"),
+        ("::", "keys"),
+        ("10.0.0.5", "keys"),
+        ("vts.example.com", "keys"),
+    ],
+)
+def test_auth_auto_is_none_only_on_loopback(host: str, mode: str) -> None:
+    assert load_settings({"VTS_HOST": host}).auth_mode == mode
+    # An explicit choice wins over the host.
+    assert load_settings({"VTS_HOST": host, "VTS_AUTH": "keys"}).auth_mode == "keys"
+    assert load_settings({"VTS_HOST": host, "VTS_AUTH": "none"}).auth_mode == "none"
+
+
+@pytest.mark.parametrize("variable", ["VTS_ADMIN_KEY", "VTS_METRICS_KEY"])
+def test_secret_settings_are_never_shown(variable: str) -> None:
+    secret = "s3cr3t-" + "z" * 40
+    settings = load_settings({variable: secret})
+    assert secret not in repr(settings)
+    short = "tiny-secret"
+    with pytest.raises(InvalidSettingError) as caught:
+        load_settings({variable: short})
+    assert short not in str(caught.value)
+    assert_one_line_naming(caught.value, variable)
+
+
+def test_empty_secret_settings_mean_unset() -> None:
+    settings = load_settings({"VTS_ADMIN_KEY": "", "VTS_METRICS_KEY": ""})
+    assert (settings.admin_key, settings.metrics_key) == (None, None)

@@ -149,3 +149,21 @@ async def test_openapi_is_served_as_json(tmp_path: Any) -> None:
             assert response.status == 200
             assert response.content_type == "application/json"
             assert await response.json() == orjson.loads(orjson.dumps(SPEC))
+
+
+def test_openapi_protected_operations_declare_the_key_and_401_403() -> None:
+    from vts.api.auth import PUBLIC_PATHS
+
+    assert SPEC["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+    for path, item in SPEC["paths"].items():
+        for method in METHODS & set(item):
+            operation = item[method]
+            codes = set(operation["responses"])
+            if path in PUBLIC_PATHS:
+                assert "security" not in operation and "401" not in codes, path
+            elif path == "/metrics":  # only with VTS_METRICS_KEY
+                assert operation["security"] == [{}, {"bearer": []}]
+                assert "401" in codes
+            else:
+                assert operation["security"] == [{"bearer": []}], (method, path)
+                assert {"401", "403"} <= codes, (method, path)

@@ -22,7 +22,16 @@ CASES: dict[type[errors.VtsError], tuple[errors.VtsError, int]] = {
         errors.UnsupportedMediaTypeError("send JSON", "application/json"),
         415,
     ),
+    errors.AuthenticationError: (
+        errors.AuthenticationError("the API key is revoked", "revoked"),
+        401,
+    ),
+    errors.PermissionDeniedError: (
+        errors.PermissionDeniedError("this API key lacks the dlq scope", "dlq"),
+        403,
+    ),
     errors.JobNotFoundError: (errors.JobNotFoundError("0f1e2d3c"), 404),
+    errors.KeyNotFoundError: (errors.KeyNotFoundError("0123456789ab"), 404),
     errors.ConflictError: (errors.ConflictError(), 409),
     errors.InvalidTransitionError: (
         errors.InvalidTransitionError("cannot cancel a job that is completed"),
@@ -117,6 +126,12 @@ async def test_problem_middleware_maps_error_to_problem_json(
         assert "Retry-After" not in response.headers
     if status == 415:  # names what the resource accepts instead
         assert response.headers["Accept-Post"] == "application/json"
+    # RFC 6750 3: a 401 or 403 names the Bearer scheme and why.
+    challenge = {
+        401: 'Bearer realm="vts", error="invalid_token", error_description="revoked"',
+        403: 'Bearer realm="vts", error="insufficient_scope", scope="dlq"',
+    }
+    assert response.headers.get("WWW-Authenticate") == challenge.get(status)
 
 
 async def test_problem_title_is_fixed_per_class() -> None:

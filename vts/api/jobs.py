@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import orjson
 from aiohttp import web
 
+from vts.api.auth import acting_tenant, creating_tenant, listing_tenant
 from vts.api.validation import (
     idempotency_claim,
     parse_job_id,
@@ -49,7 +50,8 @@ async def create_job(request: web.Request) -> web.Response:
     allow_private = request.app[settings_key].allow_private_urls
     job_request = parse_job_request(body, allow_private_urls=allow_private)
     claim = idempotency_claim(request.headers.get("Idempotency-Key"), body)
-    job, created = await _service(request).submit(job_request, claim)
+    tenant = creating_tenant(request)
+    job, created = await _service(request).submit(job_request, claim, tenant=tenant)
     headers = {"Location": f"/jobs/{job.job_id}"}
     if not created:
         headers["Idempotent-Replayed"] = "true"
@@ -66,16 +68,19 @@ async def create_job(request: web.Request) -> web.Response:
 async def get_job(request: web.Request) -> web.Response:
     """GET /jobs/{job_id}: the job's snapshot; Retry-After while it is not final."""
     job_id = parse_job_id(request.match_info["job_id"])
-    return _job_response(await _service(request).snapshot(job_id))
+    tenant = acting_tenant(request)
+    return _job_response(await _service(request).snapshot(job_id, tenant=tenant))
 
 
 async def list_jobs(request: web.Request) -> web.Response:
-    """GET /jobs?status=&limit=&cursor=: newest first, cursor pagination."""
+    """GET /jobs?status=&limit=&cursor=&tenant=: the caller's tenant's jobs (an
+    admin's: every tenant's, or `tenant`'s), newest first, cursor pagination."""
     query = request.query
     status = parse_status(query_value(query, "status"))
     limit = parse_limit(query_value(query, "limit"))
     cursor = query_value(query, "cursor")
-    page = await _service(request).list_jobs(status, limit, cursor)
+    tenant = listing_tenant(request)
+    page = await _service(request).list_jobs(status, limit, cursor, tenant=tenant)
     body = _list_body([snapshot_bytes(job) for job in page.jobs], page.next_cursor)
     return web.Response(body=body, content_type=JSON)
 
@@ -83,19 +88,21 @@ async def list_jobs(request: web.Request) -> web.Response:
 async def cancel_job(request: web.Request) -> web.Response:
     """POST /jobs/{job_id}/cancel: 200 with the cancelled job; 409 if already final."""
     job_id = parse_job_id(request.match_info["job_id"])
-    job = await _service(request).cancel(job_id)
+    job = await _service(request).cancel(job_id, tenant=acting_tenant(request))
     return _job_response(snapshot_bytes(job))
 
 
 async def list_dead_letters(request: web.Request) -> web.Response:
-    """GET /dlq?limit=: dead-lettered jobs, most recent first."""
+    """GET /dlq?limit=&tenant=: the caller's tenant's dead-lettered jobs (an
+    admin's: every tenant's, or `tenant`'s), most recent first."""
     limit = parse_limit(query_value(request.query, "limit"))
-    entries = await _service(request).dead_letters(limit)
+    tenant = listing_tenant(request)
+    entries = await _service(request).dead_letters(limit, tenant=tenant)
     return web.Response(body=_list_body(entries, None), content_type=JSON)
 
 
 async def replay_dead_letter(request: web.Request) -> web.Response:
     """POST /dlq/{job_id}/replay: the failed job starts over with fresh attempts."""
     job_id = parse_job_id(request.match_info["job_id"])
-    job = await _service(request).replay(job_id)
+    job = await _service(request).replay(job_id, tenant=acting_tenant(request))
     return _job_response(snapshot_bytes(job), status=202)

@@ -9,6 +9,7 @@ import orjson
 from aiohttp import web
 
 import vts
+from vts.api import openapi_admin
 from vts.api.connections import PROBE_CONNECTIONS
 from vts.api.openapi_spec import JSON, Schema, components, problem, ref
 from vts.api.validation import MAX_BODY_BYTES
@@ -42,6 +43,12 @@ connections are open and busy. Then `GET /healthz`, `/readyz` and `/metrics` are
 still answered, on one of {PROBE_CONNECTIONS} connections kept above the cap for
 probes and scrapes (closed after the answer). Headers slower than
 VTS_REQUEST_TIMEOUT are not answered: the connection is closed.
+
+Every operation but `/healthz`, `/readyz`, `/openapi.json` (and `/metrics`, unless
+VTS_METRICS_KEY is set) needs an API key (see the `bearer` security scheme): none or a
+bad, expired or revoked one is a `401`, a key without the operation's scope a `403`. Each
+key belongs to one tenant and sees only that tenant's jobs: another tenant's job is a
+`404`, exactly like an unknown id.
 """
 
 WS_PROTOCOL = f"""\
@@ -63,7 +70,8 @@ Shutdown closes with 1001 (going away).
 WS_JOBS_PROTOCOL = f"""\
 `{{"type": "subscribe", "job_ids": [...]}}` adds up to {MAX_SUBSCRIBE_IDS} jobs (each is
 sent its snapshot, or an `error` naming its `job_id`); `{{"type": "unsubscribe",
-"job_ids": [...]}}` removes them. With `?all=true` every job's changes are streamed.
+"job_ids": [...]}}` removes them. With `?all=true` every job of the caller's tenant (an
+admin's: of every tenant) is streamed; another tenant's job is `job-not-found`.
 """
 
 
@@ -343,10 +351,22 @@ def build_spec() -> dict[str, Any]:
             {"name": "dead letters"},
             {"name": "websocket", "description": "Push updates; see each operation."},
             {"name": "operations"},
+            {"name": "admin", "description": "API keys and tenants (scope admin)."},
         ],
-        "paths": {**_job_paths(), **_other_paths()},
-        "components": components(),
+        "paths": openapi_admin.secure(
+            {**_job_paths(), **_other_paths(), **openapi_admin.paths()}
+        ),
+        "components": _components(),
     }
+
+
+def _components() -> dict[str, Any]:
+    parts = components()
+    parts["schemas"].update(openapi_admin.schemas())
+    parts["responses"].update(openapi_admin.responses())
+    parts["parameters"].update(openapi_admin.parameters())
+    parts["securitySchemes"] = openapi_admin.SECURITY_SCHEMES
+    return parts
 
 
 @functools.cache

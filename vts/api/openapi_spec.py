@@ -132,6 +132,10 @@ def _job_schemas() -> dict[str, Schema]:
         "Job": obj(
             {
                 "job_id": {"type": "string", "format": "uuid"},
+                "tenant": {
+                    "type": "string",
+                    "description": "The tenant of the key that created it.",
+                },
                 "status": ref("JobStatus"),
                 "source_language": ref("LanguageTag"),
                 "target_language": ref("LanguageTag"),
@@ -452,8 +456,9 @@ def _responses() -> dict[str, Schema]:
             "headers": {"Upgrade": {"schema": {"const": "websocket"}}},
         },
         "NotFound": problem(
-            "No job has that id, or it outlived VTS_RETENTION and was deleted "
-            "(type /problems/job-not-found)."
+            "No job has that id (or it is another tenant's, or it outlived "
+            "VTS_RETENTION) (/problems/job-not-found); no API key has that id "
+            "(/problems/key-not-found)."
         ),
         "Conflict": problem(
             "The job's state does not allow that (/problems/invalid-transition), or it "

@@ -23,7 +23,10 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.VtsError], int], ...] = (
     (errors.IdempotencyKeyReusedError, 422),
     (errors.ValidationError, 422),
     (errors.UnsupportedMediaTypeError, 415),
+    (errors.AuthenticationError, 401),
+    (errors.PermissionDeniedError, 403),
     (errors.JobNotFoundError, 404),
+    (errors.KeyNotFoundError, 404),
     (errors.ConflictError, 409),
     (errors.VersionConflictError, 409),
     (errors.UnavailableError, 503),
@@ -104,6 +107,8 @@ def error_response(exc: errors.VtsError, instance: str) -> web.Response:
     headers = {"Retry-After": "1"} if status == 503 else None
     if isinstance(exc, errors.UnsupportedMediaTypeError):
         headers = {"Accept-Post": exc.accepted}  # W3C LDP 7.1, IANA-registered
+    elif isinstance(exc, errors.AuthenticationError | errors.PermissionDeniedError):
+        headers = {"WWW-Authenticate": www_authenticate(exc)}
     field_errors = exc.errors if isinstance(exc, errors.ValidationError) else None
     return problem_response(
         status,
@@ -114,6 +119,18 @@ def error_response(exc: errors.VtsError, instance: str) -> web.Response:
         field_errors=field_errors,
         headers=headers,
     )
+
+
+def www_authenticate(
+    exc: errors.AuthenticationError | errors.PermissionDeniedError,
+) -> str:
+    """The RFC 6750 challenge: no error code when no key was sent (3.1)."""
+    challenge = 'Bearer realm="vts"'
+    if isinstance(exc, errors.PermissionDeniedError):
+        return f'{challenge}, error="insufficient_scope", scope="{exc.scope}"'
+    if exc.reason == "missing":
+        return challenge
+    return f'{challenge}, error="invalid_token", error_description="{exc.reason}"'
 
 
 def http_exception_response(exc: web.HTTPException, instance: str) -> web.Response:

@@ -10,12 +10,26 @@ from typing import Any
 import orjson
 from aiohttp import WSMsgType, web
 
+from vts.api.auth import WS_BEARER_PROTOCOL, acting_tenant
 from vts.api.validation import parse_job_id, query_value
 from vts.errors import JobNotFoundError, ValidationError, VtsError
 from vts.keys import metrics_key, service_key, websockets_key
 from vts.service import JobService
 
 log = logging.getLogger(__name__)
+
+
+class _HideOfferedProtocols(logging.Filter):
+    """aiohttp logs the subprotocols a client offered when none is `vts.bearer`;
+    a client that put its key there must not find it in the log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "Client protocols" in str(record.msg) and isinstance(record.args, tuple):
+            record.args = (record.args[0], "[hidden]", *record.args[2:])
+        return True
+
+
+logging.getLogger("aiohttp.websocket").addFilter(_HideOfferedProtocols())
 
 HEARTBEAT_SECONDS = 20.0
 MAX_INCOMING_BYTES = 64 * 1024
@@ -29,10 +43,12 @@ class WatcherSink:
     """One connection's outbox: bounded, deduplicated by version, written by a task
     that exists only while there is something to send (idle watchers cost no task)."""
 
-    __slots__ = ("_queue", "_seen", "_writer", "closed", "watching", "ws")
+    __slots__ = ("_queue", "_seen", "_writer", "closed", "tenant", "watching", "ws")
 
-    def __init__(self, ws: web.WebSocketResponse) -> None:
+    def __init__(self, ws: web.WebSocketResponse, tenant: str | None) -> None:
         self.ws = ws
+        self.tenant = tenant
+        """The tenant whose jobs this watcher may see; None: every tenant."""
         self._queue: collections.deque[tuple[str | None, int, bytes]] = (
             collections.deque()
         )
@@ -101,7 +117,7 @@ async def _start_watching(service: JobService, sink: WatcherSink, job_id: str) -
     hub.watch(job_id, sink)
     sink.watching.add(job_id)
     try:
-        snapshot = await service.snapshot(job_id)
+        snapshot = await service.snapshot(job_id, tenant=sink.tenant)
     except BaseException:
         hub.unwatch(job_id, sink)
         sink.watching.discard(job_id)
@@ -111,15 +127,19 @@ async def _start_watching(service: JobService, sink: WatcherSink, job_id: str) -
 
 
 async def _open(
-    request: web.Request, endpoint: str
+    request: web.Request, endpoint: str, tenant: str | None
 ) -> tuple[web.WebSocketResponse, WatcherSink]:
+    # A client that sent its key as the subprotocol pair `vts.bearer, <key>` gets
+    # `vts.bearer` selected: the key itself is never echoed.
     ws = web.WebSocketResponse(
-        heartbeat=HEARTBEAT_SECONDS, max_msg_size=MAX_INCOMING_BYTES
+        heartbeat=HEARTBEAT_SECONDS,
+        max_msg_size=MAX_INCOMING_BYTES,
+        protocols=(WS_BEARER_PROTOCOL,),
     )
     await ws.prepare(request)
     request.app[websockets_key].add(ws)
     request.app[metrics_key].websocket_connections.labels(endpoint).inc()
-    return ws, WatcherSink(ws)
+    return ws, WatcherSink(ws, tenant)
 
 
 async def _close(request: web.Request, sink: WatcherSink, endpoint: str) -> None:
@@ -201,9 +221,10 @@ async def watch_job(request: web.Request) -> web.StreamResponse:
     service = request.app[service_key]
     hub = service.hub
     job_id = parse_job_id(request.match_info["job_id"])
+    tenant = acting_tenant(request)
     _require_upgrade(request)
-    await service.snapshot(job_id)  # 404 before the upgrade
-    ws, sink = await _open(request, "job")
+    await service.snapshot(job_id, tenant=tenant)  # 404 before the upgrade
+    ws, sink = await _open(request, "job", tenant)
     try:
         await _start_watching(service, sink, job_id)
         await _read_until_closed(ws, sink, service, multi=False)
@@ -216,15 +237,17 @@ async def watch_job(request: web.Request) -> web.StreamResponse:
 
 
 async def watch_jobs(request: web.Request) -> web.StreamResponse:
-    """WS /ws/jobs: subscribe/unsubscribe to many jobs; `?all=true` streams every job."""
+    """WS /ws/jobs: subscribe/unsubscribe to many jobs; `?all=true` streams every job
+    of the caller's tenant (an admin's: of every tenant, or of VTS-Tenant's)."""
     service = request.app[service_key]
     hub = service.hub
     raw_all = query_value(request.query, "all")
     watch_all = "false" if raw_all is None else raw_all.lower()
     if watch_all not in ("true", "false", "1", "0"):
         raise ValidationError(errors={"all": "must be true or false"})
+    tenant = acting_tenant(request)
     _require_upgrade(request)
-    ws, sink = await _open(request, "jobs")
+    ws, sink = await _open(request, "jobs", tenant)
     if watch_all in ("true", "1"):
         hub.watch_all(sink)
     try:

@@ -7,7 +7,8 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from vts.config import Settings, SimDuration
+from vts.config import Settings
+from vts.config_values import SimDuration
 from vts.domain import STAGES, Job
 from vts.errors import PermanentError, TransientError
 from vts.ports import Reporter

@@ -32,6 +32,7 @@ from vts.stores.batching import (
     WriteBatcher,
 )
 from vts.stores.cursors import decode_cursor, encode_cursor
+from vts.stores.postgres_keys import PostgresKeys
 from vts.stores.write_health import PROBE_BODY, PROBE_JOB_ID, WriteHealth
 
 if TYPE_CHECKING:
@@ -44,7 +45,7 @@ TRANSACTION_ATTEMPTS = 3
 MIGRATION_LOCK = 0x767473  # "vts": one migrator at a time across replicas
 _COLUMNS = (
     "job_id, status, version, available_at, lease_owner, lease_expires_at, "
-    "completed_at, lease_losses, idempotency_key, fingerprint, body"
+    "completed_at, lease_losses, idempotency_key, fingerprint, body, tenant"
 )
 _UNNEST_TYPES = (
     "text[]",
@@ -58,6 +59,7 @@ _UNNEST_TYPES = (
     "text[]",
     "text[]",
     "jsonb[]",
+    "text[]",
 )
 _UPDATE_FROM_UNNEST = """
 UPDATE jobs SET status = u.status, version = u.version, available_at = u.available_at,
@@ -86,10 +88,17 @@ def _columns(job: Job, idem: IdempotencyClaim | None = None) -> tuple[Any, ...]:
         job.lease_expires_at,
         job.completed_at,
         job.lease_losses,
-        idem.key if idem else None,
+        f"{job.tenant}:{idem.key}" if idem else None,
         idem.fingerprint if idem else None,
         job_to_record(job).decode(),
+        job.tenant,
     )
+
+
+def _scoped_key(op: CreateOp) -> str | None:
+    """The stored Idempotency-Key: scoped to the job's tenant (names have no colon)."""
+    idem = op.idempotency
+    return None if idem is None else f"{op.job.tenant}:{idem.key}"
 
 
 def _update_args(pairs: Sequence[tuple[Job, int]]) -> list[list[Any]]:
@@ -127,7 +136,7 @@ async def _driver_errors() -> AsyncIterator[None]:
         raise
 
 
-class PostgresJobStore(BatchedWrites):
+class PostgresJobStore(PostgresKeys, BatchedWrites):
     """Jobs in PostgreSQL; any number of vts processes may share one database."""
 
     def __init__(self, dsn: str, *, min_size: int = 2, max_size: int = 10) -> None:
@@ -156,6 +165,9 @@ class PostgresJobStore(BatchedWrites):
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
+
+    def _errors(self) -> contextlib.AbstractAsyncContextManager[None]:
+        return _driver_errors()
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -247,11 +259,12 @@ class PostgresJobStore(BatchedWrites):
         rows = []
         for op in ops:
             idem = op.idempotency
-            if idem is not None and idem.key in pending:
+            key = _scoped_key(op)
+            if key is not None and key in pending:
                 # The same key twice in one batch: settle it after the first lands.
                 continue
-            if idem is not None:
-                pending[idem.key] = op
+            if idem is not None and key is not None:
+                pending[key] = op
             rows.append(_columns(op.job, idem))
         columns = [list(c) for c in zip(*rows, strict=True)]
         unnest = ", ".join(f"${i + 1}::{t}" for i, t in enumerate(_UNNEST_TYPES))
@@ -264,9 +277,9 @@ class PostgresJobStore(BatchedWrites):
             )
         }
         keys = [
-            o.idempotency.key
+            key
             for o in ops
-            if o.idempotency and o.job.job_id not in inserted
+            if (key := _scoped_key(o)) is not None and o.job.job_id not in inserted
         ]
         known: dict[str, tuple[str, Job]] = {}
         if keys:
@@ -283,8 +296,9 @@ class PostgresJobStore(BatchedWrites):
             if op.job.job_id in inserted:
                 op.result = (op.job, True)
                 continue
-            assert op.idempotency is not None
-            fingerprint, existing = known[op.idempotency.key]
+            key = _scoped_key(op)
+            assert op.idempotency is not None and key is not None
+            fingerprint, existing = known[key]
             if fingerprint == op.idempotency.fingerprint:
                 op.result = (existing, False)
             else:
@@ -378,26 +392,42 @@ class PostgresJobStore(BatchedWrites):
             rows = await self.pool.fetch(sql, *args)
         return [job_from_record(r["body"]) for r in rows]
 
-    async def get(self, job_id: str) -> Job:
+    async def get(self, job_id: str, *, tenant: str | None) -> Job:
         jobs = await self._fetch_jobs(
-            "SELECT body::text AS body FROM jobs WHERE job_id = $1", job_id
+            "SELECT body::text AS body FROM jobs WHERE job_id = $1"
+            " AND ($2::text IS NULL OR tenant = $2)",
+            job_id,
+            tenant,
         )
         if not jobs:
             raise JobNotFoundError(job_id)
         return jobs[0]
 
     async def list_jobs(
-        self, status: JobStatus | None, limit: int, cursor: str | None
+        self,
+        status: JobStatus | None,
+        limit: int,
+        cursor: str | None,
+        *,
+        tenant: str | None,
     ) -> Page:
         before = decode_cursor(cursor) if cursor is not None else None
         async with _driver_errors():
             rows = await self.pool.fetch(
                 "SELECT seq, body::text AS body FROM jobs"
                 " WHERE ($1::text IS NULL OR status = $1) AND ($2::bigint IS NULL OR seq < $2)"
-                " ORDER BY seq DESC LIMIT $3",
+                # Spelled out per case: a generic plan of `$4 IS NULL OR ...` would
+                # not use the tenant's index.
+                + (
+                    " AND tenant = $4"
+                    if tenant is not None
+                    else " AND $4::text IS NULL"
+                )
+                + " ORDER BY seq DESC LIMIT $3",
                 status.value if status else None,
                 before,
                 limit + 1,
+                tenant,
             )
         more = len(rows) > limit
         rows = rows[:limit]
@@ -412,11 +442,13 @@ class PostgresJobStore(BatchedWrites):
             limit,
         )
 
-    async def dead_letters(self, limit: int) -> list[Job]:
+    async def dead_letters(self, limit: int, *, tenant: str | None) -> list[Job]:
         return await self._fetch_jobs(
             "SELECT body::text AS body FROM jobs WHERE status = 'failed'"
-            " ORDER BY completed_at DESC, seq DESC LIMIT $1",
+            + (" AND tenant = $2" if tenant is not None else " AND $2::text IS NULL")
+            + " ORDER BY completed_at DESC, seq DESC LIMIT $1",
             limit,
+            tenant,
         )
 
     async def count_by_status(self) -> Mapping[JobStatus, int]:

@@ -31,6 +31,7 @@ from vts.stores.batching import (
     WriteBatcher,
 )
 from vts.stores.cursors import decode_cursor, encode_cursor
+from vts.stores.sqlite_keys import SqliteKeys
 from vts.stores.sqlite_space import DiskSpace, WalBudget, not_writable, probe
 from vts.stores.sqlite_writes import write_batch
 from vts.stores.write_health import WriteHealth
@@ -47,6 +48,9 @@ EXPIRED_SQL = (
 DEAD_LETTERS_SQL = (
     "SELECT body FROM jobs INDEXED BY jobs_dead WHERE status = 'failed'"
     " ORDER BY completed_at DESC, seq DESC LIMIT ?"
+)
+TENANT_DEAD_LETTERS_SQL = DEAD_LETTERS_SQL.replace(
+    "jobs_dead WHERE", "jobs_tenant_dead WHERE tenant = ? AND"
 )
 NEXT_DUE_SQL = (
     "SELECT min(available_at) FROM jobs INDEXED BY jobs_due WHERE status = 'pending'"
@@ -90,7 +94,7 @@ async def _driver_errors(path: str) -> AsyncIterator[None]:
         raise StoreUnavailableError(f"SQLite store failed: {exc}") from exc
 
 
-class SqliteJobStore(BatchedWrites):
+class SqliteJobStore(SqliteKeys, BatchedWrites):
     """Jobs in one SQLite file. Single process: several processes need Postgres."""
 
     def __init__(self, path: str) -> None:
@@ -220,11 +224,13 @@ class SqliteJobStore(BatchedWrites):
 
     # --- reads: a second connection, never queued behind writes ------------------
 
-    async def get(self, job_id: str) -> Job:
+    async def get(self, job_id: str, *, tenant: str | None) -> Job:
         async with self._errors():
             rows = list(
                 await self._r.execute_fetchall(
-                    "SELECT body FROM jobs WHERE job_id = ?", (job_id,)
+                    "SELECT body FROM jobs WHERE job_id = ?1"
+                    " AND (?2 IS NULL OR tenant = ?2)",
+                    (job_id, tenant),
                 )
             )
         if not rows:
@@ -232,10 +238,18 @@ class SqliteJobStore(BatchedWrites):
         return job_from_record(rows[0][0])
 
     async def list_jobs(
-        self, status: JobStatus | None, limit: int, cursor: str | None
+        self,
+        status: JobStatus | None,
+        limit: int,
+        cursor: str | None,
+        *,
+        tenant: str | None,
     ) -> Page:
         clauses: list[str] = []
         params: list[object] = []
+        if tenant is not None:
+            clauses.append("tenant = ?")
+            params.append(tenant)
         if status is not None:
             clauses.append("status = ?")
             params.append(status.value)
@@ -260,9 +274,14 @@ class SqliteJobStore(BatchedWrites):
             rows = await self._r.execute_fetchall(EXPIRED_SQL, (epoch(now), limit))
         return [job_from_record(r[0]) for r in rows]
 
-    async def dead_letters(self, limit: int) -> list[Job]:
+    async def dead_letters(self, limit: int, *, tenant: str | None) -> list[Job]:
+        sql, params = (
+            (DEAD_LETTERS_SQL, (limit,))
+            if tenant is None
+            else (TENANT_DEAD_LETTERS_SQL, (tenant, limit))
+        )
         async with self._errors():
-            rows = await self._r.execute_fetchall(DEAD_LETTERS_SQL, (limit,))
+            rows = await self._r.execute_fetchall(sql, params)
         return [job_from_record(r[0]) for r in rows]
 
     async def count_by_status(self) -> Mapping[JobStatus, int]:

@@ -29,8 +29,13 @@ PURGE_SQL = (
 )
 _JOB_COLUMNS = (
     "job_id, status, version, available_at, lease_owner, lease_expires_at, "
-    "completed_at, lease_losses, idempotency_key, fingerprint, body"
+    "completed_at, lease_losses, idempotency_key, fingerprint, body, tenant"
 )
+
+
+def scoped_key(job: Job, idem: IdempotencyClaim) -> str:
+    """The stored Idempotency-Key: scoped to the job's tenant (names have no colon)."""
+    return f"{job.tenant}:{idem.key}"
 
 
 def _row(job: Job, idem: IdempotencyClaim | None = None) -> tuple[Any, ...]:
@@ -43,9 +48,10 @@ def _row(job: Job, idem: IdempotencyClaim | None = None) -> tuple[Any, ...]:
         epoch(job.lease_expires_at),
         epoch(job.completed_at),
         job.lease_losses,
-        idem.key if idem else None,
+        scoped_key(job, idem) if idem else None,
         idem.fingerprint if idem else None,
         job_to_record(job),
+        job.tenant,
     )
 
 
@@ -87,7 +93,7 @@ def write_batch(conn: sqlite3.Connection, ops: list[Op]) -> None:
 def _apply_creates(conn: sqlite3.Connection, ops: list[CreateOp]) -> None:
     if not ops:
         return
-    keys = [o.idempotency.key for o in ops if o.idempotency]
+    keys = [scoped_key(o.job, o.idempotency) for o in ops if o.idempotency]
     known: dict[str, tuple[str, Job]] = {}
     if keys:
         marks = ",".join("?" * len(keys))
@@ -100,8 +106,9 @@ def _apply_creates(conn: sqlite3.Connection, ops: list[CreateOp]) -> None:
     rows_to_insert = []
     for op in ops:
         idem = op.idempotency
-        if idem is not None and idem.key in known:
-            fingerprint, existing = known[idem.key]
+        key = scoped_key(op.job, idem) if idem is not None else None
+        if idem is not None and key in known:
+            fingerprint, existing = known[key]
             if fingerprint == idem.fingerprint:
                 op.result = (existing, False)
             else:
@@ -109,12 +116,12 @@ def _apply_creates(conn: sqlite3.Connection, ops: list[CreateOp]) -> None:
                     "this Idempotency-Key was already used with a different request body"
                 )
             continue
-        if idem is not None:
-            known[idem.key] = (idem.fingerprint, op.job)
+        if idem is not None and key is not None:
+            known[key] = (idem.fingerprint, op.job)
         rows_to_insert.append(_row(op.job, idem))
         op.result = (op.job, True)
     conn.executemany(
-        f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+        f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
         rows_to_insert,
     )
 

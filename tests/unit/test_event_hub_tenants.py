@@ -1,0 +1,74 @@
+"""EventHub: a watcher only ever gets its own tenant's jobs (admins: every tenant's)."""
+
+from __future__ import annotations
+
+import orjson
+from _support import make_job
+
+from vts.codec import snapshot_bytes, snapshot_of_tenant
+from vts.domain import JobStatus
+from vts.events import EventHub
+
+
+class Sink:
+    def __init__(self, tenant: str | None) -> None:
+        self.tenant = tenant
+        self.got: list[str] = []
+
+    def push(self, job_id: str, version: int, message: bytes) -> None:
+        self.got.append(orjson.loads(message)["job_id"])
+
+
+A = "00000000-0000-4000-8000-00000000000a"
+B = "00000000-0000-4000-8000-00000000000b"
+
+
+def deliver(hub: EventHub, job_id: str, tenant: str, version: int = 1) -> None:
+    job = make_job(job_id, tenant=tenant, version=version)
+    hub.deliver(job_id, version, JobStatus.PENDING, snapshot_bytes(job), tenant)
+
+
+def test_watchers_of_all_jobs_see_only_their_tenant() -> None:
+    hub = EventHub()
+    acme, globex, admin = Sink("acme"), Sink("globex"), Sink(None)
+    for sink in (acme, globex, admin):
+        hub.watch_all(sink)
+    deliver(hub, A, "acme")
+    deliver(hub, B, "globex")
+    assert (acme.got, globex.got, sorted(admin.got)) == ([A], [B], [A, B])
+    assert hub.watcher_count == 3
+    hub.unwatch_all(globex)
+    deliver(hub, B, "globex", version=2)
+    assert globex.got == [B] and hub.watcher_count == 2
+
+
+def test_a_watcher_of_another_tenants_job_gets_nothing() -> None:
+    hub = EventHub()
+    nosy = Sink("globex")
+    hub.watch(A, nosy)  # subscribed before its tenant was checked
+    deliver(hub, A, "acme")
+    assert nosy.got == []
+    owner = Sink("acme")
+    hub.watch(A, owner)
+    deliver(hub, A, "acme", version=2)
+    assert owner.got == [A] and nosy.got == []
+    assert hub.hot(A) is not None and hub.hot(A)[2] == "acme"  # type: ignore[index]
+
+
+def test_a_relayed_snapshot_without_tenant_is_the_default_tenants() -> None:
+    hub = EventHub()
+    default = Sink("default")
+    hub.watch_all(default)
+    old = orjson.loads(snapshot_bytes(make_job(A)))
+    del old["tenant"]  # sent by a replica from before tenants
+    assert hub.deliver_snapshot(orjson.dumps(old))
+    assert default.got == [A]
+
+
+def test_a_snapshot_names_its_tenant_in_a_prefix_no_metadata_can_fake() -> None:
+    job = make_job(A, tenant="acme", metadata={"tenant": "globex", "job_id": A})
+    snapshot = snapshot_bytes(job)
+    assert snapshot_of_tenant(snapshot, A, "acme")
+    assert not snapshot_of_tenant(snapshot, A, "globex")
+    assert not snapshot_of_tenant(snapshot, B, "acme")
+    assert not snapshot_of_tenant(snapshot, A, "acm")

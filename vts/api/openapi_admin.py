@@ -1,0 +1,284 @@
+"""The OpenAPI parts of authentication: the bearer scheme, 401/403, the admin API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vts.api.admin import LIFETIME_PATTERN
+from vts.api.auth import PUBLIC_PATHS, TENANT_HEADER
+from vts.api.openapi_spec import JSON, Schema, nullable, obj, problem, ref
+from vts.apikeys import SCOPES
+
+TENANT_PATTERN = "^[a-z0-9][a-z0-9-]{0,62}$"
+TIME = {"type": "string", "format": "date-time"}
+SECURITY_DESCRIPTION = """\
+An API key, `Authorization: Bearer vts_<id>_<secret>` (or VTS_ADMIN_KEY). On a WebSocket
+upgrade a browser may send it as the subprotocol pair `Sec-WebSocket-Protocol:
+vts.bearer, <key>` instead; the server selects `vts.bearer`. Scopes: `jobs:read` (get,
+list, watch), `jobs:write` (create, cancel), `dlq` (list, replay), `admin` (everything,
+every tenant). A server started with VTS_AUTH=none (the default on loopback) asks for
+no key: every request acts as an admin of tenant `default`."""
+
+
+def _tenant_name(description: str) -> Schema:
+    return {"type": "string", "pattern": TENANT_PATTERN, "description": description}
+
+
+def schemas() -> dict[str, Schema]:
+    scopes = {
+        "type": "array",
+        "items": {"enum": list(SCOPES)},
+        "minItems": 1,
+        "uniqueItems": True,
+    }
+    key = {
+        "id": {"type": "string", "pattern": "^[0-9a-f]{12}$"},
+        "tenant": _tenant_name("The key's tenant."),
+        "scopes": scopes,
+        "created_at": TIME,
+        "expires_at": nullable(TIME),
+    }
+    return {
+        "CreateKeyRequest": obj(
+            {
+                "tenant": _tenant_name("Created with the default quotas if new."),
+                "scopes": scopes,
+                "expires_in": {
+                    "type": ["string", "null"],
+                    "pattern": LIFETIME_PATTERN,
+                    "description": "Lifetime such as 90d or 12h, at most 999d; "
+                    "absent or null: never expires.",
+                },
+            },
+            ["tenant", "scopes"],
+            closed=True,
+        ),
+        "NewApiKey": obj(
+            {**key, "key": {"type": "string", "description": "Shown only here."}},
+            description="The key, with its token: store it, it is not shown again.",
+        ),
+        "ApiKey": obj(
+            {**key, "revoked_at": nullable(TIME), "last_used_at": nullable(TIME)},
+            description="A key; never its secret. last_used_at is recorded coarsely.",
+        ),
+        "KeyList": obj({"keys": {"type": "array", "items": ref("ApiKey")}}),
+        "TenantQuotas": obj(
+            {
+                "max_active_jobs": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 100_000_000,
+                },
+                "requests_per_second": {
+                    "type": "number",
+                    "minimum": 0,
+                    "maximum": 1_000_000,
+                    "description": "0: unlimited.",
+                },
+            },
+            [],
+            closed=True,
+            description="Absent fields take the defaults (VTS_TENANT_*).",
+        ),
+        "Tenant": obj(
+            {
+                "name": _tenant_name("The tenant."),
+                "max_active_jobs": {"type": "integer"},
+                "requests_per_second": {"type": "number"},
+                "created_at": TIME,
+            }
+        ),
+        "TenantList": obj({"tenants": {"type": "array", "items": ref("Tenant")}}),
+    }
+
+
+def responses() -> dict[str, Schema]:
+    challenge = {"WWW-Authenticate": {"schema": {"type": "string"}}}
+    return {
+        "Unauthorized": {
+            **problem(
+                "No API key, or a bad, expired or revoked one "
+                "(/problems/unauthorized). WWW-Authenticate: Bearer, with the RFC "
+                "6750 error when a key was sent."
+            ),
+            "headers": challenge,
+        },
+        "Forbidden": {
+            **problem(
+                "The key lacks the operation's scope, or names another tenant "
+                "without the admin scope (/problems/forbidden)."
+            ),
+            "headers": challenge,
+        },
+    }
+
+
+def parameters() -> dict[str, Schema]:
+    return {
+        "TenantFilter": {
+            "name": "tenant",
+            "in": "query",
+            "schema": {"type": "string", "pattern": TENANT_PATTERN},
+            "description": "Only this tenant's (admin keys; a tenant key may name "
+            "only its own tenant).",
+        },
+        "ActAsTenant": {
+            "name": TENANT_HEADER,
+            "in": "header",
+            "schema": {"type": "string", "pattern": TENANT_PATTERN},
+            "description": "Admin keys: act for this tenant (a job is created in it, "
+            "reads see only its jobs).",
+        },
+    }
+
+
+def _answer(description: str, schema: Schema) -> Schema:
+    return {"description": description, "content": {JSON: {"schema": schema}}}
+
+
+def _op(operation_id: str, summary: str, answers: dict[str, Schema]) -> Schema:
+    return {
+        "operationId": operation_id,
+        "tags": ["admin"],
+        "summary": summary,
+        "responses": answers,
+    }
+
+
+def _errors(*names: str) -> dict[str, Schema]:
+    by_code = {
+        "404": "NotFound",
+        "415": "UnsupportedMediaType",
+        "422": "ValidationFailed",
+        "503": "Unavailable",
+    }
+    answers = {
+        code: {"$ref": f"#/components/responses/{by_code[code]}"} for code in names
+    }
+    answers["500"] = {"$ref": "#/components/responses/InternalError"}
+    return answers
+
+
+def paths() -> dict[str, Schema]:
+    body = "requestBody"
+    return {
+        "/admin/keys": {
+            "post": {
+                **_op(
+                    "createKey",
+                    "Create an API key (its token is shown once)",
+                    {
+                        "201": _answer("The new key and its token.", ref("NewApiKey")),
+                        **_errors("415", "422", "503"),
+                    },
+                ),
+                body: {
+                    "required": True,
+                    "content": {JSON: {"schema": ref("CreateKeyRequest")}},
+                },
+            },
+            "get": {
+                **_op(
+                    "listKeys",
+                    "API keys, oldest first (never their secrets)",
+                    {
+                        "200": _answer("The keys.", ref("KeyList")),
+                        **_errors("422", "503"),
+                    },
+                ),
+                "parameters": [{"$ref": "#/components/parameters/TenantFilter"}],
+            },
+        },
+        "/admin/keys/{key_id}": {
+            "delete": _op(
+                "revokeKey",
+                "Revoke an API key: refused on every replica within 5 s",
+                {"204": {"description": "Revoked."}, **_errors("404", "503")},
+            ),
+            "parameters": [
+                {
+                    "name": "key_id",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": "^[0-9a-f]{12}$"},
+                }
+            ],
+        },
+        "/admin/tenants": {
+            "get": _op(
+                "listTenants",
+                "Tenants and their quotas, by name",
+                {"200": _answer("The tenants.", ref("TenantList")), **_errors("503")},
+            )
+        },
+        "/admin/tenants/{tenant}": {
+            "put": {
+                **_op(
+                    "putTenant",
+                    "Create a tenant or set its quotas",
+                    {
+                        "200": _answer("The tenant.", ref("Tenant")),
+                        **_errors("415", "422", "503"),
+                    },
+                ),
+                body: {
+                    "required": True,
+                    "content": {JSON: {"schema": ref("TenantQuotas")}},
+                },
+            },
+            "parameters": [
+                {
+                    "name": "tenant",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": TENANT_PATTERN},
+                }
+            ],
+        },
+    }
+
+
+TENANT_PARAMETERS: dict[tuple[str, str], tuple[str, ...]] = {
+    ("get", "/jobs"): ("TenantFilter", "ActAsTenant"),
+    ("get", "/dlq"): ("TenantFilter", "ActAsTenant"),
+    ("post", "/translate"): ("ActAsTenant",),
+    ("get", "/jobs/{job_id}"): ("ActAsTenant",),
+    ("post", "/jobs/{job_id}/cancel"): ("ActAsTenant",),
+    ("post", "/dlq/{job_id}/replay"): ("ActAsTenant",),
+    ("get", "/ws/job/{job_id}"): ("ActAsTenant",),
+    ("get", "/ws/jobs"): ("ActAsTenant",),
+}
+
+
+def secure(all_paths: dict[str, Schema]) -> dict[str, Schema]:
+    """Every operation but the public ones needs the bearer key and may answer 401
+    and 403; /metrics needs it only when VTS_METRICS_KEY is set."""
+    for path, item in all_paths.items():
+        for method, operation in item.items():
+            if method == "parameters" or path in PUBLIC_PATHS:
+                continue
+            answers: dict[str, Any] = operation["responses"]
+            answers["401"] = {"$ref": "#/components/responses/Unauthorized"}
+            if path == "/metrics":
+                operation["security"] = [{}, {"bearer": []}]
+            else:
+                operation["security"] = [{"bearer": []}]
+                answers["403"] = {"$ref": "#/components/responses/Forbidden"}
+            operation["responses"] = dict(sorted(answers.items()))
+            extra = TENANT_PARAMETERS.get((method, path), ())
+            if extra:
+                operation["parameters"] = [
+                    *operation.get("parameters", []),
+                    *({"$ref": f"#/components/parameters/{n}"} for n in extra),
+                ]
+    return all_paths
+
+
+SECURITY_SCHEMES = {
+    "bearer": {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "vts_<id>_<secret>",
+        "description": SECURITY_DESCRIPTION,
+    }
+}

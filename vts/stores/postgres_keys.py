@@ -1,0 +1,151 @@
+"""The KeyStore of the Postgres store: API keys and tenants."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from vts.apikeys import ApiKey, Tenant
+
+if TYPE_CHECKING:
+    import asyncpg
+
+_KEY_COLUMNS = (
+    "id, tenant, scopes, secret_hash, created_at, expires_at, revoked_at, last_used_at"
+)
+_TENANT_COLUMNS = "name, max_active_jobs, requests_per_second, created_at"
+
+
+def _key(row: Any) -> ApiKey:
+    return ApiKey(
+        id=row["id"],
+        tenant=row["tenant"],
+        scopes=frozenset(row["scopes"].split()),
+        secret_hash=row["secret_hash"],
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        revoked_at=row["revoked_at"],
+        last_used_at=row["last_used_at"],
+    )
+
+
+def _tenant(row: Any) -> Tenant:
+    return Tenant(
+        row["name"],
+        row["max_active_jobs"],
+        row["requests_per_second"],
+        row["created_at"],
+    )
+
+
+class PostgresKeys:
+    """KeyStore methods on the store's pool; each write is one statement or one
+    transaction (keys change rarely: no batching)."""
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        raise NotImplementedError
+
+    def _errors(self) -> Any:
+        raise NotImplementedError
+
+    async def create_key(self, key: ApiKey, tenant: Tenant) -> None:
+        async with self._errors(), self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(
+                f"INSERT INTO tenants ({_TENANT_COLUMNS}) VALUES ($1, $2, $3, $4)"
+                " ON CONFLICT (name) DO NOTHING",
+                tenant.name,
+                tenant.max_active_jobs,
+                tenant.requests_per_second,
+                tenant.created_at,
+            )
+            await conn.execute(
+                f"INSERT INTO api_keys ({_KEY_COLUMNS})"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                key.id,
+                key.tenant,
+                " ".join(sorted(key.scopes)),
+                key.secret_hash,
+                key.created_at,
+                key.expires_at,
+                key.revoked_at,
+                key.last_used_at,
+            )
+
+    async def get_key(self, key_id: str) -> ApiKey | None:
+        async with self._errors():
+            row = await self.pool.fetchrow(
+                f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE id = $1", key_id
+            )
+        return None if row is None else _key(row)
+
+    async def list_keys(self, tenant: str | None) -> list[ApiKey]:
+        async with self._errors():
+            rows = await self.pool.fetch(
+                f"SELECT {_KEY_COLUMNS} FROM api_keys"
+                " WHERE $1::text IS NULL OR tenant = $1 ORDER BY created_at, id",
+                tenant,
+            )
+        return [_key(r) for r in rows]
+
+    async def revoke_key(self, key_id: str, at: datetime) -> ApiKey | None:
+        async with self._errors():
+            row = await self.pool.fetchrow(
+                "UPDATE api_keys SET revoked_at = coalesce(revoked_at, $2)"
+                f" WHERE id = $1 RETURNING {_KEY_COLUMNS}",
+                key_id,
+                at,
+            )
+        return None if row is None else _key(row)
+
+    async def record_key_use(self, used: Mapping[str, datetime]) -> None:
+        if not used:
+            return
+        async with self._errors():
+            await self.pool.execute(
+                "UPDATE api_keys SET last_used_at ="
+                " GREATEST(api_keys.last_used_at, u.at)"
+                " FROM unnest($1::text[], $2::timestamptz[]) AS u(id, at)"
+                " WHERE api_keys.id = u.id",
+                list(used),
+                list(used.values()),
+            )
+
+    async def has_usable_key(self, now: datetime) -> bool:
+        async with self._errors():
+            found = await self.pool.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM api_keys WHERE revoked_at IS NULL"
+                " AND (expires_at IS NULL OR expires_at > $1))",
+                now,
+            )
+        return bool(found)
+
+    async def put_tenant(self, tenant: Tenant) -> Tenant:
+        async with self._errors():
+            row = await self.pool.fetchrow(
+                f"INSERT INTO tenants ({_TENANT_COLUMNS}) VALUES ($1, $2, $3, $4)"
+                " ON CONFLICT (name) DO UPDATE SET"
+                " max_active_jobs = excluded.max_active_jobs,"
+                " requests_per_second = excluded.requests_per_second"
+                f" RETURNING {_TENANT_COLUMNS}",
+                tenant.name,
+                tenant.max_active_jobs,
+                tenant.requests_per_second,
+                tenant.created_at,
+            )
+        return _tenant(row)
+
+    async def get_tenant(self, name: str) -> Tenant | None:
+        async with self._errors():
+            row = await self.pool.fetchrow(
+                f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE name = $1", name
+            )
+        return None if row is None else _tenant(row)
+
+    async def list_tenants(self) -> list[Tenant]:
+        async with self._errors():
+            rows = await self.pool.fetch(
+                f"SELECT {_TENANT_COLUMNS} FROM tenants ORDER BY name"
+            )
+        return [_tenant(r) for r in rows]
