@@ -348,7 +348,8 @@ def _refused_for_the_key(exc: aiohttp.WSServerHandshakeError) -> bool:
     refusing WebSockets, which polling gets around."""
     if exc.status == 401:
         return True
-    content_type = (exc.headers or {}).get("Content-Type", "")
+    headers = exc.headers
+    content_type = str(headers.get("Content-Type", "")) if headers is not None else ""
     return exc.status == 403 and content_type.startswith("application/problem+json")
 
 
