@@ -10,6 +10,7 @@ what the client really sent.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -51,6 +52,8 @@ class AuthServer:
     def __init__(self, keys: dict[str, set[str]]) -> None:
         self.keys = keys
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.arrivals: list[float] = []
+        """time.monotonic() of each request, in the order of `requests`."""
         self.jobs: dict[str, dict[str, Any]] = {}
         self.unavailable = 0
         self.url = ""
@@ -79,6 +82,7 @@ class AuthServer:
     @web.middleware
     async def _auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         self.requests.append((request.method, request.path, dict(request.headers)))
+        self.arrivals.append(time.monotonic())
         if request.path == "/healthz":
             return await handler(request)
         scheme, _, key = request.headers.get("Authorization", "").partition(" ")
