@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -374,12 +375,13 @@ async def test_operator_rides_out_a_vts_outage(
 
 
 async def test_operator_refused_key_is_unauthorized_retried_slowly_then_recovers(
-    kmock: Any, monkeypatch: pytest.MonkeyPatch
+    kmock: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     """vts refuses the operator's key (revoked, or a rollout not done yet): the
     resource shows Ready=False Unauthorized, is not Failed, and is retried every
     VTS_OPERATOR_AUTH_RETRY_DELAY; once vts accepts the key the job is created in
     the tenant of the resource's namespace."""
+    caplog.set_level(logging.DEBUG)
     key = "vts_op_" + "k" * 43
     monkeypatch.setenv("VTS_API_KEY", key)
     monkeypatch.setenv("VTS_OPERATOR_AUTH_RETRY_DELAY", "0.5")
@@ -418,6 +420,10 @@ async def test_operator_refused_key_is_unauthorized_retried_slowly_then_recovers
             ("Warning", "Unauthorized")
         ], "one warning Event, not one per retry"
         assert condition(kmock, "locked", "Ready")["reason"] == "Completed"
+        # The key is in no log line, no status and no Event.
+        assert caplog.records and key not in caplog.text
+        stored = [str(obj.last.raw) for obj in list(kmock.objects.values())]
+        assert stored and not [text for text in stored if key in text]
 
 
 async def reach_phase(kmock: Any, name: str, phase: str) -> dict[str, Any]:
