@@ -56,6 +56,8 @@ class AuthServer:
         """time.monotonic() of each request, in the order of `requests`."""
         self.jobs: dict[str, dict[str, Any]] = {}
         self.unavailable = 0
+        self.redirect_to = ""
+        """When set, every request is answered 307 to the same path there."""
         self.url = ""
 
     def job(self, job_id: str, tenant: str) -> dict[str, Any]:
@@ -83,6 +85,8 @@ class AuthServer:
     async def _auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         self.requests.append((request.method, request.path, dict(request.headers)))
         self.arrivals.append(time.monotonic())
+        if self.redirect_to:
+            raise web.HTTPTemporaryRedirect(self.redirect_to + request.path_qs)
         if request.path == "/healthz":
             return await handler(request)
         scheme, _, key = request.headers.get("Authorization", "").partition(" ")

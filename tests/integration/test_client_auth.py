@@ -122,6 +122,19 @@ async def test_client_websocket_refused_for_the_key_ends_waits_without_polling(
     assert [path for _, path, _ in server.requests] == ["/ws/jobs"]
 
 
+async def test_client_never_follows_a_redirect_to_another_origin_with_the_key(
+    server: AuthServer,
+) -> None:
+    async with auth_server({}) as detour:
+        detour.redirect_to = server.url  # another port: another origin
+        async with TranslationClient(detour.url, api_key=KEY) as client:
+            with pytest.raises(AuthenticationError):
+                await client.get_job("some-job")
+    assert sent(detour, "/jobs/some-job")[0]["Authorization"] == f"Bearer {KEY}"
+    (followed,) = sent(server, "/jobs/some-job")
+    assert "Authorization" not in followed
+
+
 async def test_client_admin_key_creates_the_job_in_the_named_tenant(
     server: AuthServer,
 ) -> None:
