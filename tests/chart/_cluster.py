@@ -16,7 +16,6 @@ from typing import Any
 
 import kmock
 import yaml
-from kmock._internal import apps
 
 from chart._helm import CHART, NAMESPACE, RELEASE, RenderError, load
 
@@ -114,7 +113,7 @@ class Cluster:
 
 @asynccontextmanager
 async def emulated_cluster(helm: Path, tmp: Path) -> AsyncIterator[Cluster]:
-    async with _Emulator() as emulator, apps.Server(emulator):
+    async with _Emulator() as emulator, kmock.Server(emulator):
         for resource, kind in KINDS.items():
             emulator.resources[resource] = emulator.ResourceInfo(
                 kind=kind,
