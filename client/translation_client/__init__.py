@@ -5,12 +5,14 @@ from __future__ import annotations
 from translation_client._client import TranslationClient
 from translation_client._errors import (
     APIError,
+    AuthenticationError,
     ConflictError,
     IdempotencyKeyReusedError,
     JobCancelledError,
     JobError,
     JobFailedError,
     NotFoundError,
+    PermissionDeniedError,
     RateLimitedError,
     ServerError,
     ServiceUnavailableError,
@@ -28,12 +30,12 @@ from translation_client._models import (
     Stage,
 )
 from translation_client._sync import SyncTranslationClient
-
-__version__ = "0.1.0"
+from translation_client._version import __version__
 
 __all__ = [
     "FINAL_STATUSES",
     "APIError",
+    "AuthenticationError",
     "ConflictError",
     "CreatedJob",
     "IdempotencyKeyReusedError",
@@ -44,6 +46,7 @@ __all__ = [
     "JobFailedError",
     "JobStatus",
     "NotFoundError",
+    "PermissionDeniedError",
     "RateLimitedError",
     "ServerError",
     "ServiceUnavailableError",

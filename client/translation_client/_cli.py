@@ -2,7 +2,9 @@
 
 Exit status: 0 done (the job completed), 1 the job failed, 2 usage error or the
 server rejected the request (4xx), 3 the job was cancelled, 4 timed out waiting,
-5 the server is unreachable or unavailable (connection errors, 5xx, after retries).
+5 the server is unreachable or unavailable (connection errors, 5xx, after retries),
+6 the API key was refused (401: missing, unknown, expired, revoked) or lacks the
+scope (403).
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from translation_client._auth import resolve_api_key
 from translation_client._client import TranslationClient
 from translation_client._errors import (
+    AuthenticationError,
     JobCancelledError,
     JobError,
     JobFailedError,
+    PermissionDeniedError,
     RateLimitedError,
     ServerError,
     TranslationClientError,
@@ -35,12 +40,14 @@ EXIT_USAGE = 2
 EXIT_CANCELLED = 3
 EXIT_TIMEOUT = 4
 EXIT_UNAVAILABLE = 5
+EXIT_UNAUTHORIZED = 6
 DEFAULT_URL = "http://localhost:8000"
 EXIT_HELP = """exit status:
   0  ok (the job completed)      3  the job was cancelled
   1  the job failed              4  timed out waiting
   2  usage error, or the server  5  server unreachable or unavailable
      rejected the request (4xx)     (after retries)
+  6  the API key was refused (401) or lacks the scope (403)
 """
 
 
@@ -55,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--url",
         default=os.environ.get("VTS_URL") or DEFAULT_URL,
         help=f"the vts server (default: $VTS_URL or {DEFAULT_URL})",
+    )
+    parser.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help="the API key (default: $VTS_API_KEY; prefer the variable: arguments "
+        "show in process lists)",
     )
     parser.add_argument(
         "--json", action="store_true", help="machine-readable JSON on stdout"
@@ -102,6 +115,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     out = Output(sys.stdout, sys.stderr, as_json=args.json)
     try:
+        # Resolved here, so a malformed key is a usage error, not a traceback.
+        args.api_key = resolve_api_key(args.api_key) or ""
+    except ValueError as exc:
+        out.error(str(exc))
+        return EXIT_USAGE
+    try:
         return asyncio.run(_run(args, out))
     except WaitTimeoutError as exc:
         out.error(str(exc))
@@ -109,6 +128,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (TransportError, ServerError, RateLimitedError) as exc:
         out.error(str(exc))
         return EXIT_UNAVAILABLE
+    except (AuthenticationError, PermissionDeniedError) as exc:
+        out.error(str(exc))
+        return EXIT_UNAUTHORIZED
     except TranslationClientError as exc:  # APIError: the server said no (4xx)
         out.error(str(exc))
         return EXIT_USAGE
@@ -117,7 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def _run(args: argparse.Namespace, out: Output) -> int:
-    async with TranslationClient(args.url) as client:
+    async with TranslationClient(args.url, api_key=args.api_key) as client:
         command = args.command
         if command == "submit":
             metadata = {**args.metadata, "video_url": args.video_url}

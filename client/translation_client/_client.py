@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import Any, cast
 from urllib.parse import quote
 
+from translation_client._auth import TENANT_HEADER, resolve_api_key
 from translation_client._errors import (
     JobCancelledError,
     JobFailedError,
@@ -36,6 +37,12 @@ class TranslationClient:
     - `timeout`: the limit of each HTTP request (and WebSocket handshake), seconds.
     - `heartbeat_interval`: the WebSocket is pinged this often; a connection that
       does not answer within half of it more is taken as dead and reopened.
+    - `api_key`: sent as `Authorization: Bearer <key>` on every request and
+      WebSocket upgrade; None reads the VTS_API_KEY environment variable (once,
+      here), "" sends no key. A server without auth (the loopback default) needs
+      none. A refused key raises AuthenticationError (401), a key without the
+      scope PermissionDeniedError (403); neither is retried. The key never appears
+      in `repr()`, errors or logs.
 
     Every watch and wait of one client shares one `/ws/jobs` connection.
     """
@@ -47,6 +54,8 @@ class TranslationClient:
         retry_delay: float = 1.0,
         timeout: float = 30.0,
         heartbeat_interval: float = 5.0,
+        *,
+        api_key: str | None = None,
     ) -> None:
         if max_retries < 0:
             raise ValueError("max_retries must be >= 0")
@@ -64,8 +73,12 @@ class TranslationClient:
             max_retries=max_retries,
             retry_delay=retry_delay,
             timeout=timeout,
+            api_key=resolve_api_key(api_key),
         )
         self._hub: WatchHub | None = None
+
+    def __repr__(self) -> str:
+        return f"<TranslationClient {self.base_url!r}>"
 
     async def __aenter__(self) -> TranslationClient:
         return self
@@ -95,13 +108,16 @@ class TranslationClient:
         metadata: Mapping[str, Any],
         *,
         idempotency_key: str | None = None,
+        tenant: str | None = None,
     ) -> CreatedJob:
         """Create a job (`POST /translate`); `{"job_id", "status", "message"}`.
 
         Always sends an `Idempotency-Key` (a new uuid4 unless given), so a retried
         request never creates a second job; the same key and body return the same
-        job. Raises ValidationError (bad languages or metadata),
-        IdempotencyKeyReusedError, TransportError, ServiceUnavailableError.
+        job (keys are scoped per tenant). `tenant`: create the job in that tenant
+        (header `VTS-Tenant`; an admin key only). Raises ValidationError (bad
+        languages or metadata), IdempotencyKeyReusedError, AuthenticationError,
+        PermissionDeniedError, TransportError, ServiceUnavailableError.
         """
         body = {
             "source_language": source_language,
@@ -109,6 +125,8 @@ class TranslationClient:
             "metadata": dict(metadata),
         }
         headers = {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
+        if tenant is not None:
+            headers[TENANT_HEADER] = tenant
         data, _ = await self._http.request(
             "POST", "/translate", body=body, headers=headers
         )

@@ -4,7 +4,9 @@ TranslationClientError
 ├── APIError                  the server answered with an RFC 9457 problem (4xx/5xx)
 │   ├── ValidationError           400, 413, 422: the request is not valid
 │   │   └── IdempotencyKeyReusedError   the key was sent before with another body
-│   ├── NotFoundError             404: no such job
+│   ├── AuthenticationError       401: no API key, or an unknown, expired or revoked one
+│   ├── PermissionDeniedError     403: the API key lacks the scope the request needs
+│   ├── NotFoundError             404: no such job (or another tenant's)
 │   ├── ConflictError             409: the job's state does not allow it
 │   ├── RateLimitedError          429 (after retries)
 │   └── ServerError               5xx
@@ -70,8 +72,18 @@ class IdempotencyKeyReusedError(ValidationError):
     """The Idempotency-Key was already used with a different request body (422)."""
 
 
+class AuthenticationError(APIError):
+    """The server did not accept the API key (401): none was sent, or it is unknown,
+    expired or revoked. Never retried: the same key gets the same answer."""
+
+
+class PermissionDeniedError(APIError):
+    """The API key is valid but lacks the scope the request needs (403); never
+    retried."""
+
+
 class NotFoundError(APIError):
-    """No job has that id (404)."""
+    """No job has that id (404); a job of another tenant looks exactly the same."""
 
 
 class ConflictError(APIError):
@@ -135,6 +147,8 @@ _BY_CODE: dict[str, type[APIError]] = {
 }
 _BY_STATUS: dict[int, type[APIError]] = {
     400: ValidationError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
     404: NotFoundError,
     409: ConflictError,
     413: ValidationError,

@@ -10,6 +10,7 @@ from typing import Any
 
 import aiohttp
 
+from translation_client._auth import Secret, default_headers
 from translation_client._errors import TransportError, api_error
 from translation_client._retry import (
     RETRY_STATUSES,
@@ -22,17 +23,31 @@ log = logging.getLogger("translation_client")
 
 
 class Http:
-    """One aiohttp session (opened on first use) and the retry policy around it."""
+    """One aiohttp session (opened on first use) and the retry policy around it.
+
+    The session sends the API key (if any) and User-Agent on every request and
+    WebSocket upgrade; the key is kept nowhere else, and never logged.
+    """
 
     def __init__(
-        self, base_url: str, *, max_retries: int, retry_delay: float, timeout: float
+        self,
+        base_url: str,
+        *,
+        max_retries: int,
+        retry_delay: float,
+        timeout: float,
+        api_key: str | None = None,
     ) -> None:
         self.base_url = base_url
         self.max_retries = max_retries
         self.retry_delay = retry_delay
         self.timeout = timeout
+        self._api_key = Secret(api_key) if api_key is not None else None
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<Http {self.base_url!r}>"
 
     def session(self) -> aiohttp.ClientSession:
         """The session; TransportError once closed. `timeout` bounds each request
@@ -42,7 +57,7 @@ class Http:
         if self._session is None:
             self._session = aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
-                headers={"Accept": "application/json, application/problem+json"},
+                headers=default_headers(self._api_key),
             )
         return self._session
 
@@ -64,9 +79,9 @@ class Http:
         """One API call; the decoded JSON body and the response headers.
 
         Connection errors, timeouts, 429, 502, 503 and 504 are retried up to
-        `max_retries` times (Retry-After wins over the backoff). Raises the APIError
-        subclass of the problem for other errors and once retries are spent, and
-        TransportError when no answer came.
+        `max_retries` times (Retry-After wins over the backoff); 401 and 403 never
+        are. Raises the APIError subclass of the problem for other errors and once
+        retries are spent, and TransportError when no answer came.
         """
         url = self.base_url + path
         for attempt in range(self.max_retries + 1):

@@ -31,9 +31,16 @@ class SyncTranslationClient:
         retry_delay: float = 1.0,
         timeout: float = 30.0,
         heartbeat_interval: float = 5.0,
+        *,
+        api_key: str | None = None,
     ) -> None:
         self._client = TranslationClient(
-            base_url, max_retries, retry_delay, timeout, heartbeat_interval
+            base_url,
+            max_retries,
+            retry_delay,
+            timeout,
+            heartbeat_interval,
+            api_key=api_key,
         )
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
@@ -44,6 +51,9 @@ class SyncTranslationClient:
     @property
     def base_url(self) -> str:
         return self._client.base_url
+
+    def __repr__(self) -> str:
+        return f"<SyncTranslationClient {self.base_url!r}>"
 
     def __enter__(self) -> SyncTranslationClient:
         return self
@@ -75,6 +85,7 @@ class SyncTranslationClient:
         metadata: Mapping[str, Any],
         *,
         idempotency_key: str | None = None,
+        tenant: str | None = None,
     ) -> CreatedJob:
         """See TranslationClient.start_translation."""
         return self._run(
@@ -83,6 +94,7 @@ class SyncTranslationClient:
                 target_language,
                 metadata,
                 idempotency_key=idempotency_key,
+                tenant=tenant,
             )
         )
 

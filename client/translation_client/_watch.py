@@ -160,7 +160,10 @@ class WatchHub:
                     ),
                 )
             except aiohttp.WSServerHandshakeError as exc:
-                self._fall_back(exc)
+                if _refused_for_the_key(exc):
+                    self._refuse(exc.status)
+                else:
+                    self._fall_back(exc)
                 return
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 error: Exception = exc
@@ -300,6 +303,14 @@ class WatchHub:
             self._to_subscribe.add(job_id)
             self._wake.set()
 
+    def _refuse(self, status: int) -> None:
+        """The upgrade was refused for the API key (401) or its scope (403): polling
+        would be refused too, so every watch ends with the typed error."""
+        title = HTTPStatus(status).phrase
+        detail = f"the server refused the WebSocket {self._url}: HTTP {status} {title}"
+        log.warning("%s", detail)
+        self._end_all(lambda: error_class(status, "")(status, title, detail))
+
     def _fall_back(self, exc: aiohttp.WSServerHandshakeError) -> None:
         self._polling = True
         self._refused_at = time.monotonic()
@@ -329,6 +340,17 @@ _ENDED: Final = frozenset(
         aiohttp.WSMsgType.ERROR,
     }
 )
+
+
+def _refused_for_the_key(exc: aiohttp.WSServerHandshakeError) -> bool:
+    """A refused upgrade that is about the API key, so polling would be refused too:
+    any 401, and a 403 that vts itself sent (problem+json). A bare 403 is a proxy
+    refusing WebSockets, which polling gets around."""
+    if exc.status == 401:
+        return True
+    headers = exc.headers
+    content_type = str(headers.get("Content-Type", "")) if headers is not None else ""
+    return exc.status == 403 and content_type.startswith("application/problem+json")
 
 
 def _describe(exc: BaseException) -> str:

@@ -16,8 +16,10 @@ from typing import Any
 import kopf
 from translation_client import (
     APIError,
+    AuthenticationError,
     ConflictError,
     NotFoundError,
+    PermissionDeniedError,
     RateLimitedError,
     TranslationClient,
     TranslationClientError,
@@ -50,15 +52,22 @@ class Runtime:
 async def start(
     settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger, **_: Any
 ) -> None:
-    """Read VTS_URL & co, tune kopf, open the one vts client of this process."""
+    """Read VTS_URL & co, tune kopf, open the one vts client of this process.
+
+    The client reads the operator's API key from VTS_API_KEY (an admin key: it
+    creates jobs in every namespace's tenant and follows them all).
+    """
     try:
         config = OperatorConfig.from_env(os.environ)
-    except ConfigError as exc:
+        client = TranslationClient(
+            config.vts_url, retry_delay=config.client_retry_delay
+        )
+    except (ConfigError, ValueError) as exc:
         raise kopf.PermanentError(str(exc)) from None
     configure(settings)
-    client = TranslationClient(config.vts_url, retry_delay=config.client_retry_delay)
     memo[_MEMO_KEY] = Runtime(client, config, settings)
-    logger.info(f"TranslationJobs run on vts at {config.vts_url}")
+    keyed = "with" if os.environ.get("VTS_API_KEY", "").strip() else "without"
+    logger.info(f"TranslationJobs run on vts at {config.vts_url}, {keyed} an API key")
 
 
 @kopf.on.cleanup()
@@ -91,6 +100,7 @@ async def follow(
 
     The resource's uid is the Idempotency-Key: a retry, or a restarted operator that
     never saw its own status patch, gets the same vts job back, never a second one.
+    The job is created in the tenant of the resource's namespace (VTS-Tenant).
     """
     runtime = _runtime(memo)
     writer = StatusWriter(
@@ -100,7 +110,8 @@ async def follow(
         logger=logger,
         interval=runtime.config.status_interval,
     )
-    await _unless_stopped(stopped, _mirror(runtime, writer, spec, status, uid))
+    work = _mirror(runtime, writer, spec, status, uid, body.metadata.namespace)
+    await _unless_stopped(stopped, work)
 
 
 async def _mirror(
@@ -109,11 +120,12 @@ async def _mirror(
     spec: kopf.Spec,
     status: kopf.Status,
     uid: str,
+    namespace: str | None,
 ) -> None:
     async with _retry_when_unavailable(runtime, writer):
         job_id = status.get("jobId")
         if not job_id:
-            job_id = await _submit(runtime.client, spec, uid, writer)
+            job_id = await _submit(runtime, spec, uid, namespace, writer)
         try:
             async with contextlib.aclosing(runtime.client.watch(job_id)) as jobs:
                 async for job in jobs:
@@ -140,11 +152,18 @@ async def _unless_stopped(
 
 
 async def _submit(
-    client: TranslationClient, spec: kopf.Spec, uid: str, writer: StatusWriter
+    runtime: Runtime,
+    spec: kopf.Spec,
+    uid: str,
+    namespace: str | None,
+    writer: StatusWriter,
 ) -> str:
     try:
         request = mapping.translation_request(spec)
-        created = await client.start_translation(**request, idempotency_key=uid)
+        tenant = runtime.config.tenant_of(namespace)
+        created = await runtime.client.start_translation(
+            **request, idempotency_key=uid, tenant=tenant
+        )
     except mapping.SpecError as exc:
         await _reject(writer, str(exc), exc)
     except APIError as exc:
@@ -208,9 +227,20 @@ async def _retry_when_unavailable(
     runtime: Runtime, writer: StatusWriter
 ) -> AsyncIterator[None]:
     """vts unreachable, 5xx, 429 (after the client's own retries): show it in the
-    Ready condition and have kopf retry after Retry-After or the retry delay."""
+    Ready condition and have kopf retry after Retry-After or the retry delay.
+
+    The operator's key refused (401) or lacking the scope (403): Ready=False,
+    Unauthorized, retried slowly (VTS_OPERATOR_AUTH_RETRY_DELAY): not the spec's
+    fault, so never Failed, and fixed only by a new key or a finished rollout.
+    """
     try:
         yield
+    except (AuthenticationError, PermissionDeniedError) as exc:
+        delay = runtime.config.auth_retry_delay
+        await writer.unauthorized(str(exc), delay)
+        raise kopf.TemporaryError(
+            f"vts refused the API key: {exc}", delay=delay
+        ) from exc
     except TranslationClientError as exc:
         if isinstance(exc, APIError) and _not_retryable(exc):
             raise
@@ -221,10 +251,18 @@ async def _retry_when_unavailable(
 
 def _not_retryable(exc: TranslationClientError) -> bool:
     """A 4xx that no retry can fix: the request itself is wrong (for POST /translate:
-    vts rejects the spec)."""
+    vts rejects the spec). A refused key is the operator's problem, not the
+    request's: a new key or a finished rollout fixes it."""
     if isinstance(exc, ValidationError):
         return True
-    if isinstance(exc, RateLimitedError | NotFoundError | ConflictError):
+    if isinstance(
+        exc,
+        RateLimitedError
+        | NotFoundError
+        | ConflictError
+        | AuthenticationError
+        | PermissionDeniedError,
+    ):
         return False
     return isinstance(exc, APIError) and 400 <= exc.status < 500 and exc.status != 408
 

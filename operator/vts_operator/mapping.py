@@ -27,6 +27,7 @@ READY = "Ready"
 FAILED = "Failed"
 REJECTED = "Rejected"
 UNAVAILABLE = "VtsUnavailable"
+UNAUTHORIZED = "Unauthorized"
 
 # Kubernetes condition reasons: CamelCase, starting with a letter.
 _WORD = re.compile(r"[A-Za-z0-9]+")
@@ -208,14 +209,40 @@ def unavailable_status(
     now: datetime,
 ) -> Status:
     """Ready=False (VtsUnavailable) while vts cannot be reached; the phase stays."""
-    ready = condition(
-        READY,
-        False,
+    return not_ready_status(
         UNAVAILABLE,
         f"vts unreachable, retrying: {message}",
-        previous=previous_conditions,
+        previous_conditions=previous_conditions,
         now=now,
     )
+
+
+def unauthorized_status(
+    message: str,
+    *,
+    retry_in: float,
+    previous_conditions: Sequence[Mapping[str, Any]] = (),
+    now: datetime,
+) -> Status:
+    """Ready=False (Unauthorized) while vts refuses the operator's API key (401) or
+    its scope (403). The phase stays: the spec is fine, the operator's key is not."""
+    return not_ready_status(
+        UNAUTHORIZED,
+        f"vts refused the operator's API key, retrying in {retry_in:g}s: {message}",
+        previous_conditions=previous_conditions,
+        now=now,
+    )
+
+
+def not_ready_status(
+    why: str,
+    message: str,
+    *,
+    previous_conditions: Sequence[Mapping[str, Any]] = (),
+    now: datetime,
+) -> Status:
+    """Only the Ready condition, False with reason `why`; every other field stays."""
+    ready = condition(READY, False, why, message, previous=previous_conditions, now=now)
     return {"conditions": merge_conditions([ready], previous_conditions)}
 
 
@@ -299,6 +326,12 @@ def phase_event(old_phase: str | None, job: Mapping[str, Any]) -> Event | None:
     if phase == "Cancelled":
         return Event("Normal", "Cancelled", f"vts job {job_id} was cancelled")
     return Event("Normal", phase, f"vts job {job_id} is {job['status']}")
+
+
+def unauthorized_event(message: str) -> Event:
+    return Event(
+        "Warning", UNAUTHORIZED, f"vts refused the operator's API key: {message}"
+    )
 
 
 def rejected_event(detail: str) -> Event:

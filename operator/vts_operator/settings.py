@@ -11,6 +11,7 @@ from collections.abc import Mapping
 import kopf
 
 from vts_operator.mapping import GROUP
+from vts_operator.tenancy import is_tenant, parse_tenant_map, tenant_for
 
 FINALIZER = f"{GROUP}/operator"
 """Kept on every TranslationJob until its vts job is cancelled (or given up on)."""
@@ -40,6 +41,23 @@ class OperatorConfig:
     """VTS_OPERATOR_STATUS_INTERVAL: a resource's status is patched at most this
     often for progress alone (1); phase changes are patched at once."""
 
+    auth_retry_delay: float = 60.0
+    """VTS_OPERATOR_AUTH_RETRY_DELAY: seconds before a resource is retried after vts
+    refused the operator's API key (401) or its scope (403) (60). Slow on purpose:
+    only a fixed key or a finished rollout helps, and a tight loop would flood vts
+    with failed authentications."""
+
+    tenant: str | None = None
+    """VTS_OPERATOR_TENANT: create every job in this tenant; unset (the default):
+    each resource's namespace is its tenant."""
+
+    tenant_map: tuple[tuple[str, str], ...] = ()
+    """VTS_OPERATOR_TENANT_MAP: `namespace=tenant,...` pairs that win over both
+    (empty)."""
+
+    # The API key is no field: the client reads VTS_API_KEY itself, so the key is
+    # never in this object's repr or in a log of the configuration.
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> OperatorConfig:
         """The configuration from `environ`; ConfigError names a bad variable."""
@@ -54,12 +72,42 @@ class OperatorConfig:
             status_interval=_number(
                 environ, "VTS_OPERATOR_STATUS_INTERVAL", cls.status_interval
             ),
+            auth_retry_delay=_number(
+                environ,
+                "VTS_OPERATOR_AUTH_RETRY_DELAY",
+                cls.auth_retry_delay,
+                positive=True,
+            ),
+            tenant=_tenant(environ),
+            tenant_map=_tenant_map(environ),
         )
+
+    def tenant_of(self, namespace: str | None) -> str:
+        """The vts tenant of a resource in `namespace` (see tenancy.tenant_for)."""
+        return tenant_for(namespace, fixed=self.tenant, overrides=dict(self.tenant_map))
 
     @property
     def client_retry_delay(self) -> float:
         """The backoff base of the client's own retries."""
         return min(1.0, self.retry_delay)
+
+
+def _tenant(environ: Mapping[str, str]) -> str | None:
+    tenant = environ.get("VTS_OPERATOR_TENANT", "").strip()
+    if tenant and not is_tenant(tenant):
+        raise ConfigError(
+            f"VTS_OPERATOR_TENANT: {tenant!r} is not a tenant name (lowercase "
+            "letters, digits and '-', starting with a letter or digit, at most 63)"
+        )
+    return tenant or None
+
+
+def _tenant_map(environ: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    try:
+        pairs = parse_tenant_map(environ.get("VTS_OPERATOR_TENANT_MAP", ""))
+    except ValueError as exc:
+        raise ConfigError(f"VTS_OPERATOR_TENANT_MAP: {exc}") from None
+    return tuple(sorted(pairs.items()))
 
 
 def _number(

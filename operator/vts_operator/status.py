@@ -102,6 +102,21 @@ class StatusWriter:
         )
         await self.patch(status)
 
+    async def unauthorized(self, message: str, retry_in: float) -> None:
+        """Show that vts refused the operator's key (Ready=False, Unauthorized); the
+        warning Event goes out once, not on every slow retry."""
+        ready = mapping.find_condition(self.conditions, mapping.READY) or {}
+        already = ready.get("reason") == mapping.UNAUTHORIZED
+        status = mapping.unauthorized_status(
+            message,
+            retry_in=retry_in,
+            previous_conditions=self.conditions,
+            now=self.now(),
+        )
+        await self.patch(status)
+        if not already:
+            self.event(mapping.unauthorized_event(message))
+
     async def patch(self, status: mapping.Status) -> None:
         await patching.patch_obj(
             settings=self.settings,

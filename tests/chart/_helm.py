@@ -41,6 +41,7 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
         "externalDatabase.existingSecret=vts-db",
         "externalRedis.existingSecret=vts-redis",
         "externalRedis.existingSecretKey=url",
+        "auth.existingSecret=vts-auth",
     ),
     "scaled-out": (
         "replicaCount=3",
@@ -49,6 +50,7 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
         "podDisruptionBudget.enabled=true",
     ),
     "operator-off": ("operator.enabled=false",),
+    "auth-off": ("auth.enabled=false",),
     "ingress": (
         "ingress.enabled=true",
         "ingress.className=nginx",
@@ -60,6 +62,8 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
         "metrics.serviceMonitor.labels.release=prometheus",
         "metrics.prometheusRule.enabled=true",
         "metrics.prometheusRule.labels.release=prometheus",
+        "metrics.auth.enabled=true",
+        "operator.apiKey.existingSecret=vts-operator-key",
     ),
 }
 

@@ -94,10 +94,11 @@ def test_chart_every_container_has_requests_and_a_memory_limit(render: Render) -
 
 
 def _credentials(docs: list[dict[str, Any]]) -> set[str]:
-    """Every password the chart generated or was given in SCENARIOS."""
+    """Every password and API key the chart generated or was given in SCENARIOS."""
     found = {"db-s3cret", "redis-s3cret"}
+    keys = {"password", "admin-key", "metrics-key"}
     for secret in of_kind(docs, "Secret"):
-        found |= {v for k, v in secret_data(secret).items() if k == "password"}
+        found |= {v for k, v in secret_data(secret).items() if k in keys}
     return found
 
 
@@ -167,6 +168,7 @@ def test_chart_external_urls_go_into_the_vts_secret(render: Render) -> None:
     assert _secret_refs(docs, "Deployment", FULLNAME) == {
         "VTS_DATABASE_URL": {"name": FULLNAME, "key": "VTS_DATABASE_URL"},
         "VTS_REDIS_URL": {"name": FULLNAME, "key": "VTS_REDIS_URL"},
+        "VTS_ADMIN_KEY": {"name": f"{FULLNAME}-auth", "key": "admin-key"},
     }
 
 
@@ -176,6 +178,7 @@ def test_chart_existing_secrets_are_referenced_not_copied(render: Render) -> Non
     expected = {
         "VTS_DATABASE_URL": {"name": "vts-db", "key": "database-url"},
         "VTS_REDIS_URL": {"name": "vts-redis", "key": "url"},
+        "VTS_ADMIN_KEY": {"name": "vts-auth", "key": "admin-key"},
     }
     assert _secret_refs(docs, "Deployment", FULLNAME) == expected
     migrate = _secret_refs(docs, "Job", f"{FULLNAME}-migrate")
@@ -192,6 +195,7 @@ def test_chart_config_map_carries_the_vts_settings(render: Render) -> None:
     data = one(docs, "ConfigMap", FULLNAME)["data"]
     assert data == {
         "VTS_HOST": "0.0.0.0",
+        "VTS_AUTH": "keys",
         "VTS_PORT": "8000",
         "VTS_PROCESSOR": "simulated",
         "VTS_CONCURRENCY": "64",

@@ -117,7 +117,13 @@ def test_chart_operator_runs_kopf_standalone_against_the_vts_service(
         {
             "name": "VTS_URL",
             "value": f"http://{FULLNAME}:{service['spec']['ports'][0]['port']}",
-        }
+        },
+        {
+            "name": "VTS_API_KEY",
+            "valueFrom": {
+                "secretKeyRef": {"name": f"{FULLNAME}-auth", "key": "admin-key"}
+            },
+        },
     ]
 
 

@@ -148,7 +148,14 @@ def test_chart_service_monitor_scrapes_metrics_of_the_vts_service(
     assert monitor["metadata"]["labels"]["release"] == "prometheus"
     assert monitor["spec"]["namespaceSelector"] == {"matchNames": [NAMESPACE]}
     assert monitor["spec"]["endpoints"] == [
-        {"port": "http", "path": "/metrics", "interval": "30s", "scrapeTimeout": "10s"}
+        {
+            "port": "http",
+            "path": "/metrics",
+            "interval": "30s",
+            "scrapeTimeout": "10s",
+            # the scenario protects /metrics (metrics.auth.enabled)
+            "bearerTokenSecret": {"name": f"{FULLNAME}-auth", "key": "metrics-key"},
+        }
     ]
     selector = monitor["spec"]["selector"]["matchLabels"]
     matched = {

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
+import logging
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiohttp
 import kmock as kmocking
 import kopf
 import pytest
 import vts_operator.handlers  # noqa: F401  (registers the handlers with kopf)
+from _auth_server import ADMIN, auth_server
 from _process import VtsProcess, jobs_by_id
 from _support import wait_until
 
@@ -88,9 +91,15 @@ def _watchers(kmock: Any) -> int:
     return count
 
 
+class Served(Protocol):
+    """A vts (or a server speaking its API) at `url`."""
+
+    url: str
+
+
 @contextlib.asynccontextmanager
 async def running_operator(
-    kmock: Any, vts: VtsProcess, monkeypatch: pytest.MonkeyPatch, retry: float = 0.3
+    kmock: Any, vts: Served, monkeypatch: pytest.MonkeyPatch, retry: float = 0.3
 ) -> AsyncIterator[None]:
     """kopf.operator() as a task of the test itself: kopf's shutdown cancels tasks
     created after it started, so it cannot live in an async fixture (RECIPES.md §3)."""
@@ -363,3 +372,64 @@ async def test_operator_rides_out_a_vts_outage(
     finally:
         first.close()
         second.close()
+
+
+async def test_operator_refused_key_is_unauthorized_retried_slowly_then_recovers(
+    kmock: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """vts refuses the operator's key (revoked, or a rollout not done yet): the
+    resource shows Ready=False Unauthorized, is not Failed, and is retried every
+    VTS_OPERATOR_AUTH_RETRY_DELAY; once vts accepts the key the job is created in
+    the tenant of the resource's namespace."""
+    caplog.set_level(logging.DEBUG)
+    key = "vts_op_" + "k" * 43
+    monkeypatch.setenv("VTS_API_KEY", key)
+    monkeypatch.setenv("VTS_OPERATOR_AUTH_RETRY_DELAY", "0.5")
+    async with auth_server({}) as vts:
+
+        def submissions() -> list[float]:
+            return [
+                at
+                for (method, path, _), at in zip(
+                    vts.requests, vts.arrivals, strict=True
+                )
+                if (method, path) == ("POST", "/translate")
+            ]
+
+        async with running_operator(kmock, vts, monkeypatch):
+            await apply(kmock, "locked")
+            await wait_until(
+                lambda: reason(kmock, "locked", "Ready") == "Unauthorized",
+                20,
+                message="Ready=False, Unauthorized",
+            )
+            await wait_until(lambda: len(submissions()) >= 3, 20, message="retries")
+            locked = status(kmock, "locked")
+            assert locked.get("phase") != "Failed" and "jobId" not in locked
+            ready = condition(kmock, "locked", "Ready")
+            assert ready["status"] == "False"
+            assert "retrying in 0.5s: invalid API key (HTTP 401)" in ready["message"]
+            vts.keys[key] = {ADMIN}  # the key is accepted from now on
+            done = await reach_phase(kmock, "locked", "Completed")
+        assert vts.jobs[done["jobId"]]["tenant"] == NS
+        tenants = {h.get("VTS-Tenant") for _, p, h in vts.requests if p == "/translate"}
+        assert tenants == {NS}
+        gaps = [b - a for a, b in itertools.pairwise(submissions())]
+        assert min(gaps) >= 0.45, f"retried in a tight loop: {gaps}"
+        assert [e for e in events(kmock, "locked") if e[1] == "Unauthorized"] == [
+            ("Warning", "Unauthorized")
+        ], "one warning Event, not one per retry"
+        assert condition(kmock, "locked", "Ready")["reason"] == "Completed"
+        # The key is in no log line, no status and no Event.
+        assert caplog.records and key not in caplog.text
+        stored = [str(obj.last.raw) for obj in list(kmock.objects.values())]
+        assert stored and not [text for text in stored if key in text]
+
+
+async def reach_phase(kmock: Any, name: str, phase: str) -> dict[str, Any]:
+    await wait_until(
+        lambda: status(kmock, name).get("phase") == phase,
+        40,
+        message=f"{name}: {phase} (status: {status(kmock, name)})",
+    )
+    return status(kmock, name)

@@ -12,11 +12,13 @@ import translation_client
 from _support import make_job
 from translation_client import (
     APIError,
+    AuthenticationError,
     ConflictError,
     IdempotencyKeyReusedError,
     JobCancelledError,
     JobFailedError,
     NotFoundError,
+    PermissionDeniedError,
     RateLimitedError,
     ServerError,
     ServiceUnavailableError,
@@ -74,6 +76,8 @@ def test_client_error_keeps_field_errors() -> None:
     [
         (400, ValidationError),
         (413, ValidationError),
+        (401, AuthenticationError),
+        (403, PermissionDeniedError),
         (404, NotFoundError),
         (409, ConflictError),
         (429, RateLimitedError),
@@ -147,3 +151,24 @@ def test_api_error_carries_the_servers_retry_after() -> None:
     assert isinstance(error, ServiceUnavailableError)
     assert error.retry_after == 2.5
     assert api_error(404, b"{}").retry_after is None
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "expected"),
+    [
+        (401, "unauthorized", AuthenticationError),
+        (401, "api-key-expired", AuthenticationError),
+        (403, "forbidden", PermissionDeniedError),
+        # Another tenant's job is a 404 exactly like an unknown one.
+        (404, "job-not-found", NotFoundError),
+    ],
+)
+def test_client_auth_problems_pick_their_class_by_status(
+    status: int, code: str, expected: type[APIError]
+) -> None:
+    body = json.dumps(
+        {"type": f"/problems/{code}", "title": "t", "status": status, "detail": "d"}
+    ).encode()
+    error = api_error(status, body)
+    assert type(error) is expected and error.code == code
+    assert not isinstance(error, ValidationError | ServerError)

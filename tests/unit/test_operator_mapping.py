@@ -249,6 +249,31 @@ def test_unavailable_status_changes_only_the_ready_condition() -> None:
     assert by_type["Failed"] == conditions_by_type(processing)["Failed"]
 
 
+def test_unauthorized_status_keeps_the_phase_and_says_when_it_retries() -> None:
+    processing = mapping.job_status(make_job("processing"), now=T0)
+    later = T0 + timedelta(seconds=30)
+    status = mapping.unauthorized_status(
+        "invalid API key (HTTP 401)",
+        retry_in=60,
+        previous_conditions=processing["conditions"],
+        now=later,
+    )
+    assert set(status) == {"conditions"}  # not Failed: the spec is fine
+    ready = conditions_by_type(status)["Ready"]
+    assert (ready["status"], ready["reason"]) == ("False", "Unauthorized")
+    assert ready["message"] == (
+        "vts refused the operator's API key, retrying in 60s: "
+        "invalid API key (HTTP 401)"
+    )
+    assert ready["lastTransitionTime"] == "2026-01-01T12:00:00Z"  # still False
+    assert conditions_by_type(status)["Failed"]["status"] == "False"
+    assert mapping.unauthorized_event("no API key (HTTP 401)") == mapping.Event(
+        "Warning",
+        "Unauthorized",
+        "vts refused the operator's API key: no API key (HTTP 401)",
+    )
+
+
 @pytest.mark.parametrize(
     ("code", "reason"),
     [

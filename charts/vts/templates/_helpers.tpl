@@ -219,3 +219,106 @@ capabilities:
   drop:
     - ALL
 {{- end }}
+
+{{/*
+The Secret the chart generates for API keys: the admin key (admin-key) and the metrics key (metrics-key),
+each unless an existing Secret provides it.
+*/}}
+{{- define "vts.auth.fullname" -}}
+{{- printf "%s-auth" (include "vts.fullname" .) }}
+{{- end }}
+
+{{/*
+A key that stays the same across upgrades: the value given (.holder[.field]), else the one already in the
+<fullname>-auth Secret under .secretKey (lookup; empty under `helm template`), else a new random one of 48
+letters and digits. Remembered in .holder for the rest of this render, so the Secret and the checksums that
+roll pods agree. Call with (dict "root" $ "holder" <values map> "field" "adminKey" "secretKey" "admin-key").
+*/}}
+{{- define "vts.generatedKey" -}}
+{{- if not (get .holder .field) }}
+{{- $existing := lookup "v1" "Secret" .root.Release.Namespace (include "vts.auth.fullname" .root) }}
+{{- if and $existing $existing.data (hasKey $existing.data .secretKey) }}
+{{- $_ := set .holder .field (index $existing.data .secretKey | b64dec) }}
+{{- else }}
+{{- $_ := set .holder .field (randAlphaNum 48) }}
+{{- end }}
+{{- end }}
+{{- get .holder .field }}
+{{- end }}
+
+{{/*
+Where the admin key (VTS_ADMIN_KEY) comes from: (name, key) of a Secret.
+*/}}
+{{- define "vts.adminKey.secretName" -}}
+{{- default (include "vts.auth.fullname" .) .Values.auth.existingSecret }}
+{{- end }}
+
+{{- define "vts.adminKey.secretKey" -}}
+{{- if .Values.auth.existingSecret }}
+{{- .Values.auth.existingSecretKey }}
+{{- else -}}
+admin-key
+{{- end }}
+{{- end }}
+
+{{/*
+Where the metrics key (VTS_METRICS_KEY, the ServiceMonitor's bearer token) comes from.
+*/}}
+{{- define "vts.metricsKey.secretName" -}}
+{{- default (include "vts.auth.fullname" .) .Values.metrics.auth.existingSecret }}
+{{- end }}
+
+{{- define "vts.metricsKey.secretKey" -}}
+{{- if .Values.metrics.auth.existingSecret }}
+{{- .Values.metrics.auth.existingSecretKey }}
+{{- else -}}
+metrics-key
+{{- end }}
+{{- end }}
+
+{{/*
+The operator's API key (VTS_API_KEY): its own Secret, else the admin key's.
+*/}}
+{{- define "vts.operatorKey.secretName" -}}
+{{- default (include "vts.adminKey.secretName" .) .Values.operator.apiKey.existingSecret }}
+{{- end }}
+
+{{- define "vts.operatorKey.secretKey" -}}
+{{- if .Values.operator.apiKey.existingSecret }}
+{{- .Values.operator.apiKey.existingSecretKey }}
+{{- else }}
+{{- include "vts.adminKey.secretKey" . }}
+{{- end }}
+{{- end }}
+
+{{/*
+Env entries that bring the keys vts itself reads, from Secrets (never from a ConfigMap).
+*/}}
+{{- define "vts.authEnv" -}}
+{{- if .Values.auth.enabled }}
+- name: VTS_ADMIN_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "vts.adminKey.secretName" . }}
+      key: {{ include "vts.adminKey.secretKey" . }}
+{{- end }}
+{{- if .Values.metrics.auth.enabled }}
+- name: VTS_METRICS_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "vts.metricsKey.secretName" . }}
+      key: {{ include "vts.metricsKey.secretKey" . }}
+{{- end }}
+{{- end }}
+
+{{/*
+VTS_API_KEY for a client of vts (the operator, the helm test pod), when auth is on.
+Call with (dict "root" $ "name" <secret> "key" <key>).
+*/}}
+{{- define "vts.apiKeyEnv" -}}
+- name: VTS_API_KEY
+  valueFrom:
+    secretKeyRef:
+      name: {{ .name }}
+      key: {{ .key }}
+{{- end }}
