@@ -213,7 +213,6 @@ def test_chart_config_map_carries_the_vts_settings(render: Render) -> None:
         "VTS_SIM_SEED": "7",
         "VTS_TENANT_MAX_ACTIVE_JOBS": "10000",
         "VTS_TENANT_REQUESTS_PER_SECOND": "0",
-        "VTS_AUTH": "keys",
         "VTS_LOG_LEVEL": "DEBUG",
     }
     defaults = one(render(), "ConfigMap", FULLNAME)["data"]
