@@ -25,6 +25,9 @@ LISTENING = re.compile(
 ERROR_LINE = re.compile(r" (ERROR|CRITICAL) |^Traceback ")
 LOG_TAIL_CHARS = 4000
 # The request body of the seed's README example.
+# Starts a `vts serve` with these VTS_* variables and arguments (the `spawn` fixture).
+Spawn = Callable[..., Awaitable["VtsProcess"]]
+
 SEED_BODY = {
     "source_language": "en",
     "target_language": "es",

@@ -13,6 +13,7 @@ from typing import Any
 import aiohttp
 import attrs
 import pytest
+from _process import Spawn, VtsProcess
 from _support import instant_settings, wait_until
 from aiohttp.test_utils import TestClient, TestServer
 from aiohttp.web_runner import BaseRunner
@@ -229,3 +230,29 @@ async def gated_client(app_server: ServerFactory, gate: GatedProcessor) -> VtsCl
 def seed() -> dict[str, Any]:
     """A fresh copy of the seed's POST /translate body."""
     return copy.deepcopy(SEED_BODY)
+
+
+@pytest.fixture
+async def spawn(tmp_path: Path) -> AsyncIterator[Spawn]:
+    """Starts `vts serve` processes in tmp_path; kills any still running afterwards,
+    and fails the test if one logged an error."""
+    processes: list[VtsProcess] = []
+
+    async def start(env: dict[str, str], *args: str) -> VtsProcess:
+        process = VtsProcess(tmp_path, env, args)
+        processes.append(process)
+        return await process.start()
+
+    yield start
+    for process in processes:
+        process.close()
+    for process in processes:
+        assert not process.error_lines(), process.logs()
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[aiohttp.ClientSession]:
+    """A client session for talking to `vts serve` processes."""
+    timeout = aiohttp.ClientTimeout(total=20)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        yield session

@@ -6,13 +6,13 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import translation_client._watch
-from _process import VtsProcess
+from _process import Spawn, VtsProcess
 from _proxy import TcpProxy
 from _servers import free_port
 from _support import wait_until
@@ -21,7 +21,6 @@ from translation_client import TranslationClient, TransportError
 pytestmark = pytest.mark.slow
 
 VIDEO = {"video_url": "https://example.com/video.mp4"}
-Spawn = Callable[..., Awaitable[VtsProcess]]
 
 
 @pytest.fixture

@@ -43,14 +43,6 @@ async def total(
 
 
 @pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(
-        timeout=aiohttp.ClientTimeout(total=20)
-    ) as session:
-        yield session
-
-
-@pytest.fixture
 async def vts(tmp_path: Path) -> AsyncIterator[VtsProcess]:
     env = {
         "VTS_SIM_DURATION": "0.2-0.5",

@@ -4,13 +4,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from _process import SEED_BODY, VtsProcess, jobs_by_id, submit
+from _process import SEED_BODY, Spawn, VtsProcess, jobs_by_id, submit
 from _tmpfs import fill, free_bytes, tmpfs
 
 pytestmark = [pytest.mark.slow, pytest.mark.disk]
@@ -18,8 +18,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.disk]
 FINAL = {"completed", "failed", "cancelled"}
 PROBLEM = "application/problem+json"
 LOST_OUTCOME = re.compile(r"could not record the outcome of job (\S+):")
-
-Spawn = Callable[[dict[str, str]], Awaitable[VtsProcess]]
 
 
 @pytest.fixture
@@ -40,31 +38,6 @@ def env(disk: Path) -> dict[str, str]:
         # Headroom: leases lost during the outage do not use up a job's attempts.
         "VTS_MAX_ATTEMPTS": "20",
     }
-
-
-@pytest.fixture
-async def spawn(tmp_path: Path) -> AsyncIterator[Spawn]:
-    """Starts `vts serve` (logs outside the small disk); kills them afterwards, and
-    fails the test if any logged an error."""
-    processes: list[VtsProcess] = []
-
-    async def start(env: dict[str, str]) -> VtsProcess:
-        process = VtsProcess(tmp_path, env)
-        processes.append(process)
-        return await process.start()
-
-    yield start
-    for process in processes:
-        process.close()
-    for process in processes:
-        assert not process.error_lines(), process.logs()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    timeout = aiohttp.ClientTimeout(total=20)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
-        yield session
 
 
 def full_log(vts: VtsProcess) -> str:

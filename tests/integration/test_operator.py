@@ -55,12 +55,6 @@ def _login_to_kmock(**_: Any) -> kopf.ConnectionInfo:
     return kopf.ConnectionInfo(server=_API["url"], insecure=True)
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20)) as s:
-        yield s
-
-
 def _declare_resources(kmock: Any) -> None:
     """The CRD's kind, Events, and what kopf waits for in discovery (RECIPES.md §3)."""
     info = kmock.ResourceInfo

@@ -6,7 +6,6 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import aiohttp
 import pytest
 from _process import (
     SEED_BODY,
-    VtsProcess,
+    Spawn,
     jobs_by_id,
     read_until_closed,
     submit,
@@ -27,33 +26,6 @@ from _servers import free_port
 pytestmark = pytest.mark.slow
 
 GOING_AWAY = 1001
-
-Spawn = Callable[..., Awaitable[VtsProcess]]
-
-
-@pytest.fixture
-async def spawn(tmp_path: Path) -> AsyncIterator[Spawn]:
-    """Starts `vts serve` processes in tmp_path; kills any still running afterwards."""
-    processes: list[VtsProcess] = []
-
-    async def start(env: dict[str, str], *args: str) -> VtsProcess:
-        process = VtsProcess(tmp_path, env, args)
-        processes.append(process)
-        return await process.start()
-
-    yield start
-    for process in processes:
-        process.close()
-    for process in processes:
-        assert not process.error_lines(), process.logs()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(
-        timeout=aiohttp.ClientTimeout(total=20)
-    ) as session:
-        yield session
 
 
 async def read_on_disk(

@@ -4,48 +4,21 @@ failure, and only a job that keeps losing its worker ends in the dead-letter que
 from __future__ import annotations
 
 import signal
-from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from _process import VtsProcess, jobs_by_id, submit, wait_for_counts
+from _process import Spawn, VtsProcess, jobs_by_id, submit, wait_for_counts
 
 pytestmark = pytest.mark.slow
 
-Spawn = Callable[..., Awaitable[VtsProcess]]
 FINAL = ("completed", "failed", "cancelled")
 # Jobs of the first process run for ten minutes: none can finish before the kill,
 # however slow the machine. A restarted process runs its jobs in a blink.
 NEVER_DONE = "600"
 QUICK = "0.2"
 DEAD_LETTERED_METRIC = 'vts_job_leases_lost_total{outcome="dead_lettered"} 1.0'
-
-
-@pytest.fixture
-async def spawn(tmp_path: Path) -> AsyncIterator[Spawn]:
-    """Starts `vts serve` processes in tmp_path; kills any still running afterwards."""
-    processes: list[VtsProcess] = []
-
-    async def start(env: dict[str, str], *args: str) -> VtsProcess:
-        process = VtsProcess(tmp_path, env, args)
-        processes.append(process)
-        return await process.start()
-
-    yield start
-    for process in processes:
-        process.close()
-    for process in processes:
-        assert not process.error_lines(), process.logs()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(
-        timeout=aiohttp.ClientTimeout(total=20)
-    ) as session:
-        yield session
 
 
 async def crash(process: VtsProcess) -> None:
