@@ -304,7 +304,8 @@ async def test_operator_restarted_mid_job_resumes_without_a_second_job(
             "target_language": "es",
             "metadata": {"video_url": VIDEO},
         }
-        headers = {"Idempotency-Key": uid}
+        # As the operator sends it: in the tenant named like the namespace.
+        headers = {"Idempotency-Key": uid, "VTS-Tenant": NS}
         async with http.post(f"{vts.url}/translate", json=body, headers=headers) as r:
             assert r.status == 202, await r.text()
             orphan = (await r.json())["job_id"]
