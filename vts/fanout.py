@@ -19,6 +19,8 @@ from vts.supervision import supervise
 log = logging.getLogger(__name__)
 
 RETRY_SECONDS = (0.1, 0.25, 0.5, 1.0, 2.0)
+STOP_FLUSH_SECONDS = 3.0
+"""How long `stop` lets the flush loop write what is queued before cutting it off."""
 
 
 class Announcer:
@@ -41,6 +43,8 @@ class Announcer:
         self._dlq: dict[str, tuple[bytes, float] | None] = {}
         self._uncache: set[str] = set()
         self._wake = asyncio.Event()
+        self._stopping = False
+        self._flusher: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         if not broker.relays_events:
             # An in-process broker shares this process's memory: the hub's newest
@@ -88,15 +92,29 @@ class Announcer:
 
     async def start(self) -> None:
         crashed = self.metrics.count_crash
-        self._tasks.append(
-            supervise("vts-broker-flush", self._flush_forever, on_crash=crashed)
+        self._stopping = False
+        self._flusher = supervise(
+            "vts-broker-flush", self._flush_forever, on_crash=crashed
         )
+        self._tasks.append(self._flusher)
         if self.broker.relays_events:
             self._tasks.append(
                 supervise("vts-relay", self._relay_forever, on_crash=crashed)
             )
 
-    async def stop(self) -> None:
+    async def stop(self, timeout: float = STOP_FLUSH_SECONDS) -> None:
+        """Write what is queued (the finals of a drain among it), then stop.
+
+        A flush in flight has taken its batch out of the queue: cancelling it would
+        drop that batch's relay, cache and dead-letter writes, and other replicas
+        would keep serving the old state. So the flush loop is let finish, within
+        `timeout` seconds (a broker that hangs cannot hold the shutdown).
+        """
+        self._stopping = True
+        self._wake.set()
+        flusher, self._flusher = self._flusher, None
+        if flusher is not None:
+            await asyncio.wait([flusher], timeout=timeout)
         for task in self._tasks:
             # Python 3.11's asyncio.wait_for (inside redis-py and fakeredis) swallows a
             # cancellation that lands as its inner call completes, and the task would
@@ -164,6 +182,8 @@ class Announcer:
             self._wake.clear()
             if await self.flush():
                 failures = 0
+                if self._stopping and not self._wake.is_set():
+                    return  # everything announced is written
                 continue
             self._wake.set()  # keep what failed for the next try
             await asyncio.sleep(RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)])

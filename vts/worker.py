@@ -63,6 +63,7 @@ class WorkerPool:
         self._wake = asyncio.Event()
         self._accepting = False
         self._loops: list[asyncio.Task[None]] = []
+        self._claiming: asyncio.Future[list[Job]] | None = None
         service.hub.add_listener(self._on_event)
 
     # --- lifecycle -------------------------------------------------------------------
@@ -84,6 +85,7 @@ class WorkerPool:
             dispatcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await dispatcher
+        await self._release_claim_in_flight()
         running = list(self._running.values())
         if running:
             log.info("draining %d running jobs (grace %.1fs)", len(running), grace)
@@ -100,6 +102,21 @@ class WorkerPool:
             task.cancel()
         await asyncio.gather(*self._loops, return_exceptions=True)
         self._loops = []
+
+    async def _release_claim_in_flight(self) -> None:
+        """A claim cut short by the drain still commits: hand its jobs back, or they
+        would sit in `processing` under our lease until it expires."""
+        claiming, self._claiming = self._claiming, None
+        if claiming is None:
+            return
+        try:
+            jobs = await claiming
+        except Exception:
+            return  # nothing was claimed (or the dispatcher has logged why)
+        for job in jobs:
+            await self._release(job)
+        if jobs:
+            log.info("released %d jobs claimed as the drain began", len(jobs))
 
     async def _release(self, job: Job) -> None:
         """Hand `job` back; if a write of ours landed after we last saw it, re-read."""
@@ -138,12 +155,20 @@ class WorkerPool:
                 await self._sleep(None)
                 continue
             self._wake.clear()
+            # Shielded: a drain cancels this loop, but a claim in flight commits
+            # anyway; the drain takes its jobs from self._claiming and releases them.
+            claiming = asyncio.ensure_future(
+                self.service.claim(self.owner, free, self.lease_seconds)
+            )
+            self._claiming = claiming
             try:
-                jobs = await self.service.claim(self.owner, free, self.lease_seconds)
+                jobs = await asyncio.shield(claiming)
             except UnavailableError as exc:
+                self._claiming = None
                 log.warning("cannot claim jobs: %s", exc)
                 await self._sleep(ERROR_PAUSE_SECONDS)
                 continue
+            self._claiming = None  # registered below, in this same step
             for job in jobs:
                 self._current[job.job_id] = job
                 task = asyncio.create_task(self._run(job), name=f"vts-job-{job.job_id}")
