@@ -90,13 +90,13 @@ async def test_a_drain_releases_the_jobs_of_a_claim_in_flight(
     )
     await pool.start()
     await asyncio.wait_for(store.claimed.wait(), 10)
-    held = [await service.get(job_id) for job_id in ids]
+    held = [await service.get(job_id, tenant=None) for job_id in ids]
     assert {job.status for job in held} == {JobStatus.PROCESSING}
     # The claim answers once the drain has begun (its first step cancels claiming).
     asyncio.get_running_loop().call_soon(store.release.set)
     await asyncio.wait_for(pool.drain(0), 10)
     for job_id in ids:
-        job = await service.get(job_id)
+        job = await service.get(job_id, tenant=None)
         assert job.status is JobStatus.PENDING, job
         assert job.lease_owner is None
         assert job.attempts == 0, "a released claim uses no attempt"
