@@ -4,31 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import tempfile
-import uuid
 from collections import Counter
-from collections.abc import Coroutine
 from datetime import timedelta
-from pathlib import Path
 from typing import Any, TypeVar
 
 import attrs
 import pytest
 from _postgres import PostgresServer
+from _store_machine import StoreMachine, run_machine
 from _support import T0
-from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
-    RuleBasedStateMachine,
     initialize,
     invariant,
     precondition,
     rule,
-    run_state_machine_as_test,
 )
 
-from vts import registry
-from vts.config import Settings
 from vts.domain import (
     FINAL_STATUSES,
     STAGES,
@@ -83,27 +75,12 @@ def with_status(*statuses: JobStatus) -> Any:
     return precondition(lambda self: bool(self.ids(*statuses)))
 
 
-class JobLifecycle(RuleBasedStateMachine):
+class JobLifecycle(StoreMachine):
     """Service-level operations (transition, then compare-and-set write) on a store,
     checked after every step against a model of what the store must hold."""
 
-    def database_url(self) -> str:
-        """A new, empty store for this example: a SQLite file."""
-        return f"sqlite:///{Path(self.tmp.name) / 'jobs.db'}"
-
     def __init__(self) -> None:
         super().__init__()
-        # Hypothesis steps are synchronous; the store's writer task and connections
-        # live on this loop, so every call runs on it.
-        self.loop = asyncio.new_event_loop()
-        self.tmp = tempfile.TemporaryDirectory(prefix="vts-state-machine-")
-        self.store = registry.create_store(Settings(database_url=self.database_url()))
-        try:
-            self.run(self.store.open())
-            self.run(self.store.migrate())
-        except BaseException:
-            self.teardown()
-            raise
         self.now = T0
         # The model: every submitted job as the store must hold it, in submission
         # order; the transitions each went through; every version written.
@@ -120,16 +97,6 @@ class JobLifecycle(RuleBasedStateMachine):
         self.lease_losses: Counter[str] = Counter()
         self.max_lease_losses = 1
         self.submitted = 0  # job ids are never reused, even after a purge
-
-    def teardown(self) -> None:
-        try:
-            self.run(self.store.close())
-        finally:
-            self.loop.close()
-            self.tmp.cleanup()
-
-    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return self.loop.run_until_complete(coroutine)
 
     def ids(self, *statuses: JobStatus) -> list[str]:
         return [i for i, job in self.model.items() if job.status in statuses]
@@ -404,21 +371,11 @@ class JobLifecycle(RuleBasedStateMachine):
 
 
 def test_job_lifecycle_keeps_store_invariants() -> None:
-    run_state_machine_as_test(
-        JobLifecycle,
-        settings=settings(max_examples=100, stateful_step_count=30, deadline=None),
-    )
+    run_machine(JobLifecycle, 100)
 
 
 @pytest.mark.services
 def test_job_lifecycle_keeps_postgres_invariants(
     postgres_server: PostgresServer,
 ) -> None:
-    class OnPostgres(JobLifecycle):
-        def database_url(self) -> str:
-            return postgres_server.create_database(f"sm_{uuid.uuid4().hex}")
-
-    run_state_machine_as_test(
-        OnPostgres,
-        settings=settings(max_examples=40, stateful_step_count=30, deadline=None),
-    )
+    run_machine(JobLifecycle, 40, postgres_server)

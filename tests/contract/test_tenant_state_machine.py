@@ -7,28 +7,20 @@ store; every answer and every message a watcher receives is checked for the tena
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import tempfile
-import uuid
-from collections.abc import Coroutine
-from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
 import pytest
 from _postgres import PostgresServer
-from hypothesis import settings
+from _store_machine import StoreMachine, run_machine
 from hypothesis import strategies as st
 from hypothesis.stateful import (
-    RuleBasedStateMachine,
     invariant,
     precondition,
     rule,
-    run_state_machine_as_test,
 )
 
-from vts import registry
 from vts.brokers.redis import create_broker
 from vts.config import Settings
 from vts.domain import Fail, JobError, JobStatus
@@ -55,15 +47,9 @@ class RecordingSink:
         self.messages.append(orjson.loads(message))
 
 
-class TwoTenants(RuleBasedStateMachine):
-    def database_url(self) -> str:
-        return f"sqlite:///{Path(self.tmp.name) / 'jobs.db'}"
-
+class TwoTenants(StoreMachine):
     def __init__(self) -> None:
         super().__init__()
-        self.loop = asyncio.new_event_loop()
-        self.tmp = tempfile.TemporaryDirectory(prefix="vts-tenants-")
-        self.store = registry.create_store(Settings(database_url=self.database_url()))
         self.broker = create_broker("fakeredis://", Settings())
         # A tiny memory: reads also come from the unflushed and cached snapshots.
         hub = EventHub(hot_capacity=1)
@@ -77,8 +63,6 @@ class TwoTenants(RuleBasedStateMachine):
             max_attempts=3,
             max_lease_losses=5,
         )
-        self.run(self.store.open())
-        self.run(self.store.migrate())
         self.run(self.broker.open())
         self.owner: dict[str, str] = {}  # job id -> tenant
         self.keys: dict[tuple[str, str], str] = {}  # (tenant, key) -> job id
@@ -91,13 +75,8 @@ class TwoTenants(RuleBasedStateMachine):
     def teardown(self) -> None:
         try:
             self.run(self.broker.close())
-            self.run(self.store.close())
         finally:
-            self.loop.close()
-            self.tmp.cleanup()
-
-    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        return self.loop.run_until_complete(coroutine)
+            super().teardown()
 
     @rule(
         tenant=st.sampled_from(TENANTS),
@@ -209,21 +188,11 @@ class TwoTenants(RuleBasedStateMachine):
 
 
 def test_two_tenants_never_see_each_other() -> None:
-    run_state_machine_as_test(
-        TwoTenants,
-        settings=settings(max_examples=60, stateful_step_count=30, deadline=None),
-    )
+    run_machine(TwoTenants, 60)
 
 
 @pytest.mark.services
 def test_two_tenants_never_see_each_other_on_postgres(
     postgres_server: PostgresServer,
 ) -> None:
-    class OnPostgres(TwoTenants):
-        def database_url(self) -> str:
-            return postgres_server.create_database(f"tt_{uuid.uuid4().hex}")
-
-    run_state_machine_as_test(
-        OnPostgres,
-        settings=settings(max_examples=20, stateful_step_count=30, deadline=None),
-    )
+    run_machine(TwoTenants, 20, postgres_server)
