@@ -16,13 +16,18 @@ from vts.stores.sqlite import (
     NEXT_DUE_SQL,
     TENANT_DEAD_LETTERS_SQL,
 )
-from vts.stores.sqlite_writes import CLAIM_SQL, PURGE_SQL
+from vts.stores.sqlite_writes import (
+    PENDING_TENANTS_SQL,
+    PURGE_SQL,
+    TENANT_DUE_SQL,
+)
 
 
 @pytest.mark.parametrize(
     ("sql", "params", "index"),
     [
-        (CLAIM_SQL, (1.0, 64), "jobs_due"),
+        (PENDING_TENANTS_SQL, (), "jobs_tenant_due"),
+        (TENANT_DUE_SQL, ("acme", 1.0, 64), "jobs_tenant_due"),
         (NEXT_DUE_SQL, (), "jobs_due"),
         (EXPIRED_SQL, (1.0, 500), "jobs_leases"),
         (PURGE_SQL, (1.0, 500), "jobs_finished"),
@@ -43,7 +48,8 @@ from vts.stores.sqlite_writes import CLAIM_SQL, PURGE_SQL
         ),
     ],
     ids=[
-        "claim",
+        "claim_tenants",
+        "claim_tenant_queue",
         "next_due",
         "expired",
         "purge",
