@@ -1,4 +1,5 @@
-"""Fair claims, on every store backend: one tenant's backlog never starves another's.
+"""Fair claims, on every store backend: one tenant's backlog never starves another's;
+and the per-tenant counts the active-job quota reads.
 
 A claim ranks due jobs by their place in their own tenant's queue first, so every
 tenant's oldest job is taken before any tenant's second; FIFO holds within a tenant.
@@ -12,8 +13,8 @@ from datetime import datetime, timedelta
 import attrs
 from _support import T0, make_job
 
-from vts.domain import Claim, Job, transition
-from vts.ports import JobStore
+from vts.domain import Cancel, Claim, Job, transition
+from vts.ports import IdempotencyClaim, JobStore, KeyStore
 
 
 def job_id(n: int) -> str:
@@ -111,3 +112,25 @@ async def test_a_tenant_with_only_future_work_does_not_block_a_claim(
 
     assert [j.job_id for j in await claim(store, at(1), limit=2)] == [due]
     assert len(await claim(store, at(101), limit=5)) == 3
+
+
+async def test_active_jobs_are_counted_per_tenant(store: JobStore) -> None:
+    assert isinstance(store, KeyStore)
+    await create(store, "acme", 0, 3)
+    await create(store, "globex", 10, 1)
+    await store.create(
+        make_job(job_id(20), tenant="acme"), IdempotencyClaim("order-7", "fp")
+    )
+    [claimed] = await claim(store, at(1), limit=1)  # processing: still active
+    cancelled = transition(
+        await store.get(job_id(1), tenant=None), Cancel(), at(2)
+    )  # a final job is not active
+    await store.update(cancelled, cancelled.version - 1)
+
+    assert await store.count_active_jobs("acme") == 3
+    assert await store.count_active_jobs("globex") == 1
+    assert await store.count_active_jobs("initech") == 0
+    assert await store.has_idempotency_key("acme", "order-7")
+    assert not await store.has_idempotency_key("globex", "order-7")
+    assert not await store.has_idempotency_key("acme", "order-8")
+    assert claimed.tenant in ("acme", "globex")
