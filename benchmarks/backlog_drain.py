@@ -54,12 +54,7 @@ async def drain_seconds(url: str, started: float) -> float:
 
 def measure(jobs: int, extra_env: dict[str, str]) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="vts-backlog-") as tmp:
-        env = {
-            # The whole backlog is one tenant's (`default`): let it all wait.
-            "VTS_TENANT_MAX_ACTIVE_JOBS": str(max(jobs, 10_000)),
-            **extra_env,
-            "VTS_DATABASE_URL": f"sqlite:///{tmp}/vts.db",
-        }
+        env = {**extra_env, "VTS_DATABASE_URL": f"sqlite:///{tmp}/vts.db"}
         front = Server.vts(workers=False, extra_env=env).start()
         try:
             begun = time.monotonic()
