@@ -75,7 +75,7 @@ async def test_the_job_over_the_active_quota_is_refused_and_not_stored(
 async def test_a_cancelled_job_frees_its_place_in_the_quota(server: Any) -> None:
     await put_tenant(server, "acme", max_active_jobs=1)
     acme = await new_key(server, "acme", *ALL)
-    [job_id] = [await _job_id(server, acme)]
+    job_id = await _job_id(server, acme)
     assert (await post_job(server, acme)).status == 429
     async with server.post(f"/jobs/{job_id}/cancel", headers=bearer(acme)) as r:
         assert r.status == 200, await r.text()
@@ -83,7 +83,7 @@ async def test_a_cancelled_job_frees_its_place_in_the_quota(server: Any) -> None
     async def admitted() -> bool:  # the count is re-read within a second
         return (await post_job(server, acme)).status == 202
 
-    await wait_until(admitted, message="a job admitted after the cancel")
+    await wait_until(admitted, interval=0.1, message="a job admitted after the cancel")
     assert (
         await metric(
             server, 'vts_tenant_jobs_finished_total{status="cancelled",tenant="acme"}'
@@ -102,7 +102,7 @@ async def test_a_raised_quota_takes_effect_within_seconds(server: Any) -> None:
     async def admitted() -> bool:
         return (await post_job(server, acme)).status == 202
 
-    await wait_until(admitted, timeout=10, message="the raised quota")
+    await wait_until(admitted, timeout=10, interval=0.1, message="the raised quota")
     assert len(await ids(server, "/jobs", acme)) == 2
 
 
