@@ -3,9 +3,11 @@ refused request stores nothing, and other tenants are unaffected."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
+from _postgres import PostgresServer
 from _support import wait_until
 
 from integration.test_auth_tenants import ADMIN_KEY, ALL, SEED, bearer, ids, new_key
@@ -33,10 +35,20 @@ async def metric(client: Any, line_start: str) -> float:
     return float(found[0].rsplit(" ", 1)[1]) if found else 0.0
 
 
-@pytest.fixture
-async def server(app_server: Any, gate: Any) -> Any:
-    """Keys required; jobs never finish unless the test lets them (the gate)."""
-    return await app_server(processor=gate, auth="keys", admin_key=ADMIN_KEY)
+@pytest.fixture(
+    params=[
+        pytest.param("sqlite", id="sqlite"),
+        pytest.param("postgresql", id="postgresql", marks=pytest.mark.services),
+    ]
+)
+async def server(request: pytest.FixtureRequest, app_server: Any, gate: Any) -> Any:
+    """Keys required; jobs never finish unless the test lets them (the gate); on
+    each store backend (the quotas count jobs there)."""
+    changes: dict[str, Any] = {}
+    if request.param == "postgresql":
+        postgres: PostgresServer = request.getfixturevalue("postgres_server")
+        changes["database_url"] = postgres.create_database(f"q_{uuid.uuid4().hex}")
+    return await app_server(processor=gate, auth="keys", admin_key=ADMIN_KEY, **changes)
 
 
 async def test_the_job_over_the_active_quota_is_refused_and_not_stored(
