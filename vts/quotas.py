@@ -18,9 +18,10 @@ from typing import TypeVar
 
 import attrs
 
+from vts.domain import Job
 from vts.errors import QuotaExceededError, RateLimitedError, UnavailableError
 from vts.metrics import Metrics
-from vts.ports import KeyStore
+from vts.ports import IdempotencyClaim, JobStore, KeyStore
 
 log = logging.getLogger(__name__)
 V = TypeVar("V")
@@ -151,6 +152,21 @@ class Quotas:
             remaining=0,
             retry_after=math.ceil(ACTIVE_MAX_AGE),
         )
+
+    async def create(
+        self, store: JobStore, job: Job, idempotency: IdempotencyClaim | None
+    ) -> tuple[Job, bool]:
+        """`store.create(job, idempotency)` once the job's tenant has room for it."""
+        tenant = job.tenant
+        key = None if idempotency is None else idempotency.key
+        counted = await self.admit_job(tenant, key)
+        created = False
+        try:
+            stored, created = await store.create(job, idempotency)
+        finally:
+            if counted and not created:
+                self.release_job(tenant)  # a replay, or not stored
+        return stored, created
 
     def release_job(self, tenant: str) -> None:
         active = self._active.get(tenant)

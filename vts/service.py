@@ -197,15 +197,10 @@ class JobService:
             self.clock(),
             tenant,
         )
-        counted = self.quotas is not None and await self.quotas.admit_job(
-            tenant, None if idempotency is None else idempotency.key
-        )  # QuotaExceededError: the tenant's max_active_jobs are in use
-        created = False
-        try:
+        if self.quotas is None:
             stored, created = await self.store.create(job, idempotency)
-        finally:
-            if counted and not created and self.quotas is not None:
-                self.quotas.release_job(tenant)  # a replay, or not stored
+        else:  # QuotaExceededError when the tenant's max_active_jobs are in use
+            stored, created = await self.quotas.create(self.store, job, idempotency)
         if created:
             self.metrics.jobs_created.inc()
             self.metrics.tenant_jobs_created.labels(tenant).inc()
