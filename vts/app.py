@@ -26,6 +26,7 @@ from vts.keys import (
     hub_key,
     metrics_key,
     processor_key,
+    quotas_key,
     service_key,
     settings_key,
     store_key,
@@ -33,6 +34,7 @@ from vts.keys import (
 )
 from vts.metrics import Metrics
 from vts.ports import Broker, JobStore, KeyStore, Processor
+from vts.quotas import Limits, Quotas
 from vts.retention import RetentionSweeper
 from vts.service import JobService, utcnow
 from vts.worker import WorkerPool
@@ -112,6 +114,13 @@ async def _service_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[settings_key]
     origin = uuid.uuid4().hex
     announcer = Announcer(app[hub_key], app[broker_key], app[metrics_key], origin)
+    store = app[store_key]
+    quotas = Quotas(
+        store if isinstance(store, KeyStore) else None,
+        Limits(settings.tenant_max_active_jobs, settings.tenant_requests_per_second),
+        app[metrics_key],
+    )
+    app[quotas_key] = quotas
     service = JobService(
         app[store_key],
         app[broker_key],
@@ -119,6 +128,7 @@ async def _service_ctx(app: web.Application) -> AsyncIterator[None]:
         app[metrics_key],
         max_attempts=settings.max_attempts,
         max_lease_losses=settings.max_lease_losses,
+        quotas=quotas,
     )
     app[service_key] = service
     await announcer.start()

@@ -12,6 +12,9 @@ VtsError
 ├── PermissionDeniedError
 ├── JobNotFoundError
 ├── KeyNotFoundError
+├── TooManyRequestsError
+│   ├── QuotaExceededError
+│   └── RateLimitedError
 ├── ConflictError
 │   ├── InvalidTransitionError
 │   └── IdempotencyKeyReusedError
@@ -136,6 +139,43 @@ class PermissionDeniedError(VtsError):
     def __init__(self, message: str, scope: str) -> None:
         self.scope = scope
         super().__init__(message)
+
+
+class TooManyRequestsError(VtsError):
+    """The tenant is over one of its limits; retry later."""
+
+    code = "too-many-requests"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        policy: str,
+        quota: int,
+        remaining: int,
+        retry_after: int,
+        window: int | None = None,
+    ) -> None:
+        self.policy = policy
+        """The limit's name in the RateLimit-Policy and RateLimit headers."""
+        self.quota = quota
+        self.remaining = remaining
+        self.retry_after = retry_after
+        """Seconds after which a retry may succeed (Retry-After)."""
+        self.window = window
+        super().__init__(message)
+
+
+class QuotaExceededError(TooManyRequestsError):
+    """The tenant has as many active jobs as its quota allows."""
+
+    code = "quota-exceeded"
+
+
+class RateLimitedError(TooManyRequestsError):
+    """The tenant sends requests faster than its rate limit."""
+
+    code = "rate-limited"
 
 
 class JobNotFoundError(VtsError):

@@ -11,6 +11,7 @@ from vts.events import EventHub
 from vts.keycache import Authenticator
 from vts.metrics import Metrics
 from vts.ports import Broker, JobStore, Processor
+from vts.quotas import Quotas
 from vts.service import JobService
 
 settings_key = web.AppKey("settings", Settings)
@@ -24,3 +25,4 @@ websockets_key: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey(
     "websockets"
 )
 authenticator_key = web.AppKey("authenticator", Authenticator)
+quotas_key = web.AppKey("quotas", Quotas)

@@ -72,6 +72,26 @@ class Metrics:
         )
         for reason in ("missing", "invalid", "expired", "revoked", "forbidden"):
             self.auth_failures.labels(reason)
+        # Per tenant: tenants are created by admins, so the label set stays bounded.
+        self.tenant_jobs_created = Counter(
+            "vts_tenant_jobs_created",
+            "Jobs created, by tenant.",
+            ["tenant"],
+            registry=r,
+        )
+        self.tenant_jobs_finished = Counter(
+            "vts_tenant_jobs_finished",
+            "Jobs that reached a final state, by tenant and status.",
+            ["tenant", "status"],
+            registry=r,
+        )
+        self.tenant_rejections = Counter(
+            "vts_tenant_rejections",
+            "Requests refused with 429, by tenant and reason: quota (max_active_jobs "
+            "reached) or rate (requests_per_second exceeded).",
+            ["tenant", "reason"],
+            registry=r,
+        )
         self.job_duration = Histogram(
             "vts_job_duration_seconds",
             "Time from a job's creation to its final state.",

@@ -146,6 +146,13 @@ class KeyStore(Protocol):
     async def list_tenants(self) -> list[Tenant]:
         """Every tenant, by name."""
 
+    async def count_active_jobs(self, tenant: str) -> int:
+        """The tenant's pending and processing jobs (its max_active_jobs quota)."""
+
+    async def has_idempotency_key(self, tenant: str, key: str) -> bool:
+        """Whether a stored job of `tenant` used this Idempotency-Key (a replay,
+        which a full quota does not refuse)."""
+
 
 @runtime_checkable
 class Broker(Protocol):

@@ -30,6 +30,7 @@ from vts.errors import BrokerUnavailableError, JobNotFoundError, VersionConflict
 from vts.fanout import Announcer
 from vts.metrics import Metrics
 from vts.ports import Broker, IdempotencyClaim, JobStore, Page
+from vts.quotas import Quotas
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,7 @@ class JobService:
         max_lease_losses: int,
         clock: Clock = utcnow,
         jitter: Callable[[], float] = random.random,
+        quotas: Quotas | None = None,
     ) -> None:
         self.store = store
         self.broker = broker
@@ -78,6 +80,7 @@ class JobService:
         self.max_lease_losses = max_lease_losses
         self.clock = clock
         self.jitter = jitter
+        self.quotas = quotas
         announcer.resync = self.resync_watched
         self._counts: Mapping[JobStatus, int] | None = None
         self._counts_at = 0.0
@@ -194,9 +197,13 @@ class JobService:
             self.clock(),
             tenant,
         )
-        stored, created = await self.store.create(job, idempotency)
+        if self.quotas is None:
+            stored, created = await self.store.create(job, idempotency)
+        else:  # QuotaExceededError when the tenant's max_active_jobs are in use
+            stored, created = await self.quotas.create(self.store, job, idempotency)
         if created:
             self.metrics.jobs_created.inc()
+            self.metrics.tenant_jobs_created.labels(tenant).inc()
             self.announcer.announce(stored, None)
         return stored, created
 
@@ -295,5 +302,6 @@ class JobService:
     def _finished(self, job: Job) -> None:
         if job.status.is_final:
             self.metrics.jobs_finished.labels(job.status.value).inc()
+            self.metrics.tenant_jobs_finished.labels(job.tenant, job.status.value).inc()
             end = job.completed_at or job.updated_at
             self.metrics.job_duration.observe((end - job.created_at).total_seconds())

@@ -16,13 +16,20 @@ from vts.stores.sqlite import (
     NEXT_DUE_SQL,
     TENANT_DEAD_LETTERS_SQL,
 )
-from vts.stores.sqlite_writes import CLAIM_SQL, PURGE_SQL
+from vts.stores.sqlite_keys import ACTIVE_JOBS_SQL
+from vts.stores.sqlite_writes import (
+    PENDING_TENANTS_SQL,
+    PURGE_SQL,
+    TENANT_DUE_SQL,
+)
 
 
 @pytest.mark.parametrize(
     ("sql", "params", "index"),
     [
-        (CLAIM_SQL, (1.0, 64), "jobs_due"),
+        (PENDING_TENANTS_SQL, (), "jobs_tenant_due"),
+        (TENANT_DUE_SQL, ("acme", 1.0, 64), "jobs_tenant_due"),
+        (ACTIVE_JOBS_SQL, ("acme",), "jobs_tenant_status"),
         (NEXT_DUE_SQL, (), "jobs_due"),
         (EXPIRED_SQL, (1.0, 500), "jobs_leases"),
         (PURGE_SQL, (1.0, 500), "jobs_finished"),
@@ -43,7 +50,9 @@ from vts.stores.sqlite_writes import CLAIM_SQL, PURGE_SQL
         ),
     ],
     ids=[
-        "claim",
+        "claim_tenants",
+        "claim_tenant_queue",
+        "tenant_active_jobs",
         "next_due",
         "expired",
         "purge",
@@ -61,5 +70,6 @@ async def test_picking_jobs_walks_an_index_and_sorts_nothing(
         pass  # migrated, as a server leaves it
     with sqlite3.connect(db) as conn:
         plan = [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
-    assert any(f"USING INDEX {index}" in step for step in plan), plan
+    uses = (f"USING INDEX {index}", f"USING COVERING INDEX {index}")
+    assert any(use in step for step in plan for use in uses), plan
     assert not any("TEMP B-TREE" in step for step in plan), plan

@@ -32,6 +32,34 @@ CASES: dict[type[errors.VtsError], tuple[errors.VtsError, int]] = {
     ),
     errors.JobNotFoundError: (errors.JobNotFoundError("0f1e2d3c"), 404),
     errors.KeyNotFoundError: (errors.KeyNotFoundError("0123456789ab"), 404),
+    errors.TooManyRequestsError: (
+        errors.TooManyRequestsError(
+            "slow down",
+            policy="requests",
+            quota=5,
+            remaining=0,
+            retry_after=2,
+            window=1,
+        ),
+        429,
+    ),
+    errors.QuotaExceededError: (
+        errors.QuotaExceededError(
+            "too many jobs", policy="active-jobs", quota=3, remaining=0, retry_after=1
+        ),
+        429,
+    ),
+    errors.RateLimitedError: (
+        errors.RateLimitedError(
+            "slow down",
+            policy="requests",
+            quota=1,
+            remaining=0,
+            retry_after=4,
+            window=4,
+        ),
+        429,
+    ),
     errors.ConflictError: (errors.ConflictError(), 409),
     errors.InvalidTransitionError: (
         errors.InvalidTransitionError("cannot cancel a job that is completed"),
@@ -122,6 +150,15 @@ async def test_problem_middleware_maps_error_to_problem_json(
     assert isinstance(body["title"], str) and body["title"]
     if status == 503:
         assert int(response.headers["Retry-After"]) >= 1
+    elif status == 429:  # when to retry, and the limit in the IETF draft's fields
+        assert isinstance(exc, errors.TooManyRequestsError)
+        wait = exc.retry_after
+        assert response.headers["Retry-After"] == str(wait)
+        window = "" if exc.window is None else f";w={exc.window}"
+        assert response.headers["RateLimit-Policy"] == (
+            f'"{exc.policy}";q={exc.quota}{window}'
+        )
+        assert response.headers["RateLimit"] == f'"{exc.policy}";r=0;t={wait}'
     else:
         assert "Retry-After" not in response.headers
     if status == 415:  # names what the resource accepts instead

@@ -14,7 +14,7 @@ from vts.api.problems import Handler
 from vts.api.validation import query_value
 from vts.apikeys import ADMIN, ANONYMOUS_ADMIN, Principal, is_tenant_name
 from vts.errors import AuthenticationError, PermissionDeniedError, ValidationError
-from vts.keys import authenticator_key, metrics_key, settings_key
+from vts.keys import authenticator_key, metrics_key, quotas_key, settings_key
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json"})
 """Answer without a key; /metrics too unless VTS_METRICS_KEY is set."""
@@ -86,6 +86,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         request.app[metrics_key].auth_failures.labels("forbidden").inc()
         raise PermissionDeniedError(f"this API key lacks the {scope} scope", scope)
     request[principal_key] = principal
+    # The key's own tenant's request rate (an admin's: `default`'s); RateLimitedError.
+    quotas = request.app[quotas_key]
+    quotas.take_request(principal.tenant, await quotas.limits(principal.tenant))
     return await handler(request)
 
 

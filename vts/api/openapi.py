@@ -48,7 +48,9 @@ Every operation but `/healthz`, `/readyz`, `/openapi.json` (and `/metrics`, unle
 VTS_METRICS_KEY is set) needs an API key (see the `bearer` security scheme): none or a
 bad, expired or revoked one is a `401`, a key without the operation's scope a `403`. Each
 key belongs to one tenant and sees only that tenant's jobs: another tenant's job is a
-`404`, exactly like an unknown id.
+`404`, exactly like an unknown id. A tenant over its request rate, or creating a job
+with its `max_active_jobs` active, gets a `429` with `Retry-After` and the `RateLimit`
+and `RateLimit-Policy` fields; nothing is changed.
 """
 
 WS_PROTOCOL = f"""\

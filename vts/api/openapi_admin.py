@@ -92,6 +92,12 @@ def schemas() -> dict[str, Schema]:
     }
 
 
+RATE_LIMIT_FIELDS = {
+    "RateLimit-Policy": 'The limit (IETF httpapi draft), e.g. "requests";q=50;w=1.',
+    "RateLimit": 'What is left of it and when it resets, e.g. "requests";r=0;t=1.',
+}
+
+
 def responses() -> dict[str, Schema]:
     challenge = {"WWW-Authenticate": {"schema": {"type": "string"}}}
     return {
@@ -102,6 +108,21 @@ def responses() -> dict[str, Schema]:
                 "6750 error when a key was sent."
             ),
             "headers": challenge,
+        },
+        "TooManyRequests": {
+            **problem(
+                "The tenant exceeds its requests_per_second (/problems/rate-limited) "
+                "or, creating a job, has max_active_jobs active "
+                "(/problems/quota-exceeded). Nothing was changed.",
+                retry_after=True,
+            ),
+            "headers": {
+                "Retry-After": {"$ref": "#/components/headers/RetryAfter"},
+                **{
+                    name: {"description": text, "schema": {"type": "string"}}
+                    for name, text in RATE_LIMIT_FIELDS.items()
+                },
+            },
         },
         "Forbidden": {
             **problem(
@@ -264,6 +285,7 @@ def secure(all_paths: dict[str, Schema]) -> dict[str, Schema]:
             else:
                 operation["security"] = [{"bearer": []}]
                 answers["403"] = {"$ref": "#/components/responses/Forbidden"}
+                answers["429"] = {"$ref": "#/components/responses/TooManyRequests"}
             operation["responses"] = dict(sorted(answers.items()))
             extra = TENANT_PARAMETERS.get((method, path), ())
             if extra:

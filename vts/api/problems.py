@@ -27,6 +27,7 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.VtsError], int], ...] = (
     (errors.PermissionDeniedError, 403),
     (errors.JobNotFoundError, 404),
     (errors.KeyNotFoundError, 404),
+    (errors.TooManyRequestsError, 429),
     (errors.ConflictError, 409),
     (errors.VersionConflictError, 409),
     (errors.UnavailableError, 503),
@@ -109,6 +110,8 @@ def error_response(exc: errors.VtsError, instance: str) -> web.Response:
         headers = {"Accept-Post": exc.accepted}  # W3C LDP 7.1, IANA-registered
     elif isinstance(exc, errors.AuthenticationError | errors.PermissionDeniedError):
         headers = {"WWW-Authenticate": www_authenticate(exc)}
+    elif isinstance(exc, errors.TooManyRequestsError):
+        headers = rate_limit_headers(exc)
     field_errors = exc.errors if isinstance(exc, errors.ValidationError) else None
     return problem_response(
         status,
@@ -119,6 +122,17 @@ def error_response(exc: errors.VtsError, instance: str) -> web.Response:
         field_errors=field_errors,
         headers=headers,
     )
+
+
+def rate_limit_headers(exc: errors.TooManyRequestsError) -> dict[str, str]:
+    """Retry-After, and the limit as the IETF httpapi RateLimit header fields
+    (draft-ietf-httpapi-ratelimit-headers-10): structured-field lists."""
+    window = "" if exc.window is None else f";w={exc.window}"
+    return {
+        "Retry-After": str(exc.retry_after),
+        "RateLimit-Policy": f'"{exc.policy}";q={exc.quota}{window}',
+        "RateLimit": f'"{exc.policy}";r={exc.remaining};t={exc.retry_after}',
+    }
 
 
 def www_authenticate(

@@ -32,6 +32,7 @@ from vts.stores.batching import (
     WriteBatcher,
 )
 from vts.stores.cursors import decode_cursor, encode_cursor
+from vts.stores.postgres_claims import FAIR_CLAIM_SQL
 from vts.stores.postgres_keys import PostgresKeys
 from vts.stores.write_health import PROBE_BODY, PROBE_JOB_ID, WriteHealth
 
@@ -346,14 +347,7 @@ class PostgresJobStore(PostgresKeys, BatchedWrites):
             remaining = later
 
     async def _apply_claim(self, conn: asyncpg.Connection, op: ClaimOp) -> None:
-        rows = await conn.fetch(
-            "SELECT version, body::text FROM jobs WHERE job_id IN ("
-            "  SELECT job_id FROM jobs WHERE status = 'pending' AND available_at <= $1"
-            "  ORDER BY available_at, seq LIMIT $2 FOR UPDATE SKIP LOCKED)"
-            " ORDER BY available_at, seq",
-            op.now,
-            op.limit,
-        )
+        rows = await conn.fetch(FAIR_CLAIM_SQL, op.now, op.limit)
         pairs = [(op.apply(job_from_record(r["body"])), r["version"]) for r in rows]
         if pairs:
             await conn.fetch(_UPDATE_FROM_UNNEST, *_update_args(pairs))

@@ -149,3 +149,19 @@ class PostgresKeys:
                 f"SELECT {_TENANT_COLUMNS} FROM tenants ORDER BY name"
             )
         return [_tenant(r) for r in rows]
+
+    async def count_active_jobs(self, tenant: str) -> int:
+        async with self._errors():
+            count = await self.pool.fetchval(
+                "SELECT count(*) FROM jobs"
+                " WHERE tenant = $1 AND status IN ('pending', 'processing')",
+                tenant,
+            )
+        return int(count)
+
+    async def has_idempotency_key(self, tenant: str, key: str) -> bool:
+        async with self._errors():
+            found = await self.pool.fetchval(
+                "SELECT 1 FROM jobs WHERE idempotency_key = $1", f"{tenant}:{key}"
+            )
+        return found is not None

@@ -17,6 +17,10 @@ _KEY_COLUMNS = (
     "id, tenant, scopes, secret_hash, created_at, expires_at, revoked_at, last_used_at"
 )
 _TENANT_COLUMNS = "name, max_active_jobs, requests_per_second, created_at"
+ACTIVE_JOBS_SQL = (
+    "SELECT count(*) FROM jobs INDEXED BY jobs_tenant_status"
+    " WHERE tenant = ? AND status IN ('pending', 'processing')"
+)
 
 
 def _time(value: float | None) -> datetime | None:
@@ -184,3 +188,13 @@ class SqliteKeys:
     async def list_tenants(self) -> list[Tenant]:
         rows = await self._read(f"SELECT {_TENANT_COLUMNS} FROM tenants ORDER BY name")
         return [_tenant(r) for r in rows]
+
+    async def count_active_jobs(self, tenant: str) -> int:
+        rows = await self._read(ACTIVE_JOBS_SQL, tenant)
+        return int(rows[0][0])
+
+    async def has_idempotency_key(self, tenant: str, key: str) -> bool:
+        rows = await self._read(
+            "SELECT 1 FROM jobs WHERE idempotency_key = ?", f"{tenant}:{key}"
+        )
+        return bool(rows)
