@@ -9,6 +9,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from vts.keys import hub_key
+
 
 async def receive(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
     message: dict[str, Any] = await ws.receive_json(timeout=10)
@@ -110,6 +112,25 @@ async def test_ws_jobs_all_streams_every_job_to_completion(client) -> None:
     for messages in by_job.values():
         assert_one_per_change(messages)
         assert [m["status"] for m in messages] == ["pending", "processing", "completed"]
+
+
+async def test_ws_jobs_all_remembers_a_bounded_number_of_versions(
+    client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A long-lived `all=true` watcher (a dashboard) must not grow with every job."""
+    monkeypatch.setattr("vts.api.ws.MAX_SEEN_VERSIONS", 5)
+    hub = client.server.app[hub_key]
+    async with client.ws_connect("/ws/jobs", params={"all": "true"}) as ws:
+        await ping(ws)
+        ids = {await client.submit(n=n) for n in range(12)}
+        completed: set[str] = set()
+        while completed != ids:
+            message = await receive(ws)
+            if message["status"] == "completed":
+                completed.add(message["job_id"])
+        # Internals on purpose: what is bounded is the memory behind the socket.
+        (sink,) = {sink for sinks in hub._all.values() for sink in sinks}
+        assert len(sink._seen) == 5
 
 
 @pytest.mark.parametrize(

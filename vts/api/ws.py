@@ -34,6 +34,10 @@ logging.getLogger("aiohttp.websocket").addFilter(_HideOfferedProtocols())
 HEARTBEAT_SECONDS = 20.0
 MAX_INCOMING_BYTES = 64 * 1024
 MAX_QUEUED_MESSAGES = 4096
+MAX_SEEN_VERSIONS = 20_000
+"""Jobs whose last version a watcher remembers (newest first kept): an `all=true`
+watcher would otherwise remember every job it was ever sent. A duplicate can only
+trail its original by moments, so forgetting the longest-quiet jobs loses nothing."""
 MAX_SUBSCRIBE_IDS = 1000
 CLOSE_TRY_AGAIN_LATER = 1013
 PONG = b'{"type":"pong"}'
@@ -90,9 +94,13 @@ class WatcherSink:
             while self._queue and not self.closed:
                 job_id, version, message = self._queue.popleft()
                 if job_id is not None:
-                    if self._seen.get(job_id, 0) >= version:
+                    seen = self._seen.pop(job_id, 0)
+                    if seen >= version:
+                        self._seen[job_id] = seen
                         continue
-                    self._seen[job_id] = version
+                    self._seen[job_id] = version  # re-inserted: newest last
+                    if len(self._seen) > MAX_SEEN_VERSIONS:
+                        del self._seen[next(iter(self._seen))]
                 await self.ws.send_frame(message, WSMsgType.TEXT)
         except (ConnectionError, RuntimeError):
             self.closed = True
