@@ -12,7 +12,11 @@ from typing import Any
 from vts import registry
 from vts.config import Settings, SimDuration
 from vts.domain import Job, new_job
+from vts.events import EventHub
+from vts.fanout import Announcer
+from vts.metrics import Metrics
 from vts.ports import JobStore
+from vts.service import JobService
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -76,3 +80,35 @@ async def opened_store(settings: Settings) -> AsyncIterator[JobStore]:
         yield store
     finally:
         await store.close()
+
+
+@asynccontextmanager
+async def opened_service(
+    settings: Settings,
+    wrap: Callable[[JobStore], JobStore] = lambda store: store,
+    *,
+    announcing: bool = False,
+) -> AsyncIterator[JobService]:
+    """A JobService on the store and broker `settings` name (the store passed through
+    `wrap`, for tests that hold or count its calls); `announcing` also runs the
+    announcer's flush loop, as a serving app does."""
+    broker = registry.create_broker(settings)
+    async with opened_store(settings) as store:
+        await broker.open()
+        metrics = Metrics()
+        announcer = Announcer(EventHub(), broker, metrics, "test")
+        if announcing:
+            await announcer.start()
+        try:
+            yield JobService(
+                wrap(store),
+                broker,
+                announcer,
+                metrics,
+                max_attempts=3,
+                max_lease_losses=5,
+            )
+        finally:
+            if announcing:
+                await announcer.stop()
+            await broker.close()

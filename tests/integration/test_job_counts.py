@@ -7,15 +7,11 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 import pytest
-from _support import opened_store
+from _support import opened_service
 
-from vts import registry
 from vts import service as service_module
 from vts.config import Settings
 from vts.domain import JobStatus
-from vts.events import EventHub
-from vts.fanout import Announcer
-from vts.metrics import Metrics
 from vts.ports import JobStore
 from vts.service import JobRequest, JobService
 
@@ -40,22 +36,8 @@ class CountedStore:
 @pytest.fixture
 async def service(tmp_path: Path) -> AsyncIterator[JobService]:
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'vts.db'}")
-    broker = registry.create_broker(settings)
-    async with opened_store(settings) as store:
-        await broker.open()
-        metrics = Metrics()
-        announcer = Announcer(EventHub(), broker, metrics, "test")
-        try:
-            yield JobService(
-                CountedStore(store),  # type: ignore[arg-type]
-                broker,
-                announcer,
-                metrics,
-                max_attempts=3,
-                max_lease_losses=5,
-            )
-        finally:
-            await broker.close()
+    async with opened_service(settings, CountedStore) as service:
+        yield service
 
 
 async def test_concurrent_scrapes_share_one_count(service: JobService) -> None:

@@ -8,13 +8,9 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from _support import instant_settings, opened_store
+from _support import instant_settings, opened_service
 
-from vts import registry
 from vts.domain import Job, JobStatus
-from vts.events import EventHub
-from vts.fanout import Announcer
-from vts.metrics import Metrics
 from vts.ports import JobStore
 from vts.service import JobRequest, JobService
 from vts.worker import WorkerPool
@@ -47,24 +43,8 @@ class HeldClaimStore:
 @pytest.fixture
 async def service(tmp_path: Path) -> AsyncIterator[JobService]:
     settings = instant_settings(tmp_path / "vts.db")
-    broker = registry.create_broker(settings)
-    async with opened_store(settings) as store:
-        await broker.open()
-        metrics = Metrics()
-        announcer = Announcer(EventHub(), broker, metrics, "test")
-        await announcer.start()
-        try:
-            yield JobService(
-                HeldClaimStore(store),  # type: ignore[arg-type]
-                broker,
-                announcer,
-                metrics,
-                max_attempts=3,
-                max_lease_losses=5,
-            )
-        finally:
-            await announcer.stop()
-            await broker.close()
+    async with opened_service(settings, HeldClaimStore, announcing=True) as service:
+        yield service
 
 
 class NeverRuns:
