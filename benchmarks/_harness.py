@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import resource
 import signal
@@ -25,6 +26,10 @@ REPO = HERE.parent
 # and run the scripts with BENCH_VTS_SRC=/tmp/vts-head (it goes first on PYTHONPATH,
 # ahead of the editable install; the dist metadata and entry points stay the same).
 BENCH_MAX_ACTIVE_JOBS = 100_000_000
+# --auth runs: "vts+keys" is vts with VTS_AUTH=keys, and the client sends a tenant key.
+BENCH_ADMIN_KEY = "bench-admin-" + "k" * 32
+KEYS_ENV = {"VTS_AUTH": "keys", "VTS_ADMIN_KEY": BENCH_ADMIN_KEY}
+GOAL_AUTH_COST = 0.05  # keys may cost at most this share of the throughput
 VTS_SRC = Path(os.environ.get("BENCH_VTS_SRC") or REPO).resolve()
 SEED_BODY = (
     b'{"source_language":"en","target_language":"es",'
@@ -210,6 +215,34 @@ class Server:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def tenant_key(server: Server) -> dict[str, str]:
+    """The header of a tenant key (jobs:read, jobs:write) made with the admin key
+    through POST /admin/keys: what a client sends, and what the server checks, with
+    VTS_AUTH=keys. Its tenant gets the default quotas, which Server.vts lifts."""
+    body = {"tenant": "bench", "scopes": ["jobs:read", "jobs:write"]}
+    request = urllib.request.Request(
+        f"{server.url}/admin/keys",
+        data=json.dumps(body).encode(),
+        headers={
+            "Authorization": f"Bearer {BENCH_ADMIN_KEY}",
+            "Content-Type": "application/json",
+        },
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as reply:
+        assert reply.status == 201, reply.read()
+        return {"Authorization": f"Bearer {json.loads(reply.read())['key']}"}
+
+
+def targets(run: int, auth: bool) -> tuple[str, ...]:
+    """One run's servers: the ceiling right before vts, so both see the same
+    background load; with `auth`, vts and vts+keys swap places every other run
+    (A B, B A) so neither is always the one that runs later."""
+    if not auth:
+        return ("trivial", "vts")
+    return ("trivial", "vts", "vts+keys") if run % 2 else ("trivial", "vts+keys", "vts")
 
 
 def add_vts_env_option(parser: argparse.ArgumentParser) -> None:

@@ -9,7 +9,17 @@ from typing import Any
 
 import aiohttp
 import orjson
-from _harness import SEED_BODY, Server, add_vts_env_option, own_cpu_seconds, profiled
+from _harness import (
+    GOAL_AUTH_COST,
+    KEYS_ENV,
+    SEED_BODY,
+    Server,
+    add_vts_env_option,
+    own_cpu_seconds,
+    profiled,
+    targets,
+    tenant_key,
+)
 from _report import print_header, print_table, ratio
 
 HEADERS = {"Content-Type": "application/json"}
@@ -17,8 +27,6 @@ HEADERS = {"Content-Type": "application/json"}
 TIMEOUT = aiohttp.ClientTimeout(total=30)
 GOAL_MULTIPLEXED = 2200.0  # jobs/s
 GOAL_PER_JOB_RATIO = 0.75  # of the trivial app's figure
-GOAL_AUTH_COST = 0.05  # keys may cost at most this share of the throughput
-BENCH_ADMIN_KEY = "bench-admin-" + "k" * 32
 
 
 class Run:
@@ -57,19 +65,6 @@ async def _submit(session: aiohttp.ClientSession, url: str, run: Run) -> str | N
     run.submitted += 1
     job_id: str = orjson.loads(body)["job_id"]
     return job_id
-
-
-async def tenant_key(server: Server) -> dict[str, str]:
-    """A tenant key (jobs:read, jobs:write) made with the admin key: what a client
-    sends, and what the server checks, with VTS_AUTH=keys."""
-    body = {"tenant": "bench", "scopes": ["jobs:read", "jobs:write"]}
-    admin = {"Authorization": f"Bearer {BENCH_ADMIN_KEY}"}
-    async with (
-        aiohttp.ClientSession(timeout=TIMEOUT) as session,
-        session.post(f"{server.url}/admin/keys", json=body, headers=admin) as r,
-    ):
-        assert r.status == 201, await r.text()
-        return {"Authorization": f"Bearer {(await r.json())['key']}"}
 
 
 async def multiplexed(
@@ -157,14 +152,14 @@ def measure(
     if target.startswith("vts"):
         env = dict(args.vts_env)
         if keys:
-            env.update(VTS_AUTH="keys", VTS_ADMIN_KEY=BENCH_ADMIN_KEY)
+            env.update(KEYS_ENV)
         server = Server.vts(
             sim_duration="0", concurrency=args.concurrency, extra_env=env
         )
     else:
         server = Server.trivial()
     with server:
-        auth = asyncio.run(tenant_key(server)) if keys else {}
+        auth = tenant_key(server) if keys else {}
         profile = None
         if target.startswith("vts") and args.profile:
             profile = f"{args.profile}-{mode}-{label}.txt"
@@ -213,8 +208,7 @@ def main() -> None:
     results = []
     for repeat in range(1, args.repeat + 1):
         for mode in modes:
-            # The ceiling right before vts, so both see the same background load.
-            for target in ("trivial", "vts", *(["vts+keys"] if args.auth else [])):
+            for target in targets(repeat, args.auth):
                 result = measure(target, mode, args, str(repeat))
                 print(
                     f"  {target:7} {mode:11} run {repeat}: "

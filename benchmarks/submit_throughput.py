@@ -1,4 +1,6 @@
-"""Durable submissions: wrk POSTs /translate on 64 connections against `vts serve --no-workers`."""
+"""Durable submissions: wrk POSTs /translate on 64 connections against `vts serve --no-workers`.
+
+With --auth, each run also measures vts with VTS_AUTH=keys, wrk sending a tenant key."""
 
 from __future__ import annotations
 
@@ -12,7 +14,16 @@ import urllib.request
 from typing import Any
 
 from _breakdown import print_run_stats, read_trace
-from _harness import HERE, Server, add_vts_env_option, profiled
+from _harness import (
+    GOAL_AUTH_COST,
+    HERE,
+    KEYS_ENV,
+    Server,
+    add_vts_env_option,
+    profiled,
+    targets,
+    tenant_key,
+)
 from _report import print_header, print_table, ratio, runs_side_by_side
 
 GOAL_RPS = 5000.0
@@ -73,12 +84,16 @@ def jobs_on_disk(path: str) -> int:
 
 
 def measure(target: str, args: argparse.Namespace, run: int) -> dict[str, Any]:
+    keys = target == "vts+keys"
+    is_vts = target.startswith("vts")
+    env = dict(args.vts_env) | (KEYS_ENV if keys else {})
     server = (
-        Server.vts(workers=False, extra_env=dict(args.vts_env), traced=args.trace)
-        if target == "vts"
+        Server.vts(workers=False, extra_env=env, traced=args.trace)
+        if is_vts
         else Server.trivial()
     )
     with server:
+        auth = tenant_key(server) if keys else {}
         command = [
             args.wrk,
             f"-t{args.threads}",
@@ -87,24 +102,25 @@ def measure(target: str, args: argparse.Namespace, run: int) -> dict[str, Any]:
             "--latency",
             "-s",
             str(HERE / "post_translate.lua"),
+            *[f"--header={name}: {value}" for name, value in auth.items()],
             f"{server.url}/translate",
         ]
         profile = (
-            f"{args.profile}-{run}.txt" if target == "vts" and args.profile else None
+            f"{args.profile}-{target}-{run}.txt" if is_vts and args.profile else None
         )
         cpu = server.cpu_seconds()
         with profiled(server.pid, profile):
             done = subprocess.run(command, capture_output=True, text=True, check=True)
         result = parse_wrk(done.stdout)
         result.update(target=target, run=run, server_cpu=server.cpu_seconds() - cpu)
-        if target == "vts":
+        if is_vts:
             result["metric_jobs"] = jobs_in_metrics(server)
             server.stop()
             assert server.database_path is not None
             result["disk_jobs"] = jobs_on_disk(server.database_path)
             if args.trace:
                 assert server.trace_path is not None
-                print(f"\nvts run {run}: inside the server (traced)")
+                print(f"\n{target} run {run}: inside the server (traced)")
                 print_run_stats(read_trace(server.trace_path), [])
                 print()
     return result
@@ -126,6 +142,11 @@ def main() -> None:
         help="run vts with timing probes (benchmarks/_traced_vts.py): commit sizes "
         "and times, cache flushes, event-loop lag",
     )
+    parser.add_argument(
+        "--auth",
+        action="store_true",
+        help="also run vts with VTS_AUTH=keys (wrk sends a tenant key)",
+    )
     add_vts_env_option(parser)
     args = parser.parse_args()
     if shutil.which(args.wrk) is None:
@@ -136,10 +157,10 @@ def main() -> None:
     )
     results = []
     for run in range(1, args.repeat + 1):
-        for target in ("trivial", "vts"):
+        for target in targets(run, args.auth):
             result = measure(target, args, run)
             print(
-                f"  {target:7} run {run}: {result['rps']:,.0f} requests/s", flush=True
+                f"  {target:8} run {run}: {result['rps']:,.0f} requests/s", flush=True
             )
             results.append(result)
     print()
@@ -188,18 +209,12 @@ def main() -> None:
                 "met" if met else "not met",
             ]
         )
-        durability.append(
-            [
-                run,
-                vts["ok"],
-                vts["metric_jobs"],
-                vts["disk_jobs"],
-                vts["disk_jobs"] - vts["ok"],
-                "ok"
-                if 0 <= vts["disk_jobs"] - vts["ok"] <= args.connections
-                else "LOST",
-            ]
-        )
+    for r in results:
+        if r["target"].startswith("vts"):
+            gap = r["disk_jobs"] - r["ok"]
+            durable = "ok" if 0 <= gap <= args.connections else "LOST"
+            counts = [r["ok"], r["metric_jobs"], r["disk_jobs"], gap]
+            durability.append([r["target"], r["run"], *counts, durable])
     print_table(
         [
             "run",
@@ -219,6 +234,7 @@ def main() -> None:
     # `connections` more jobs than 2xx responses counted, never fewer.
     print_table(
         [
+            "target",
             "run",
             "2xx counted by wrk",
             "vts_jobs metric",
@@ -227,6 +243,44 @@ def main() -> None:
             "durable",
         ],
         durability,
+    )
+    if args.auth:
+        _print_auth_cost(results, args.repeat)
+
+
+def _print_auth_cost(results: list[dict[str, Any]], runs: int) -> None:
+    """Keys on against keys off, run by run (each pair ran back to back)."""
+    rows = []
+    for run in range(1, runs + 1):
+        pair = {r["target"]: r for r in results if r["run"] == run}
+        off, on = pair["vts"], pair["vts+keys"]
+        cost = 1 - on["rps"] / off["rps"] if off["rps"] else 0.0
+        cpu = [r["server_cpu"] / max(r["requests"], 1) * 1e6 for r in (off, on)]
+        rows.append(
+            [
+                run,
+                off["rps"],
+                on["rps"],
+                f"{on['rps'] / off['rps']:.3f}" if off["rps"] else "n/a",
+                f"{cost:+.1%}",
+                f"{off['p99']:.1f} / {on['p99']:.1f}",
+                f"{cpu[1] - cpu[0]:+.0f}",
+                "met" if cost <= GOAL_AUTH_COST else "not met",
+            ]
+        )
+    print()
+    print_table(
+        [
+            "run",
+            "keys off requests/s",
+            "keys on requests/s",
+            "on / off",
+            "cost",
+            "p99 ms off / on",
+            "server CPU µs/request",
+            f"goal <= {GOAL_AUTH_COST:.0%}",
+        ],
+        rows,
     )
 
 
