@@ -82,7 +82,10 @@ async def test_a_batch_rolled_back_to_break_a_deadlock_runs_again(
 
         _, renewed = await asyncio.wait_for(batch, 30)
         assert renewed == {Y}
-        assert await _deadlocks(other) == before + 1
+        # At least the one deadlock this test built; on a loaded machine the rerun
+        # batch has also met Postgres's deadlock check once more (seen in CI), and
+        # must still land.
+        assert await _deadlocks(other) >= before + 1
     finally:
         await other.close()
     assert (await store.get(X, tenant=None)).status is JobStatus.CANCELLED
