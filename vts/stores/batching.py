@@ -22,10 +22,21 @@ class _Op:
     error: BaseException | None = attrs.field(default=None, init=False)
 
 
+def scoped_key(tenant: str, key: str) -> str:
+    """The stored Idempotency-Key: scoped to its tenant (names have no colon)."""
+    return f"{tenant}:{key}"
+
+
 @attrs.define(eq=False)
 class CreateOp(_Op):
     job: Job
     idempotency: IdempotencyClaim | None
+
+    @property
+    def scoped_key(self) -> str | None:
+        """The stored Idempotency-Key of this create, if it has one."""
+        idem = self.idempotency
+        return None if idem is None else scoped_key(self.job.tenant, idem.key)
 
 
 @attrs.define(eq=False)

@@ -30,6 +30,7 @@ from vts.stores.batching import (
     RenewOp,
     UpdateOp,
     WriteBatcher,
+    scoped_key,
 )
 from vts.stores.cursors import decode_cursor, encode_cursor
 from vts.stores.postgres_claims import FAIR_CLAIM_SQL
@@ -89,17 +90,11 @@ def _columns(job: Job, idem: IdempotencyClaim | None = None) -> tuple[Any, ...]:
         job.lease_expires_at,
         job.completed_at,
         job.lease_losses,
-        f"{job.tenant}:{idem.key}" if idem else None,
+        scoped_key(job.tenant, idem.key) if idem else None,
         idem.fingerprint if idem else None,
         job_to_record(job).decode(),
         job.tenant,
     )
-
-
-def _scoped_key(op: CreateOp) -> str | None:
-    """The stored Idempotency-Key: scoped to the job's tenant (names have no colon)."""
-    idem = op.idempotency
-    return None if idem is None else f"{op.job.tenant}:{idem.key}"
 
 
 def _update_args(pairs: Sequence[tuple[Job, int]]) -> list[list[Any]]:
@@ -260,7 +255,7 @@ class PostgresJobStore(PostgresKeys, BatchedWrites):
         rows = []
         for op in ops:
             idem = op.idempotency
-            key = _scoped_key(op)
+            key = op.scoped_key
             if key is not None and key in pending:
                 # The same key twice in one batch: settle it after the first lands.
                 continue
@@ -280,7 +275,7 @@ class PostgresJobStore(PostgresKeys, BatchedWrites):
         keys = [
             key
             for o in ops
-            if (key := _scoped_key(o)) is not None and o.job.job_id not in inserted
+            if (key := o.scoped_key) is not None and o.job.job_id not in inserted
         ]
         known: dict[str, tuple[str, Job]] = {}
         if keys:
@@ -297,7 +292,7 @@ class PostgresJobStore(PostgresKeys, BatchedWrites):
             if op.job.job_id in inserted:
                 op.result = (op.job, True)
                 continue
-            key = _scoped_key(op)
+            key = op.scoped_key
             assert op.idempotency is not None and key is not None
             fingerprint, existing = known[key]
             if fingerprint == op.idempotency.fingerprint:

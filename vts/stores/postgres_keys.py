@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from vts.apikeys import ApiKey, Tenant
+from vts.stores.batching import scoped_key
 
 if TYPE_CHECKING:
     import asyncpg
@@ -162,6 +163,6 @@ class PostgresKeys:
     async def has_idempotency_key(self, tenant: str, key: str) -> bool:
         async with self._errors():
             found = await self.pool.fetchval(
-                "SELECT 1 FROM jobs WHERE idempotency_key = $1", f"{tenant}:{key}"
+                "SELECT 1 FROM jobs WHERE idempotency_key = $1", scoped_key(tenant, key)
             )
         return found is not None

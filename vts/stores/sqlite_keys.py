@@ -11,6 +11,7 @@ import aiosqlite
 
 from vts.apikeys import ApiKey, Tenant
 from vts.codec import epoch
+from vts.stores.batching import scoped_key
 
 T = TypeVar("T")
 _KEY_COLUMNS = (
@@ -195,6 +196,6 @@ class SqliteKeys:
 
     async def has_idempotency_key(self, tenant: str, key: str) -> bool:
         rows = await self._read(
-            "SELECT 1 FROM jobs WHERE idempotency_key = ?", f"{tenant}:{key}"
+            "SELECT 1 FROM jobs WHERE idempotency_key = ?", scoped_key(tenant, key)
         )
         return bool(rows)

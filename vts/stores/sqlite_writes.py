@@ -10,7 +10,15 @@ from vts.codec import epoch, job_from_record, job_to_record, record_time
 from vts.domain import Job, JobStatus
 from vts.errors import IdempotencyKeyReusedError, JobNotFoundError, VersionConflictError
 from vts.ports import IdempotencyClaim
-from vts.stores.batching import ClaimOp, CreateOp, Op, PurgeOp, RenewOp, UpdateOp
+from vts.stores.batching import (
+    ClaimOp,
+    CreateOp,
+    Op,
+    PurgeOp,
+    RenewOp,
+    UpdateOp,
+    scoped_key,
+)
 
 # The queries that pick jobs by state name their index (INDEXED BY): without ANALYZE
 # statistics SQLite prefers jobs_status and sorts every job in that state, which
@@ -46,11 +54,6 @@ _JOB_COLUMNS = (
 )
 
 
-def scoped_key(job: Job, idem: IdempotencyClaim) -> str:
-    """The stored Idempotency-Key: scoped to the job's tenant (names have no colon)."""
-    return f"{job.tenant}:{idem.key}"
-
-
 def _row(job: Job, idem: IdempotencyClaim | None = None) -> tuple[Any, ...]:
     return (
         job.job_id,
@@ -61,7 +64,7 @@ def _row(job: Job, idem: IdempotencyClaim | None = None) -> tuple[Any, ...]:
         epoch(job.lease_expires_at),
         epoch(job.completed_at),
         job.lease_losses,
-        scoped_key(job, idem) if idem else None,
+        scoped_key(job.tenant, idem.key) if idem else None,
         idem.fingerprint if idem else None,
         job_to_record(job),
         job.tenant,
@@ -106,7 +109,7 @@ def write_batch(conn: sqlite3.Connection, ops: list[Op]) -> None:
 def _apply_creates(conn: sqlite3.Connection, ops: list[CreateOp]) -> None:
     if not ops:
         return
-    keys = [scoped_key(o.job, o.idempotency) for o in ops if o.idempotency]
+    keys = [o.scoped_key for o in ops if o.scoped_key is not None]
     known: dict[str, tuple[str, Job]] = {}
     if keys:
         marks = ",".join("?" * len(keys))
@@ -119,7 +122,7 @@ def _apply_creates(conn: sqlite3.Connection, ops: list[CreateOp]) -> None:
     rows_to_insert = []
     for op in ops:
         idem = op.idempotency
-        key = scoped_key(op.job, idem) if idem is not None else None
+        key = op.scoped_key
         if idem is not None and key in known:
             fingerprint, existing = known[key]
             if fingerprint == idem.fingerprint:
