@@ -144,7 +144,9 @@ class WatchHub:
             await self._connect_and_serve()
         except Exception as exc:  # a bug must not leave waits hanging forever
             log.exception("WebSocket %s: watching failed", self._url)
-            reason = f"watching failed: {exc!r}"
+            # Not repr(exc): an aiohttp ClientResponseError's repr shows its request's
+            # headers, the Authorization header (the API key) among them.
+            reason = f"watching failed: {type(exc).__name__}: {exc}"
             self._end_all(functools.partial(TransportError, reason))
 
     async def _connect_and_serve(self) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 import kopf
 
 from vts_operator.mapping import GROUP
-from vts_operator.tenancy import is_tenant, parse_tenant_map, tenant_for
+from vts_operator.tenancy import TENANT_RULE, is_tenant, parse_tenant_map, tenant_for
 
 FINALIZER = f"{GROUP}/operator"
 """Kept on every TranslationJob until its vts job is cancelled (or given up on)."""
@@ -96,8 +96,7 @@ def _tenant(environ: Mapping[str, str]) -> str | None:
     tenant = environ.get("VTS_OPERATOR_TENANT", "").strip()
     if tenant and not is_tenant(tenant):
         raise ConfigError(
-            f"VTS_OPERATOR_TENANT: {tenant!r} is not a tenant name (lowercase "
-            "letters, digits and '-', starting with a letter or digit, at most 63)"
+            f"VTS_OPERATOR_TENANT: {tenant!r} is not a tenant name ({TENANT_RULE})"
         )
     return tenant or None
 

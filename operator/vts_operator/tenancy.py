@@ -15,6 +15,11 @@ from vts_operator.mapping import SpecError
 TENANT = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
 """vts tenant names. Every Kubernetes namespace name (a DNS label) is one."""
 
+TENANT_RULE = (
+    "lowercase letters, digits and '-', starting with a letter or digit, at most 63"
+)
+"""What TENANT allows, for the messages that refuse a name."""
+
 DEFAULT_TENANT = "default"
 """The tenant of a resource without a namespace (the CRD is namespaced, so none)."""
 
@@ -33,10 +38,7 @@ def parse_tenant_map(text: str) -> dict[str, str]:
     for entry in filter(None, (part.strip() for part in text.split(","))):
         namespace, equals, tenant = (side.strip() for side in entry.partition("="))
         if not equals or not is_tenant(namespace) or not is_tenant(tenant):
-            raise ValueError(
-                f"{entry!r} is not namespace=tenant (lowercase letters, digits "
-                "and '-', starting with a letter or digit, at most 63)"
-            )
+            raise ValueError(f"{entry!r} is not namespace=tenant ({TENANT_RULE})")
         if namespace in mapping:
             raise ValueError(f"namespace {namespace!r} is mapped twice")
         mapping[namespace] = tenant

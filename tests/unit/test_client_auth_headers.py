@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 
+import aiohttp
 import pytest
-from translation_client import TranslationClient, __version__
+from multidict import CIMultiDict, CIMultiDictProxy
+from translation_client import TranslationClient, TransportError, __version__
 from translation_client._auth import (
     USER_AGENT,
     Secret,
     default_headers,
     resolve_api_key,
 )
+from translation_client._watch import WatchHub
+from yarl import URL
 
 KEY = "vts_abc123_" + "x" * 43
 
@@ -61,3 +66,31 @@ def test_client_repr_never_shows_the_key(monkeypatch: pytest.MonkeyPatch) -> Non
     assert repr(client) == "<TranslationClient 'http://127.0.0.1:1'>"
     assert KEY not in repr(vars(client)) and KEY not in repr(vars(client._http))
     assert KEY not in f"{Secret(KEY)} {Secret(KEY)!r}"
+
+
+async def test_client_watch_that_crashes_never_quotes_the_request_headers() -> None:
+    url = URL("http://127.0.0.1:1/ws/jobs")
+    sent = CIMultiDictProxy(CIMultiDict({"Authorization": f"Bearer {KEY}"}))
+    info = aiohttp.RequestInfo(url, "GET", sent, url)
+    crash = aiohttp.ClientResponseError(info, (), status=500, message="boom")
+    assert KEY in repr(crash)  # what the hub must not pass on
+
+    hub = WatchHub(
+        aiohttp.ClientSession,
+        str(url),
+        heartbeat=5,
+        max_retries=0,
+        retry_delay=0,
+        connect_timeout=1,
+    )
+
+    async def crashing() -> None:
+        raise crash
+
+    hub._connect_and_serve = crashing  # type: ignore[method-assign]
+    sub = hub.subscribe("job-1")
+    ended = await asyncio.wait_for(sub.get(), 10)
+    assert isinstance(ended, TransportError)
+    assert KEY not in str(ended) and KEY not in repr(ended)
+    assert "ClientResponseError" in str(ended) and "boom" in str(ended)
+    await hub.close()

@@ -313,7 +313,7 @@ Env entries that bring the keys vts itself reads, from Secrets (never from a Con
 
 {{/*
 VTS_API_KEY for a client of vts (the operator, the helm test pod), when auth is on.
-Call with (dict "root" $ "name" <secret> "key" <key>).
+Call with (dict "name" <secret> "key" <key>).
 */}}
 {{- define "vts.apiKeyEnv" -}}
 - name: VTS_API_KEY
