@@ -101,12 +101,13 @@ class VtsServer(web.Server):
         self._app_handler = handler
         super().__init__(self._handle, loop=loop, **kwargs)
         self._protocol_loop = loop or asyncio.get_running_loop()
+        # RequestHandler's options, keepalive_timeout among them (create_app's
+        # handler_args): for the protocols __call__ makes.
         self._protocol_kwargs = {
             name: value
             for name, value in kwargs.items()
             if name not in _SERVER_PARAMETERS
         }
-        self._protocol_kwargs["keepalive_timeout"] = settings.keepalive_timeout
         self.settings = settings
         self.metrics = metrics
         self.rejection = _rejection(settings.max_connections)
