@@ -31,6 +31,20 @@ def _setting(
     )
 
 
+def _secret(env: str, min_length: int) -> Any:
+    """An optional secret: kept out of the repr, shown as <hidden> in an error."""
+    return attrs.field(
+        default=None,
+        repr=False,
+        metadata={
+            "env": env,
+            "accepted": f"a secret of at least {min_length} characters",
+            "check": lambda v: v is None or len(v) >= min_length,
+            "secret": True,
+        },
+    )
+
+
 @attrs.frozen
 class Settings:
     """Everything vts reads at start-up. Each field: its variable, its default."""
@@ -144,28 +158,10 @@ class Settings:
     )
     """VTS_AUTH: `keys` (an API key on every request but the public ones), `none`
     (every request an admin of tenant `default`), or `auto`: none on loopback only."""
-    admin_key: str | None = attrs.field(
-        default=None,
-        repr=False,
-        metadata={
-            "env": "VTS_ADMIN_KEY",
-            "accepted": "a secret of at least 32 characters",
-            "check": lambda v: v is None or len(v) >= 32,
-            "secret": True,
-        },
-    )
+    admin_key: str | None = _secret("VTS_ADMIN_KEY", 32)
     """VTS_ADMIN_KEY: a bootstrap bearer token with the admin scope (unset). Secret:
     never logged, never shown in a repr."""
-    metrics_key: str | None = attrs.field(
-        default=None,
-        repr=False,
-        metadata={
-            "env": "VTS_METRICS_KEY",
-            "accepted": "a secret of at least 16 characters",
-            "check": lambda v: v is None or len(v) >= 16,
-            "secret": True,
-        },
-    )
+    metrics_key: str | None = _secret("VTS_METRICS_KEY", 16)
     """VTS_METRICS_KEY: when set, GET /metrics needs it as a bearer token (unset:
     /metrics is public). Secret."""
     tenant_max_active_jobs: int = _setting(
@@ -218,7 +214,7 @@ def _structure_one(field: attrs.Attribute[Any], raw: object) -> Any:
         return str(raw).strip().upper()
     if field.name == "auth":
         return str(raw).strip().lower()
-    if field.name in ("admin_key", "metrics_key"):
+    if field.metadata.get("secret"):
         return None if raw == "" else str(raw)
     if field.name in _DURATIONS:
         return parse_duration(raw)
