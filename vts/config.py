@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, get_type_hints
 
 import attrs
 import cattrs
@@ -220,9 +220,9 @@ def _structure_one(field: attrs.Attribute[Any], raw: object) -> Any:
         return parse_duration(raw)
     if _FIELD_TYPES[field.name] is bool:
         return parse_bool(raw)
-    if isinstance(raw, str) and field.type in (int, "int"):
+    if isinstance(raw, str) and _FIELD_TYPES[field.name] is int:
         return int(raw.strip())
-    if isinstance(raw, str) and field.type in (float, "float"):
+    if isinstance(raw, str) and _FIELD_TYPES[field.name] is float:
         value = float(raw.strip())
         if value != value:  # NaN
             raise ValueError(raw)
@@ -230,32 +230,8 @@ def _structure_one(field: attrs.Attribute[Any], raw: object) -> Any:
     return _converter.structure(raw, _FIELD_TYPES[field.name])
 
 
-_FIELD_TYPES: dict[str, Any] = {
-    "host": str,
-    "port": int,
-    "database_url": str,
-    "redis_url": str,
-    "processor": str,
-    "concurrency": int,
-    "max_attempts": int,
-    "max_lease_losses": int,
-    "lease_seconds": float,
-    "shutdown_grace": float,
-    "retention": float,
-    "request_timeout": float,
-    "keepalive_timeout": float,
-    "max_connections": int,
-    "allow_private_urls": bool,
-    "sim_duration": SimDuration,
-    "sim_error_rate": float,
-    "sim_seed": int | None,
-    "auth": str,
-    "admin_key": str | None,
-    "metrics_key": str | None,
-    "tenant_max_active_jobs": int,
-    "tenant_requests_per_second": float,
-    "log_level": str,
-}
+# Each field's annotation, evaluated (this module postpones annotations).
+_FIELD_TYPES: dict[str, Any] = get_type_hints(Settings)
 
 _DURATIONS = {"retention", "request_timeout", "keepalive_timeout"}
 
