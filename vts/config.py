@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, get_type_hints
 
 import attrs
 import cattrs
@@ -28,6 +28,20 @@ def _setting(
     return attrs.field(
         default=default,
         metadata={"env": env, "accepted": accepted, "check": check},
+    )
+
+
+def _secret(env: str, min_length: int) -> Any:
+    """An optional secret: kept out of the repr, shown as <hidden> in an error."""
+    return attrs.field(
+        default=None,
+        repr=False,
+        metadata={
+            "env": env,
+            "accepted": f"a secret of at least {min_length} characters",
+            "check": lambda v: v is None or len(v) >= min_length,
+            "secret": True,
+        },
     )
 
 
@@ -144,28 +158,10 @@ class Settings:
     )
     """VTS_AUTH: `keys` (an API key on every request but the public ones), `none`
     (every request an admin of tenant `default`), or `auto`: none on loopback only."""
-    admin_key: str | None = attrs.field(
-        default=None,
-        repr=False,
-        metadata={
-            "env": "VTS_ADMIN_KEY",
-            "accepted": "a secret of at least 32 characters",
-            "check": lambda v: v is None or len(v) >= 32,
-            "secret": True,
-        },
-    )
+    admin_key: str | None = _secret("VTS_ADMIN_KEY", 32)
     """VTS_ADMIN_KEY: a bootstrap bearer token with the admin scope (unset). Secret:
     never logged, never shown in a repr."""
-    metrics_key: str | None = attrs.field(
-        default=None,
-        repr=False,
-        metadata={
-            "env": "VTS_METRICS_KEY",
-            "accepted": "a secret of at least 16 characters",
-            "check": lambda v: v is None or len(v) >= 16,
-            "secret": True,
-        },
-    )
+    metrics_key: str | None = _secret("VTS_METRICS_KEY", 16)
     """VTS_METRICS_KEY: when set, GET /metrics needs it as a bearer token (unset:
     /metrics is public). Secret."""
     tenant_max_active_jobs: int = _setting(
@@ -218,15 +214,15 @@ def _structure_one(field: attrs.Attribute[Any], raw: object) -> Any:
         return str(raw).strip().upper()
     if field.name == "auth":
         return str(raw).strip().lower()
-    if field.name in ("admin_key", "metrics_key"):
+    if field.metadata.get("secret"):
         return None if raw == "" else str(raw)
     if field.name in _DURATIONS:
         return parse_duration(raw)
     if _FIELD_TYPES[field.name] is bool:
         return parse_bool(raw)
-    if isinstance(raw, str) and field.type in (int, "int"):
+    if isinstance(raw, str) and _FIELD_TYPES[field.name] is int:
         return int(raw.strip())
-    if isinstance(raw, str) and field.type in (float, "float"):
+    if isinstance(raw, str) and _FIELD_TYPES[field.name] is float:
         value = float(raw.strip())
         if value != value:  # NaN
             raise ValueError(raw)
@@ -234,32 +230,8 @@ def _structure_one(field: attrs.Attribute[Any], raw: object) -> Any:
     return _converter.structure(raw, _FIELD_TYPES[field.name])
 
 
-_FIELD_TYPES: dict[str, Any] = {
-    "host": str,
-    "port": int,
-    "database_url": str,
-    "redis_url": str,
-    "processor": str,
-    "concurrency": int,
-    "max_attempts": int,
-    "max_lease_losses": int,
-    "lease_seconds": float,
-    "shutdown_grace": float,
-    "retention": float,
-    "request_timeout": float,
-    "keepalive_timeout": float,
-    "max_connections": int,
-    "allow_private_urls": bool,
-    "sim_duration": SimDuration,
-    "sim_error_rate": float,
-    "sim_seed": int | None,
-    "auth": str,
-    "admin_key": str | None,
-    "metrics_key": str | None,
-    "tenant_max_active_jobs": int,
-    "tenant_requests_per_second": float,
-    "log_level": str,
-}
+# Each field's annotation, evaluated (this module postpones annotations).
+_FIELD_TYPES: dict[str, Any] = get_type_hints(Settings)
 
 _DURATIONS = {"retention", "request_timeout", "keepalive_timeout"}
 

@@ -25,7 +25,7 @@ import collections
 import inspect
 import logging
 import time
-from typing import Any
+from typing import Any, cast
 
 from aiohttp import web
 
@@ -101,12 +101,13 @@ class VtsServer(web.Server):
         self._app_handler = handler
         super().__init__(self._handle, loop=loop, **kwargs)
         self._protocol_loop = loop or asyncio.get_running_loop()
+        # RequestHandler's options, keepalive_timeout among them (create_app's
+        # handler_args): for the protocols __call__ makes.
         self._protocol_kwargs = {
             name: value
             for name, value in kwargs.items()
             if name not in _SERVER_PARAMETERS
         }
-        self._protocol_kwargs["keepalive_timeout"] = settings.keepalive_timeout
         self.settings = settings
         self.metrics = metrics
         self.rejection = _rejection(settings.max_connections)
@@ -131,11 +132,10 @@ class VtsServer(web.Server):
         )
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
-        protocol = request.protocol
-        guarded = protocol if isinstance(protocol, GuardedRequestHandler) else None
-        reserve = guarded is not None and guarded in self._open[True]
-        if guarded is not None:
-            guarded.request_started(request)
+        # Every protocol of this server is one __call__ made.
+        guarded = cast(GuardedRequestHandler, request.protocol)
+        reserve = guarded in self._open[True]
+        guarded.request_started(request)
         try:
             if reserve and not _is_probe(request):
                 self.metrics.http_connections_dropped.labels("over_limit").inc()
@@ -149,8 +149,7 @@ class VtsServer(web.Server):
             else:
                 response = await self._app_handler(request)  # type: ignore[arg-type]
         finally:
-            if guarded is not None:
-                guarded.request_done()
+            guarded.request_done()
         if reserve or self.settings.keepalive_timeout == 0:
             response.force_close()  # "Connection: close"
         return response

@@ -32,10 +32,10 @@ async def request_metrics_middleware(
         status = exc.status
         raise
     finally:
-        # A client that hung up before its answer was sent is no server error: 499.
-        if client_gone(request):
-            status = CLIENT_CLOSED_REQUEST
         if not request.path.startswith("/ws/"):
+            # A client that hung up before its answer was sent is no server error.
+            if client_gone(request):
+                status = CLIENT_CLOSED_REQUEST
             metrics.observe_request(
                 request.method,
                 _route(request),

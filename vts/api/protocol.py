@@ -8,7 +8,7 @@ import logging
 from typing import TYPE_CHECKING, Any, cast
 
 from aiohttp import StreamReader, web
-from aiohttp.http_exceptions import LineTooLong
+from aiohttp.http_exceptions import InvalidHeader, LineTooLong
 
 from vts.api.problems import BodyTimeoutError, problem_response
 
@@ -105,7 +105,11 @@ class GuardedRequestHandler(web.RequestHandler):
         problem+json and logged at debug, without a traceback."""
         if status >= 500:
             return super().handle_error(request, status, exc, message)
-        reason = (message or str(exc) or "?").strip().splitlines()[0].rstrip(":")
+        if isinstance(exc, InvalidHeader):
+            # Its text quotes the header, perhaps an Authorization one: not repeated.
+            reason = "invalid HTTP header"
+        else:
+            reason = (message or str(exc) or "?").strip().splitlines()[0].rstrip(":")
         log.debug("unparseable request from %s: %s", request.remote, reason)
         if request.writer.output_size > 0:  # as aiohttp: too late for an answer
             raise ConnectionError("cannot answer: a response was already sent")
