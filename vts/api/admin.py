@@ -10,11 +10,11 @@ from aiohttp import web
 
 from vts.api.auth import listing_tenant
 from vts.api.validation import parse_json_object, require_json
-from vts.apikeys import KEY_ID, ApiKey, Tenant, is_tenant_name
+from vts.apikeys import KEY_ID, TENANT_RULE, ApiKey, Tenant, is_tenant_name
 from vts.codec import format_time
 from vts.config_values import parse_duration
 from vts.errors import KeyNotFoundError, StoreUnavailableError, ValidationError
-from vts.keyring import TENANT_RULE, check_key_request, default_tenant, issue_key
+from vts.keyring import check_key_request, default_tenant, issue_key
 from vts.keys import settings_key, store_key
 from vts.ports import KeyStore
 from vts.service import utcnow
