@@ -17,7 +17,9 @@ SCOPES = ("jobs:read", "jobs:write", "dlq", "admin")
 """jobs:read (get, list, watch), jobs:write (create, cancel), dlq (list and replay
 dead letters), admin (everything, every tenant, key and tenant management)."""
 ADMIN = "admin"
-TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+TENANT_PATTERN = "^[a-z0-9][a-z0-9-]{0,62}$"
+TENANT_NAME = re.compile(TENANT_PATTERN)
+TENANT_RULE = f"must be a tenant name: {TENANT_PATTERN[1:-1]}"
 KEY_ID = re.compile(r"^[0-9a-f]{12}$")
 KEY_PREFIX = "vts"
 

@@ -7,11 +7,11 @@ import sys
 from datetime import UTC, datetime
 
 from vts import registry
-from vts.apikeys import SCOPES, ApiKey
+from vts.apikeys import KEY_ID, SCOPES, ApiKey
 from vts.codec import format_time
 from vts.config import Settings
 from vts.config_values import parse_duration
-from vts.errors import ValidationError
+from vts.errors import KeyNotFoundError, ValidationError
 from vts.keyring import check_key_request, issue_key
 from vts.ports import KeyStore
 
@@ -54,6 +54,9 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             for key in await store.list_keys(args.tenant):
                 print(_row(key))
             return 0
+        if not KEY_ID.match(args.key_id):  # perhaps a whole key: never echoed
+            print(f"vts: {KeyNotFoundError(None).message}", file=sys.stderr)
+            return 1
         revoked = await store.revoke_key(args.key_id, datetime.now(UTC))
         if revoked is None:
             print(f"vts: no API key with id {args.key_id!r}", file=sys.stderr)

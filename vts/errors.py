@@ -193,9 +193,16 @@ class KeyNotFoundError(VtsError):
 
     code = "key-not-found"
 
-    def __init__(self, key_id: str) -> None:
+    def __init__(self, key_id: str | None) -> None:
+        """`key_id` None: what was asked for is not a key id, and may be a whole key
+        (its secret too), so the message does not repeat it."""
         self.key_id = key_id
-        super().__init__(f"no API key with id {key_id}")
+        if key_id is None:
+            super().__init__(
+                "no API key has that id: an id is the 12 hex digits after vts_"
+            )
+        else:
+            super().__init__(f"no API key with id {key_id}")
 
 
 class ConflictError(VtsError):

@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from vts.apikeys import SCOPES, ApiKey, Tenant, is_tenant_name, new_key
+from vts.apikeys import SCOPES, TENANT_RULE, ApiKey, Tenant, is_tenant_name, new_key
 from vts.config import Settings
 from vts.errors import ValidationError
 from vts.ports import KeyStore
 
 MAX_KEY_LIFETIME = 10 * 365 * 86400.0
-TENANT_RULE = "must be a tenant name: [a-z0-9][a-z0-9-]{0,62}"
 
 
 def check_key_request(

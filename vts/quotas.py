@@ -75,24 +75,30 @@ class Quotas:
         self._limits: dict[str, tuple[float, Limits]] = {}
         self._buckets: dict[str, _Bucket] = {}
         self._active: dict[str, _Active] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._locks: dict[str, asyncio.Lock] = {}  # counting active jobs
+        self._reading: dict[str, asyncio.Lock] = {}  # reading limits
 
     async def limits(self, tenant: str) -> Limits:
         """The tenant's quotas (the defaults if it has no row), cached LIMITS_TTL."""
         cached = self._limits.get(tenant)
-        now = self._clock()
-        if cached is not None and now - cached[0] < LIMITS_TTL:
-            return cached[1]
-        limits = self.defaults if cached is None else cached[1]
-        if self._keys is not None:
-            try:
-                row = await self._keys.get_tenant(tenant)
-            except UnavailableError as exc:  # serve on with what was known
-                log.warning("cannot read tenant %s's quotas: %s", tenant, exc)
-            else:
-                if row is not None:
-                    limits = Limits(row.max_active_jobs, row.requests_per_second)
-        _bounded(self._limits)[tenant] = (now, limits)
+        if cached is not None and self._clock() - cached[0] < LIMITS_TTL:
+            return cached[1]  # every request's path: no lock, no await
+        lock = _bounded(self._reading).setdefault(tenant, asyncio.Lock())
+        async with lock:  # one read per tenant at a time, however many wait
+            cached = self._limits.get(tenant)
+            now = self._clock()
+            if cached is not None and now - cached[0] < LIMITS_TTL:
+                return cached[1]  # read while this request waited
+            limits = self.defaults if cached is None else cached[1]
+            if self._keys is not None:
+                try:
+                    row = await self._keys.get_tenant(tenant)
+                except UnavailableError as exc:  # serve on with what was known
+                    log.warning("cannot read tenant %s's quotas: %s", tenant, exc)
+                else:
+                    if row is not None:
+                        limits = Limits(row.max_active_jobs, row.requests_per_second)
+            _bounded(self._limits)[tenant] = (now, limits)
         return limits
 
     def take_request(self, tenant: str, limits: Limits) -> None:

@@ -52,6 +52,9 @@ def test_keys_cli_creates_lists_and_revokes(tmp_path: Path) -> None:
     assert "revoked" in vts_keys(tmp_path, "list").stdout.split("\t")[3]
     unknown = vts_keys(tmp_path, "revoke", "0123456789ab")
     assert unknown.returncode == 1 and "no API key" in unknown.stderr
+    whole = vts_keys(tmp_path, "revoke", token)  # a whole key, not its id
+    assert whole.returncode == 1 and "no API key" in whole.stderr
+    assert token.split("_", 2)[2] not in whole.stderr + whole.stdout
     bad = vts_keys(tmp_path, "create", "--tenant", "Bad Name", "--scope", "dlq")
     assert bad.returncode == 2 and "tenant" in bad.stderr
 

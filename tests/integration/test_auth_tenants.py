@@ -237,6 +237,10 @@ async def test_a_revoked_key_is_refused_within_5_seconds(app_server: Any) -> Non
         "/admin/keys/0123456789ab", headers=bearer(ADMIN_KEY)
     ) as r:
         await client.problem(r, 404)
+    # A whole key where its id belongs: 404, and the detail does not repeat it.
+    async with client.delete(f"/admin/keys/{other}", headers=bearer(ADMIN_KEY)) as r:
+        problem = await client.problem(r, 404)
+        assert other.split("_", 2)[2] not in problem["detail"]
 
 
 async def test_key_use_is_recorded_in_batches_not_per_request(

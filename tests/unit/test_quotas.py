@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
 import pytest
 
 from vts.api.problems import rate_limit_headers
+from vts.apikeys import Tenant
 from vts.errors import RateLimitedError
 from vts.metrics import Metrics
-from vts.quotas import Limits, Quotas
+from vts.quotas import LIMITS_TTL, Limits, Quotas
 
 
 class Clock:
@@ -68,3 +73,30 @@ def test_a_refusal_names_the_policy_in_the_draft_syntax(
     headers = rate_limit_headers(refused.value)
     assert (headers["RateLimit-Policy"], headers["RateLimit"]) == (policy, limit)
     assert headers["Retry-After"] == limit.rsplit("=", 1)[1]
+
+
+class TenantReads:
+    """The one KeyStore method limits() uses, counting its calls."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    async def get_tenant(self, name: str) -> Tenant:
+        self.reads += 1
+        await asyncio.sleep(0.01)
+        return Tenant(name, 3, 7.0, datetime.now(UTC))
+
+
+async def test_concurrent_requests_read_a_tenants_limits_once_per_ttl() -> None:
+    clock = Clock()
+    store = TenantReads()
+    keys: Any = store
+    q = Quotas(keys, Limits(10, 0.0), Metrics(), clock=clock)
+    first = await asyncio.gather(*(q.limits("acme") for _ in range(50)))
+    assert first == [Limits(3, 7.0)] * 50
+    assert store.reads == 1
+    clock.now += LIMITS_TTL  # stale: the next burst reads once more
+    await asyncio.gather(*(q.limits("acme") for _ in range(50)))
+    assert store.reads == 2
+    await q.limits("globex")  # each tenant its own read
+    assert store.reads == 3

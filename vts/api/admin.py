@@ -10,11 +10,11 @@ from aiohttp import web
 
 from vts.api.auth import listing_tenant
 from vts.api.validation import parse_json_object, require_json
-from vts.apikeys import KEY_ID, ApiKey, Tenant, is_tenant_name
+from vts.apikeys import KEY_ID, TENANT_RULE, ApiKey, Tenant, is_tenant_name
 from vts.codec import format_time
 from vts.config_values import parse_duration
 from vts.errors import KeyNotFoundError, StoreUnavailableError, ValidationError
-from vts.keyring import TENANT_RULE, check_key_request, default_tenant, issue_key
+from vts.keyring import check_key_request, default_tenant, issue_key
 from vts.keys import settings_key, store_key
 from vts.ports import KeyStore
 from vts.service import utcnow
@@ -107,7 +107,7 @@ async def revoke_key(request: web.Request) -> web.Response:
     """DELETE /admin/keys/{key_id}: 204; every replica refuses the key within 5 s."""
     key_id = request.match_info["key_id"]
     if not KEY_ID.match(key_id):
-        raise KeyNotFoundError(key_id[:64])
+        raise KeyNotFoundError(None)  # perhaps a whole key: never echoed
     if await _keys(request).revoke_key(key_id, utcnow()) is None:
         raise KeyNotFoundError(key_id)
     return web.Response(status=204)

@@ -12,7 +12,13 @@ from aiohttp import hdrs, web
 
 from vts.api.problems import Handler
 from vts.api.validation import query_value
-from vts.apikeys import ADMIN, ANONYMOUS_ADMIN, Principal, is_tenant_name
+from vts.apikeys import (
+    ADMIN,
+    ANONYMOUS_ADMIN,
+    TENANT_RULE,
+    Principal,
+    is_tenant_name,
+)
 from vts.errors import AuthenticationError, PermissionDeniedError, ValidationError
 from vts.keys import authenticator_key, metrics_key, quotas_key, settings_key
 
@@ -116,9 +122,7 @@ def _named_tenant(raw: str | None, source: str) -> str | None:
     if raw is None:
         return None
     if not is_tenant_name(raw):
-        raise ValidationError(
-            errors={source: "must be a tenant name: [a-z0-9][a-z0-9-]{0,62}"}
-        )
+        raise ValidationError(errors={source: TENANT_RULE})
     return raw
 
 

@@ -7,9 +7,8 @@ from typing import Any
 from vts.api.admin import LIFETIME_PATTERN
 from vts.api.auth import PUBLIC_PATHS, TENANT_HEADER
 from vts.api.openapi_spec import JSON, Schema, nullable, obj, problem, ref
-from vts.apikeys import SCOPES
+from vts.apikeys import SCOPES, TENANT_PATTERN
 
-TENANT_PATTERN = "^[a-z0-9][a-z0-9-]{0,62}$"
 TIME = {"type": "string", "format": "date-time"}
 SECURITY_DESCRIPTION = """\
 An API key, `Authorization: Bearer vts_<id>_<secret>` (or VTS_ADMIN_KEY). On a WebSocket

@@ -8,36 +8,17 @@ from typing import TYPE_CHECKING, Any
 
 from vts.apikeys import ApiKey, Tenant
 from vts.stores.batching import scoped_key
+from vts.stores.key_rows import (
+    KEY_COLUMNS,
+    TENANT_COLUMNS,
+    key_from_row,
+    key_values,
+    tenant_from_row,
+    tenant_values,
+)
 
 if TYPE_CHECKING:
     import asyncpg
-
-_KEY_COLUMNS = (
-    "id, tenant, scopes, secret_hash, created_at, expires_at, revoked_at, last_used_at"
-)
-_TENANT_COLUMNS = "name, max_active_jobs, requests_per_second, created_at"
-
-
-def _key(row: Any) -> ApiKey:
-    return ApiKey(
-        id=row["id"],
-        tenant=row["tenant"],
-        scopes=frozenset(row["scopes"].split()),
-        secret_hash=row["secret_hash"],
-        created_at=row["created_at"],
-        expires_at=row["expires_at"],
-        revoked_at=row["revoked_at"],
-        last_used_at=row["last_used_at"],
-    )
-
-
-def _tenant(row: Any) -> Tenant:
-    return Tenant(
-        row["name"],
-        row["max_active_jobs"],
-        row["requests_per_second"],
-        row["created_at"],
-    )
 
 
 class PostgresKeys:
@@ -54,51 +35,41 @@ class PostgresKeys:
     async def create_key(self, key: ApiKey, tenant: Tenant) -> None:
         async with self._errors(), self.pool.acquire() as conn, conn.transaction():
             await conn.execute(
-                f"INSERT INTO tenants ({_TENANT_COLUMNS}) VALUES ($1, $2, $3, $4)"
+                f"INSERT INTO tenants ({TENANT_COLUMNS}) VALUES ($1, $2, $3, $4)"
                 " ON CONFLICT (name) DO NOTHING",
-                tenant.name,
-                tenant.max_active_jobs,
-                tenant.requests_per_second,
-                tenant.created_at,
+                *tenant_values(tenant),
             )
             await conn.execute(
-                f"INSERT INTO api_keys ({_KEY_COLUMNS})"
+                f"INSERT INTO api_keys ({KEY_COLUMNS})"
                 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                key.id,
-                key.tenant,
-                " ".join(sorted(key.scopes)),
-                key.secret_hash,
-                key.created_at,
-                key.expires_at,
-                key.revoked_at,
-                key.last_used_at,
+                *key_values(key),
             )
 
     async def get_key(self, key_id: str) -> ApiKey | None:
         async with self._errors():
             row = await self.pool.fetchrow(
-                f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE id = $1", key_id
+                f"SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1", key_id
             )
-        return None if row is None else _key(row)
+        return None if row is None else key_from_row(row)
 
     async def list_keys(self, tenant: str | None) -> list[ApiKey]:
         async with self._errors():
             rows = await self.pool.fetch(
-                f"SELECT {_KEY_COLUMNS} FROM api_keys"
+                f"SELECT {KEY_COLUMNS} FROM api_keys"
                 " WHERE $1::text IS NULL OR tenant = $1 ORDER BY created_at, id",
                 tenant,
             )
-        return [_key(r) for r in rows]
+        return [key_from_row(r) for r in rows]
 
     async def revoke_key(self, key_id: str, at: datetime) -> ApiKey | None:
         async with self._errors():
             row = await self.pool.fetchrow(
                 "UPDATE api_keys SET revoked_at = coalesce(revoked_at, $2)"
-                f" WHERE id = $1 RETURNING {_KEY_COLUMNS}",
+                f" WHERE id = $1 RETURNING {KEY_COLUMNS}",
                 key_id,
                 at,
             )
-        return None if row is None else _key(row)
+        return None if row is None else key_from_row(row)
 
     async def record_key_use(self, used: Mapping[str, datetime]) -> None:
         if not used:
@@ -125,31 +96,28 @@ class PostgresKeys:
     async def put_tenant(self, tenant: Tenant) -> Tenant:
         async with self._errors():
             row = await self.pool.fetchrow(
-                f"INSERT INTO tenants ({_TENANT_COLUMNS}) VALUES ($1, $2, $3, $4)"
+                f"INSERT INTO tenants ({TENANT_COLUMNS}) VALUES ($1, $2, $3, $4)"
                 " ON CONFLICT (name) DO UPDATE SET"
                 " max_active_jobs = excluded.max_active_jobs,"
                 " requests_per_second = excluded.requests_per_second"
-                f" RETURNING {_TENANT_COLUMNS}",
-                tenant.name,
-                tenant.max_active_jobs,
-                tenant.requests_per_second,
-                tenant.created_at,
+                f" RETURNING {TENANT_COLUMNS}",
+                *tenant_values(tenant),
             )
-        return _tenant(row)
+        return tenant_from_row(row)
 
     async def get_tenant(self, name: str) -> Tenant | None:
         async with self._errors():
             row = await self.pool.fetchrow(
-                f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE name = $1", name
+                f"SELECT {TENANT_COLUMNS} FROM tenants WHERE name = $1", name
             )
-        return None if row is None else _tenant(row)
+        return None if row is None else tenant_from_row(row)
 
     async def list_tenants(self) -> list[Tenant]:
         async with self._errors():
             rows = await self.pool.fetch(
-                f"SELECT {_TENANT_COLUMNS} FROM tenants ORDER BY name"
+                f"SELECT {TENANT_COLUMNS} FROM tenants ORDER BY name"
             )
-        return [_tenant(r) for r in rows]
+        return [tenant_from_row(r) for r in rows]
 
     async def count_active_jobs(self, tenant: str) -> int:
         async with self._errors():

@@ -12,12 +12,16 @@ import aiosqlite
 from vts.apikeys import ApiKey, Tenant
 from vts.codec import epoch
 from vts.stores.batching import scoped_key
+from vts.stores.key_rows import (
+    KEY_COLUMNS,
+    TENANT_COLUMNS,
+    key_from_row,
+    key_values,
+    tenant_from_row,
+    tenant_values,
+)
 
 T = TypeVar("T")
-_KEY_COLUMNS = (
-    "id, tenant, scopes, secret_hash, created_at, expires_at, revoked_at, last_used_at"
-)
-_TENANT_COLUMNS = "name, max_active_jobs, requests_per_second, created_at"
 ACTIVE_JOBS_SQL = (
     "SELECT count(*) FROM jobs INDEXED BY jobs_tenant_status"
     " WHERE tenant = ? AND status IN ('pending', 'processing')"
@@ -29,24 +33,11 @@ def _time(value: float | None) -> datetime | None:
 
 
 def _key(row: Sequence[Any]) -> ApiKey:
-    created = _time(row[4])
-    assert created is not None
-    return ApiKey(
-        id=row[0],
-        tenant=row[1],
-        scopes=frozenset(row[2].split()),
-        secret_hash=row[3],
-        created_at=created,
-        expires_at=_time(row[5]),
-        revoked_at=_time(row[6]),
-        last_used_at=_time(row[7]),
-    )
+    return key_from_row(row, _time)
 
 
 def _tenant(row: Sequence[Any]) -> Tenant:
-    created = _time(row[3])
-    assert created is not None
-    return Tenant(row[0], row[1], row[2], created)
+    return tenant_from_row(row, _time)
 
 
 def _in_transaction(
@@ -91,39 +82,25 @@ class SqliteKeys:
     async def create_key(self, key: ApiKey, tenant: Tenant) -> None:
         def insert(conn: sqlite3.Connection) -> None:
             conn.execute(
-                f"INSERT OR IGNORE INTO tenants ({_TENANT_COLUMNS}) VALUES (?,?,?,?)",
-                (
-                    tenant.name,
-                    tenant.max_active_jobs,
-                    tenant.requests_per_second,
-                    epoch(tenant.created_at),
-                ),
+                f"INSERT OR IGNORE INTO tenants ({TENANT_COLUMNS}) VALUES (?,?,?,?)",
+                tenant_values(tenant, epoch),
             )
             conn.execute(
-                f"INSERT INTO api_keys ({_KEY_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
-                (
-                    key.id,
-                    key.tenant,
-                    " ".join(sorted(key.scopes)),
-                    key.secret_hash,
-                    epoch(key.created_at),
-                    epoch(key.expires_at),
-                    epoch(key.revoked_at),
-                    epoch(key.last_used_at),
-                ),
+                f"INSERT INTO api_keys ({KEY_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
+                key_values(key, epoch),
             )
 
         await self._write(insert)
 
     async def get_key(self, key_id: str) -> ApiKey | None:
         rows = await self._read(
-            f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE id = ?", key_id
+            f"SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?", key_id
         )
         return _key(rows[0]) if rows else None
 
     async def list_keys(self, tenant: str | None) -> list[ApiKey]:
         rows = await self._read(
-            f"SELECT {_KEY_COLUMNS} FROM api_keys WHERE ?1 IS NULL OR tenant = ?1"
+            f"SELECT {KEY_COLUMNS} FROM api_keys WHERE ?1 IS NULL OR tenant = ?1"
             " ORDER BY created_at, id",
             tenant,
         )
@@ -133,7 +110,7 @@ class SqliteKeys:
         def revoke(conn: sqlite3.Connection) -> list[Any]:
             return conn.execute(
                 "UPDATE api_keys SET revoked_at = coalesce(revoked_at, ?)"
-                f" WHERE id = ? RETURNING {_KEY_COLUMNS}",
+                f" WHERE id = ? RETURNING {KEY_COLUMNS}",
                 (epoch(at), key_id),
             ).fetchall()
 
@@ -165,29 +142,24 @@ class SqliteKeys:
     async def put_tenant(self, tenant: Tenant) -> Tenant:
         def upsert(conn: sqlite3.Connection) -> list[Any]:
             return conn.execute(
-                f"INSERT INTO tenants ({_TENANT_COLUMNS}) VALUES (?,?,?,?)"
+                f"INSERT INTO tenants ({TENANT_COLUMNS}) VALUES (?,?,?,?)"
                 " ON CONFLICT (name) DO UPDATE SET"
                 " max_active_jobs = excluded.max_active_jobs,"
                 " requests_per_second = excluded.requests_per_second"
-                f" RETURNING {_TENANT_COLUMNS}",
-                (
-                    tenant.name,
-                    tenant.max_active_jobs,
-                    tenant.requests_per_second,
-                    epoch(tenant.created_at),
-                ),
+                f" RETURNING {TENANT_COLUMNS}",
+                tenant_values(tenant, epoch),
             ).fetchall()
 
         return _tenant((await self._write(upsert))[0])
 
     async def get_tenant(self, name: str) -> Tenant | None:
         rows = await self._read(
-            f"SELECT {_TENANT_COLUMNS} FROM tenants WHERE name = ?", name
+            f"SELECT {TENANT_COLUMNS} FROM tenants WHERE name = ?", name
         )
         return _tenant(rows[0]) if rows else None
 
     async def list_tenants(self) -> list[Tenant]:
-        rows = await self._read(f"SELECT {_TENANT_COLUMNS} FROM tenants ORDER BY name")
+        rows = await self._read(f"SELECT {TENANT_COLUMNS} FROM tenants ORDER BY name")
         return [_tenant(r) for r in rows]
 
     async def count_active_jobs(self, tenant: str) -> int:
