@@ -22,12 +22,27 @@ from vts.errors import InvalidSettingError
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 
 
+_PASSWORD = re.compile(r"^((?:[^:/?#]+://)?[^:/?#@]*:)[^@/?#]*@")
+
+
+def redact_url(url: object) -> str:
+    """The URL with any password in its user info replaced, for reprs and errors."""
+    return _PASSWORD.sub(r"\1***@", str(url))
+
+
 def _setting(
-    env: str, default: Any, accepted: str, check: Callable[[Any], bool] | None = None
+    env: str,
+    default: Any,
+    accepted: str,
+    check: Callable[[Any], bool] | None = None,
+    *,
+    shown: Callable[[Any], str] | None = None,
 ) -> Any:
+    """A setting; `shown` replaces its value in the repr and in error lines."""
     return attrs.field(
         default=default,
-        metadata={"env": env, "accepted": accepted, "check": check},
+        repr=(lambda value: repr(shown(value))) if shown else True,
+        metadata={"env": env, "accepted": accepted, "check": check, "shown": shown},
     )
 
 
@@ -60,6 +75,7 @@ class Settings:
         "sqlite:///./vts.db",
         "a URL such as sqlite:///./vts.db or postgresql://user:pass@host/db",
         lambda v: bool(_URL.match(v)),
+        shown=redact_url,
     )
     """VTS_DATABASE_URL: the job store (sqlite:///./vts.db)."""
     redis_url: str = _setting(
@@ -67,6 +83,7 @@ class Settings:
         "fakeredis://",
         "a URL such as fakeredis:// or redis://host:6379/0",
         lambda v: bool(_URL.match(v)),
+        shown=redact_url,
     )
     """VTS_REDIS_URL: cache, dead-letter queue and event relay (fakeredis://, in-process)."""
     processor: str = _setting(
@@ -257,8 +274,11 @@ def load_settings(
         if raw is None:
             continue
         accepted = field.metadata["accepted"]
+        shown = field.metadata.get("shown")
         if field.metadata.get("secret"):
             raw_shown: object = "<hidden>"  # a bad secret is still a secret
+        elif shown is not None:
+            raw_shown = shown(raw)
         else:
             raw_shown = raw
         try:

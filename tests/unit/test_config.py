@@ -312,3 +312,14 @@ def test_secret_settings_are_never_shown(variable: str) -> None:
 def test_empty_secret_settings_mean_unset() -> None:
     settings = load_settings({"VTS_ADMIN_KEY": "", "VTS_METRICS_KEY": ""})
     assert (settings.admin_key, settings.metrics_key) == (None, None)
+
+
+@pytest.mark.parametrize("variable", ["VTS_DATABASE_URL", "VTS_REDIS_URL"])
+def test_url_passwords_stay_out_of_the_repr_and_error_lines(variable: str) -> None:
+    good = load_settings({variable: "postgresql://vts:S3cret@db:5432/vts"})
+    assert "S3cret" not in repr(good)
+    assert "vts:***@db" in repr(good)
+    with pytest.raises(InvalidSettingError) as caught:
+        load_settings({variable: "vts:S3cret@db/vts"})
+    assert "S3cret" not in str(caught.value)
+    assert_one_line_naming(caught.value, variable)
