@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from _support import wait_until
+from _support import answers_200, wait_until
 
 # The start-up line cli.py logs once the socket is bound (VTS_PORT=0 included).
 LISTENING = re.compile(
@@ -147,12 +147,7 @@ class VtsProcess:
     async def _healthy(self, session: aiohttp.ClientSession) -> bool:
         if self._started().poll() is not None:
             raise AssertionError(f"vts exited with status {self.returncode}")
-        try:
-            timeout = aiohttp.ClientTimeout(total=2)
-            async with session.get(f"{self.url}/healthz", timeout=timeout) as response:
-                return response.status == 200
-        except (aiohttp.ClientError, TimeoutError):
-            return False
+        return await answers_200(session, f"{self.url}/healthz")
 
     def terminate(self) -> None:
         """SIGTERM: the graceful shutdown an orchestrator asks for."""

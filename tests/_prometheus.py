@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import yaml
 from _servers import free_port
-from _support import wait_until
+from _support import answers_200, wait_until
 
 REPO = Path(__file__).resolve().parents[1]
 ALERT_RULES = REPO / "charts" / "vts" / "files" / "alerts.yaml"
@@ -112,12 +112,7 @@ class PrometheusServer:
     async def _ready(self, http: aiohttp.ClientSession) -> bool:
         if self._process is not None and self._process.poll() is not None:
             raise AssertionError(f"prometheus exited with {self._process.returncode}")
-        try:
-            timeout = aiohttp.ClientTimeout(total=2)
-            async with http.get(f"{self.url}/-/ready", timeout=timeout) as response:
-                return response.status == 200
-        except (aiohttp.ClientError, TimeoutError):
-            return False
+        return await answers_200(http, f"{self.url}/-/ready")
 
     async def api(self, http: aiohttp.ClientSession, path: str, **params: str) -> Any:
         """GET /api/v1/PATH; the `data` of a successful answer."""

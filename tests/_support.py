@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import aiohttp
+
 from vts import registry
 from vts.config import Settings, SimDuration
 from vts.domain import Job, new_job
@@ -38,6 +40,17 @@ async def wait_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"{message} not met within {timeout}s")
         await asyncio.sleep(interval)
+
+
+async def answers_200(http: aiohttp.ClientSession, url: str) -> bool:
+    """GET `url` answered 200 within 2 s; refused, failed or slow is False (a server
+    still starting up)."""
+    try:
+        timeout = aiohttp.ClientTimeout(total=2)
+        async with http.get(url, timeout=timeout) as response:
+            return response.status == 200
+    except (aiohttp.ClientError, TimeoutError):
+        return False
 
 
 def make_job(

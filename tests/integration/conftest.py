@@ -6,14 +6,14 @@ import asyncio
 import collections
 import copy
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import attrs
 import pytest
-from _process import Spawn, VtsProcess
+from _process import Spawn, VtsProcess, serve
 from _support import instant_settings, wait_until
 from aiohttp.test_utils import TestClient, TestServer
 from aiohttp.web_runner import BaseRunner
@@ -230,6 +230,19 @@ async def gated_client(app_server: ServerFactory, gate: GatedProcessor) -> VtsCl
 def seed() -> dict[str, Any]:
     """A fresh copy of the seed's POST /translate body."""
     return copy.deepcopy(SEED_BODY)
+
+
+@pytest.fixture(scope="module")
+def slow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VtsProcess]:
+    """A `vts serve` (one per test module) whose jobs take a minute: still pending or
+    running whenever a test looks, however slowly its clients or CLI processes start,
+    so never finished when a test cancels or times out."""
+    env = {
+        "VTS_SIM_DURATION": "60",
+        "VTS_SIM_ERROR_RATE": "0",
+        "VTS_SHUTDOWN_GRACE": "0",
+    }
+    yield from serve(tmp_path_factory.mktemp("slow"), env)
 
 
 @pytest.fixture

@@ -28,18 +28,6 @@ def vts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VtsProcess]:
 
 
 @pytest.fixture(scope="module")
-def slow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VtsProcess]:
-    """Jobs that take a minute: still pending or running whenever a test looks,
-    however slowly the CLI processes start."""
-    env = {
-        "VTS_SIM_DURATION": "60",
-        "VTS_SIM_ERROR_RATE": "0",
-        "VTS_SHUTDOWN_GRACE": "0",
-    }
-    yield from serve(tmp_path_factory.mktemp("slow"), env)
-
-
-@pytest.fixture(scope="module")
 def failing(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VtsProcess]:
     env = {
         "VTS_SIM_DURATION": "0.2",

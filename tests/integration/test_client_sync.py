@@ -27,17 +27,6 @@ def vts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VtsProcess]:
     yield from serve(tmp_path_factory.mktemp("vts"), env)
 
 
-@pytest.fixture(scope="module")
-def slow(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VtsProcess]:
-    """Jobs that take a minute: never finished when a test cancels or times out."""
-    env = {
-        "VTS_SIM_DURATION": "60",
-        "VTS_SIM_ERROR_RATE": "0",
-        "VTS_SHUTDOWN_GRACE": "0",
-    }
-    yield from serve(tmp_path_factory.mktemp("slow"), env)
-
-
 def test_sync_client_submits_waits_and_watches(vts: VtsProcess) -> None:
     threads = threading.active_count()
     with SyncTranslationClient(vts.url, retry_delay=0.05) as client:

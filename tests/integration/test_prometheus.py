@@ -4,6 +4,8 @@ promtool lints what GET /metrics serves."""
 from __future__ import annotations
 
 import collections
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -33,16 +35,20 @@ VTS_ENV = {
     "VTS_MAX_ATTEMPTS": "1",
 }
 TIMEOUT = 60.0  # a loaded 2-core CI machine: Prometheus scrapes and evaluates every 1 s
+# `await until(condition, message)`: a bounded wait failing with both processes' logs.
+Until = Callable[[Callable[[], Awaitable[bool]], str], Awaitable[None]]
 
 
-@pytest.mark.services
-@pytest.mark.slow
-async def test_prometheus_scrapes_vts_and_evaluates_its_alerts(
-    tmp_path: Path, promtool: str
-) -> None:
+@asynccontextmanager
+async def scraped_vts(
+    tmp_path: Path, env: dict[str, str]
+) -> AsyncIterator[tuple[VtsProcess, aiohttp.ClientSession, PrometheusServer, Until]]:
+    """A `vts serve` with `env` in tmp_path/vts, scraped by a Prometheus (in
+    tmp_path/prometheus) that evaluates the alert rules; a client session; `until`
+    waiting TIMEOUT seconds."""
     (tmp_path / "vts").mkdir()
     async with (
-        VtsProcess(tmp_path / "vts", VTS_ENV) as vts,
+        VtsProcess(tmp_path / "vts", env) as vts,
         aiohttp.ClientSession() as http,
         PrometheusServer(
             tmp_path / "prometheus",
@@ -50,16 +56,26 @@ async def test_prometheus_scrapes_vts_and_evaluates_its_alerts(
             rule_files=(ALERT_RULES,),
         ) as prometheus,
     ):
-        target = f"instance={vts.host}:{vts.port},job=vts"
 
-        async def queried(expr: str, expected: dict[str, float]) -> bool:
-            return await prometheus.query(http, expr) == expected
-
-        async def until(condition: Any, message: str) -> None:
+        async def until(condition: Callable[[], Awaitable[bool]], message: str) -> None:
             try:
                 await vts.until(condition, TIMEOUT, message)
             except AssertionError as exc:
                 raise AssertionError(f"{exc}\n{prometheus.logs()}") from None
+
+        yield vts, http, prometheus, until
+
+
+@pytest.mark.services
+@pytest.mark.slow
+async def test_prometheus_scrapes_vts_and_evaluates_its_alerts(
+    tmp_path: Path, promtool: str
+) -> None:
+    async with scraped_vts(tmp_path, VTS_ENV) as (vts, http, prometheus, until):
+        target = f"instance={vts.host}:{vts.port},job=vts"
+
+        async def queried(expr: str, expected: dict[str, float]) -> bool:
+            return await prometheus.query(http, expr) == expected
 
         # The target is up and Prometheus has seen the DLQ empty, before any job fails.
         await until(lambda: queried("up", {target: 1}), "the vts target up")
@@ -152,19 +168,10 @@ async def test_prometheus_alerts_on_a_store_that_cannot_write(
 ) -> None:
     """vts's SQLite file on a 2 MiB tmpfs that fills up: vts_store_writable turns 0,
     VtsStoreUnavailable goes pending for that target, and clears once there is room."""
-    (tmp_path / "vts").mkdir()
     with tmpfs(tmp_path / "disk", "2m") as disk:
         env = {**VTS_ENV, "VTS_SIM_ERROR_RATE": "0"}
         env["VTS_DATABASE_URL"] = f"sqlite:///{disk / 'vts.db'}"
-        async with (
-            VtsProcess(tmp_path / "vts", env) as vts,
-            aiohttp.ClientSession() as http,
-            PrometheusServer(
-                tmp_path / "prometheus",
-                [f"{vts.host}:{vts.port}"],
-                rule_files=(ALERT_RULES,),
-            ) as prometheus,
-        ):
+        async with scraped_vts(tmp_path, env) as (vts, http, prometheus, until):
             target = {"instance": f"{vts.host}:{vts.port}", "job": "vts"}
 
             async def writable(value: float) -> bool:
@@ -178,12 +185,6 @@ async def test_prometheus_alerts_on_a_store_that_cannot_write(
                     for a in alerts
                     if a["labels"]["alertname"] == "VtsStoreUnavailable"
                 ]
-
-            async def until(condition: Any, message: str) -> None:
-                try:
-                    await vts.until(condition, TIMEOUT, message)
-                except AssertionError as exc:
-                    raise AssertionError(f"{exc}\n{prometheus.logs()}") from None
 
             await until(lambda: writable(1), "vts_store_writable 1 scraped")
             assert await store_alerts() == []
