@@ -25,6 +25,7 @@ REPO = HERE.parent
 #   git rev-parse --short HEAD > /tmp/vts-head/COMMIT
 # and run the scripts with BENCH_VTS_SRC=/tmp/vts-head (it goes first on PYTHONPATH,
 # ahead of the editable install; the dist metadata and entry points stay the same).
+# `--vts-src LABEL=PATH` (_variants.py) runs several such snapshots in one invocation.
 BENCH_MAX_ACTIVE_JOBS = 100_000_000
 # --auth runs: "vts+keys" is vts with VTS_AUTH=keys, and the client sends a tenant key.
 BENCH_ADMIN_KEY = "bench-admin-" + "k" * 32
@@ -66,6 +67,7 @@ class Server:
         self.env = dict(env)
         self.port = int(self.env["VTS_PORT"])
         self.process: subprocess.Popen[bytes] | None = None
+        self.cwd = VTS_SRC  # `python -m vts` imports vts from here first
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._log_path = ""
 
@@ -78,8 +80,10 @@ class Server:
         workers: bool = True,
         extra_env: Mapping[str, str] | None = None,
         traced: bool = False,
+        src: Path | None = None,
     ) -> Server:
-        """`traced`: run benchmarks/_traced_vts.py, which writes `trace_path` at exit."""
+        """`traced`: run benchmarks/_traced_vts.py, which writes `trace_path` at exit;
+        `src`: the directory holding the vts package to run (default VTS_SRC)."""
         tmp = tempfile.TemporaryDirectory(prefix="vts-bench-")
         env = {
             **os.environ,
@@ -95,16 +99,17 @@ class Server:
             "BENCH_TRACE_FILE": f"{tmp.name}/trace.json",
             **(extra_env or {}),
         }
-        if VTS_SRC != REPO:
+        src = VTS_SRC if src is None else src
+        if src != REPO:
             path = env.get("PYTHONPATH")
-            env["PYTHONPATH"] = str(VTS_SRC) + (os.pathsep + path if path else "")
+            env["PYTHONPATH"] = str(src) + (os.pathsep + path if path else "")
         args = [sys.executable, "-m", "vts", "serve"]
         if traced:
             args[1:3] = [str(HERE / "_traced_vts.py")]
         if not workers:
             args.append("--no-workers")
         server = cls("vts", args, env)
-        server._tmp = tmp
+        server._tmp, server.cwd = tmp, src
         return server
 
     @classmethod
@@ -142,7 +147,7 @@ class Server:
         # A vts server's directory is its own: a restart (the soak) appends to its log.
         with open(self._log_path, "ab" if self._tmp else "wb") as log:
             self.process = subprocess.Popen(
-                self.args, env=self.env, cwd=VTS_SRC, stdout=log, stderr=log
+                self.args, env=self.env, cwd=self.cwd, stdout=log, stderr=log
             )
         deadline = time.monotonic() + timeout
         while True:
@@ -234,15 +239,6 @@ def tenant_key(server: Server) -> dict[str, str]:
     with urllib.request.urlopen(request, timeout=30) as reply:
         assert reply.status == 201, reply.read()
         return {"Authorization": f"Bearer {json.loads(reply.read())['key']}"}
-
-
-def targets(run: int, auth: bool) -> tuple[str, ...]:
-    """One run's servers: the ceiling right before vts, so both see the same
-    background load; with `auth`, vts and vts+keys swap places every other run
-    (A B, B A) so neither is always the one that runs later."""
-    if not auth:
-        return ("trivial", "vts")
-    return ("trivial", "vts", "vts+keys") if run % 2 else ("trivial", "vts+keys", "vts")
 
 
 def add_vts_env_option(parser: argparse.ArgumentParser) -> None:

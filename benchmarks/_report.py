@@ -17,7 +17,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 
 
-def machine() -> dict[str, str]:
+def machine(vts: str | None = None) -> dict[str, str]:
+    """Facts of this machine and run; `vts` describes the code measured (default:
+    BENCH_VTS_SRC's snapshot or this work tree)."""
     cpu = "unknown"
     with contextlib.suppress(OSError), open("/proc/cpuinfo") as info:
         for line in info:
@@ -31,13 +33,13 @@ def machine() -> dict[str, str]:
         "python": platform.python_version(),
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "load average at start": load,
-        "vts": _revision(),
+        "vts": vts or revision(os.environ.get("BENCH_VTS_SRC")),
     }
 
 
-def _revision() -> str:
-    """The commit measured, and whether the work tree differed from it."""
-    source = os.environ.get("BENCH_VTS_SRC")
+def revision(source: str | None) -> str:
+    """The commit measured: a snapshot's COMMIT file, or this work tree's HEAD and
+    whether vts/ differed from it."""
     if source:  # a snapshot (see _harness.VTS_SRC): its COMMIT file names it
         with contextlib.suppress(OSError):
             commit = (Path(source) / "COMMIT").read_text().strip()
@@ -59,10 +61,10 @@ def command_line() -> str:
     return shlex.join(["python", os.path.relpath(sys.argv[0], REPO), *sys.argv[1:]])
 
 
-def print_header(title: str) -> None:
+def print_header(title: str, vts: str | None = None) -> None:
     print(f"# {title}")
     print(f"command: {command_line()}")
-    print("machine: " + "; ".join(f"{k} {v}" for k, v in machine().items()))
+    print("machine: " + "; ".join(f"{k} {v}" for k, v in machine(vts).items()))
     print(flush=True)
 
 
@@ -105,3 +107,70 @@ def runs_side_by_side(
     for run in range(1, repeat + 1):
         pair = {r["target"]: r for r in results if r["run"] == run}
         yield run, pair["vts"], pair["trivial"]
+
+
+def print_columns(
+    results: Sequence[Mapping[str, Any]], columns: Sequence[tuple[str, str]]
+) -> None:
+    """One row per result: `columns` are (header, key); a missing key shows "-"."""
+    print_table(
+        [header for header, _ in columns],
+        [[r.get(key, "-") for _, key in columns] for r in results],
+    )
+
+
+# A summary row: what was compared, its value, the goal and whether it was met.
+GOAL_HEADERS = ("run", "vts", "mode", "compared", "value", "goal", "result")
+
+
+def goal_row(
+    row: Sequence[object],
+    compared: str,
+    value: str,
+    goal: str | float = "",
+    met: bool | None = None,
+) -> list[object]:
+    """`row` (run, vts, mode) + what was compared, its value, the goal (a float is a
+    share: ">= 50%") and the verdict; no goal: shown for context."""
+    shown = f">= {goal:.0%}" if isinstance(goal, float) else goal
+    return [*row, compared, value, shown, verdict(met)]
+
+
+def verdict(met: bool | None) -> str:
+    """ "met" / "not met"; "" for a comparison that has no goal (shown for context)."""
+    return "" if met is None else ("met" if met else "not met")
+
+
+def print_ab(
+    results: Sequence[Mapping[str, Any]],
+    names: Sequence[str],
+    metrics: Sequence[tuple[str, str]],
+    group: str = "mode",
+) -> None:
+    """B ÷ A: every vts variant after the first against the first (`names`, the
+    targets as rows show them), run by run and per `group` (mode or test), for each
+    metric (header, key). The variants of a run ran back to back."""
+    if len(names) < 2:
+        return
+    index = {(r.get(group, ""), r["run"], r["target"]): r for r in results}
+    rows = []
+    for (kind, run, target), a in index.items():
+        if target != names[0]:
+            continue
+        for name in names[1:]:
+            b = index.get((kind, run, name))
+            if b is None:
+                continue
+            cells = [_quotient(b.get(key), a.get(key)) for _, key in metrics]
+            rows.append(
+                [run, *([kind] if group else []), f"{name} ÷ {names[0]}", *cells]
+            )
+    print(f"\nA/B: each variant ÷ {names[0]}, same run")
+    heads = ["run", *([group] if group else []), "variants"]
+    print_table([*heads, *(f"{header} B ÷ A" for header, _ in metrics)], rows)
+
+
+def _quotient(b: object, a: object) -> str:
+    if not isinstance(a, int | float) or not isinstance(b, int | float) or not a:
+        return "n/a"
+    return f"{b / a:.3f}"

