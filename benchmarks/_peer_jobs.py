@@ -1,11 +1,12 @@
 """arq and SAQ workers and load clients for benchmarks/peers.py (runs in the peer venv)."""
 
 # This file runs with the benchmark's own virtualenv, which has the latest arq and SAQ:
-#   python -m venv /work/bench-venv
-#   /work/bench-venv/bin/pip install arq saq aiohttp orjson
-# peers.py starts it as `worker KIND` (one process, runs jobs until SIGTERM; prints
-# "ready" once it is connected) and as `client KIND throughput|latency` (prints one
-# JSON line with the results). Nothing here is tuned beyond the options given: the
+#   python3 -m venv /work/bench-venv
+#   /work/bench-venv/bin/pip install arq saq aiohttp orjson hiredis
+# peers.py, e2e_throughput.py and notify_latency.py (through _peer_targets.py) start
+# it as `worker KIND` (one process, runs jobs until SIGTERM; prints "ready" once it
+# is connected) and as `client KIND throughput|latency` (prints one JSON line with
+# the results). Nothing here is tuned beyond the options given: the
 # job functions, the enqueue calls and the waits are each library's documented ones.
 
 from __future__ import annotations
