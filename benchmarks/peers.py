@@ -200,7 +200,8 @@ def main() -> None:
     tests = args.tests.split(",")
     print_header(
         f"peers: {args.jobs:,} no-op jobs with {args.in_flight} in flight; "
-        f"{args.latency_jobs} jobs of {args.duration * 1000:g} ms over {args.window:g} s; "
+        f"{args.latency_jobs} jobs of {args.duration * 1000:g} ms "
+        f"over {args.window:g} s; "
         f"concurrency {args.concurrency}; {versions(args.peer_python)}",
         describe(list(chosen.values())),
     )

@@ -26,7 +26,7 @@ from _harness import (
 from _report import GOAL_HEADERS, goal_row, print_ab, print_header, print_table
 from _variants import Target, add_vts_src_option, describe, plan, variants
 
-# Issue 11's goal: at least 45 % of the plain aiohttp app's rate (same run), p99 <= 30 ms.
+# Issue 11's goal: >= 45 % of the plain aiohttp app's rate (same run), p99 <= 30 ms.
 GOAL_RATIO = 0.45
 GOAL_P99_MS = 30.0
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
