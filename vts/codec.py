@@ -1,4 +1,4 @@
-"""Job <-> wire formats: the public snapshot (REST, WebSocket, cache) and timestamps."""
+"""Job <-> wire formats: the public fields (see vts.snapshot), the stored record, times."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from typing import Any
 import orjson
 
 from vts.domain import DEFAULT_TENANT, Job, JobError, JobStatus
-
-JOB_MESSAGE_PREFIX = b'{"type":"job",'
 
 
 def format_time(value: datetime | None) -> str | None:
@@ -46,7 +44,6 @@ def job_to_public(job: Job) -> dict[str, Any]:
 
 
 def _fields(job: Job, time: Callable[[datetime | None], str | None]) -> dict[str, Any]:
-    # job_id then tenant first, always: `snapshot_of_tenant` checks that prefix.
     return {
         "job_id": job.job_id,
         "tenant": job.tenant,
@@ -67,28 +64,6 @@ def _fields(job: Job, time: Callable[[datetime | None], str | None]) -> dict[str
         "completed_at": time(job.completed_at),
         "version": job.version,
     }
-
-
-def snapshot_bytes(job: Job) -> bytes:
-    """The public snapshot serialized once; REST bodies and cache values use it as is."""
-    return orjson.dumps(job_to_public(job))
-
-
-def job_message(snapshot: bytes) -> bytes:
-    """A WebSocket job message: the snapshot with `"type": "job"` in front."""
-    return JOB_MESSAGE_PREFIX + snapshot[1:]
-
-
-def snapshot_of_tenant(snapshot: bytes, job_id: str, tenant: str) -> bool:
-    """Whether a snapshot of `job_id` (a validated id) belongs to `tenant`, without
-    parsing it: every snapshot starts with its job id and then its tenant, so the
-    check is a prefix comparison that no metadata can imitate."""
-    prefix = f'{{"job_id":"{job_id}","tenant":"{tenant}",'
-    return snapshot.startswith(prefix.encode())
-
-
-def snapshot_status(snapshot: bytes) -> JobStatus:
-    return JobStatus(orjson.loads(snapshot)["status"])
 
 
 def job_to_record(job: Job) -> bytes:

@@ -7,10 +7,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Protocol
 
-import orjson
-
-from vts.codec import job_message
-from vts.domain import DEFAULT_TENANT, JobStatus
+from vts.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -21,14 +18,15 @@ class Sink(Protocol):
     """Where a watcher's messages go (a WebSocket connection). Must not block.
 
     `tenant` is the tenant whose jobs it may see; None: every tenant (an admin).
+    `message` is the snapshot's WebSocket frame, made once for every sink.
     """
 
     tenant: str | None
 
-    def push(self, job_id: str, version: int, message: bytes) -> None: ...
+    def push(self, snapshot: Snapshot, message: bytes) -> None: ...
 
 
-Listener = Callable[[str, JobStatus], None]
+Listener = Callable[[Snapshot], None]
 
 
 class EventHub:
@@ -44,65 +42,40 @@ class EventHub:
         self._by_job: dict[str, set[Sink]] = {}
         # Watchers of every job, by the tenant they may see (None: every tenant).
         self._all: dict[str | None, set[Sink]] = {}
-        self._hot: OrderedDict[str, tuple[int, bytes, str]] = OrderedDict()
+        self._hot: OrderedDict[str, Snapshot] = OrderedDict()
         self._hot_capacity = hot_capacity
         self._listeners: list[Listener] = []
-        self.on_evict: Callable[[str, int, bytes, str], None] | None = None
-        """Called with (job_id, version, snapshot, tenant) when a snapshot leaves the
-        memory."""
 
-    def deliver(
-        self,
-        job_id: str,
-        version: int,
-        status: JobStatus,
-        snapshot: bytes,
-        tenant: str,
-    ) -> bool:
-        """Fan one event of `tenant`'s job out; False if it was not newer than what
-        this hub has seen."""
+    def deliver(self, snapshot: Snapshot) -> bool:
+        """Fan one event out; False if it was not newer than what this hub has seen."""
+        job_id, tenant = snapshot.job_id, snapshot.tenant
         hot = self._hot.get(job_id)
-        if hot is not None and hot[0] >= version:
+        if hot is not None and hot.version >= snapshot.version:
             return False
-        self._hot[job_id] = (version, snapshot, tenant)
+        self._hot[job_id] = snapshot
         self._hot.move_to_end(job_id)
         if len(self._hot) > self._hot_capacity:
-            evicted_id, evicted_entry = self._hot.popitem(last=False)
-            if self.on_evict is not None:
-                self.on_evict(evicted_id, *evicted_entry)
+            self._hot.popitem(last=False)
         watchers = self._by_job.get(job_id)
         mine, admins = self._all.get(tenant), self._all.get(None)
         if watchers or mine or admins:
-            message = job_message(snapshot)
+            message = snapshot.message
             for sink in tuple(watchers or ()):
                 # A watcher subscribes before its tenant is checked (so it misses
                 # nothing): another tenant's events never reach it meanwhile.
                 if sink.tenant is None or sink.tenant == tenant:
-                    sink.push(job_id, version, message)
+                    sink.push(snapshot, message)
             for sink in (*(mine or ()), *(admins or ())):
-                sink.push(job_id, version, message)
+                sink.push(snapshot, message)
         for listener in self._listeners:
             try:
-                listener(job_id, status)
+                listener(snapshot)
             except Exception:
                 log.exception("job event listener failed")
         return True
 
-    def deliver_snapshot(self, snapshot: bytes) -> bool:
-        """Deliver an event that arrived as bytes only (relayed from another replica)."""
-        data = orjson.loads(snapshot)
-        return self.deliver(
-            data["job_id"],
-            data["version"],
-            JobStatus(data["status"]),
-            snapshot,
-            # A replica from before tenants (a rolling upgrade) sends none.
-            data.get("tenant", DEFAULT_TENANT),
-        )
-
-    def hot(self, job_id: str) -> tuple[int, bytes, str] | None:
-        """(version, snapshot, tenant) of the newest event seen for the job, if
-        still remembered."""
+    def hot(self, job_id: str) -> Snapshot | None:
+        """The newest snapshot seen for the job, if still remembered."""
         return self._hot.get(job_id)
 
     def forget(self, job_id: str) -> None:
@@ -136,8 +109,8 @@ class EventHub:
             if not sinks:
                 del self._all[sink.tenant]
 
-    def add_listener(self, listener: Listener) -> None:
-        """Call `listener(job_id, status)` after every delivered event (in-process)."""
+    def subscribe(self, listener: Listener) -> None:
+        """Call `listener(snapshot)` after every delivered event (in-process)."""
         self._listeners.append(listener)
 
     @property

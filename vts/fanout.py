@@ -8,12 +8,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from vts.codec import epoch, snapshot_bytes
+from vts.codec import epoch
 from vts.domain import Job, JobStatus
 from vts.errors import BrokerUnavailableError, StoreUnavailableError
 from vts.events import EventHub
 from vts.metrics import Metrics
 from vts.ports import Broker
+from vts.snapshot import Snapshot
 from vts.supervision import supervise
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,9 @@ class Announcer:
     """Local fan-out at once; broker writes batched into one flush per loop turn.
 
     The cache, the dead-letter queue and the relay are derived state: a broker failure
-    is logged and counted, never raised to the caller.
+    is logged and counted, never raised to the caller. They exist for other replicas:
+    a broker private to this process (`fakeredis://`, `relays_events` False) is not
+    written at all, since the hub's memory and the store answer every read here.
     """
 
     def __init__(
@@ -37,8 +40,9 @@ class Announcer:
         self.broker = broker
         self.metrics = metrics
         self.origin = origin.encode()
-        # job_id -> (version, snapshot, tenant) waiting for the next cache write.
-        self._cache: dict[str, tuple[int, bytes, str]] = {}
+        self.shared = broker.relays_events
+        # The newest snapshot of each job waiting for the next cache write.
+        self._cache: dict[str, Snapshot] = {}
         self._relay: list[bytes] = []
         self._dlq: dict[str, tuple[bytes, float] | None] = {}
         self._uncache: set[str] = set()
@@ -46,24 +50,22 @@ class Announcer:
         self._stopping = False
         self._flusher: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
-        if not broker.relays_events:
-            # An in-process broker shares this process's memory: the hub's newest
-            # snapshots already serve reads, so only what it forgets goes to the cache
-            # (DESIGN.md: keep fakeredis off the per-event path).
-            hub.on_evict = self._cache_evicted
+        self._published_local = metrics.events_published.labels("local")
+        self._published_relay = metrics.events_published.labels("relay")
         self.resync: Callable[[], Awaitable[None]] | None = None
         """Called when the relay is live again after an outage (set by the service)."""
 
-    def announce(self, job: Job, previous: JobStatus | None) -> bytes:
-        """Publish a change that is already durable; returns its serialized snapshot."""
-        snapshot = snapshot_bytes(job)
-        self.hub.deliver(job.job_id, job.version, job.status, snapshot, job.tenant)
-        self.metrics.events_published.labels("local").inc()
-        if self.broker.relays_events:
-            self._cache[job.job_id] = (job.version, snapshot, job.tenant)
-            self._relay.append(snapshot)
+    def announce(self, job: Job, previous: JobStatus | None) -> Snapshot:
+        """Publish a change that is already durable; returns its snapshot."""
+        snapshot = Snapshot.of(job)
+        self.hub.deliver(snapshot)
+        self._published_local.inc()
+        if not self.shared:
+            return snapshot
+        self._cache[job.job_id] = snapshot
+        self._relay.append(snapshot.framed())
         if job.status is JobStatus.FAILED:
-            self._dlq[job.job_id] = (snapshot, epoch(job.completed_at) or 0.0)
+            self._dlq[job.job_id] = (snapshot.body, epoch(job.completed_at) or 0.0)
         elif previous is JobStatus.FAILED:
             self._dlq[job.job_id] = None
         self._wake.set()
@@ -73,22 +75,18 @@ class Announcer:
         """Forget a job the store deleted: here at once, in the cache and (for a
         failed job) the dead-letter queue with the next flush."""
         self.hub.forget(job_id)
+        if not self.shared:
+            return
         self._cache.pop(job_id, None)
         self._uncache.add(job_id)
         if status is JobStatus.FAILED:
             self._dlq[job_id] = None
         self._wake.set()
 
-    def unflushed(self, job_id: str) -> tuple[int, bytes, str] | None:
-        """(version, snapshot, tenant) of `job_id` waiting for the next cache write,
-        if any: newer than what the cache holds, so reads must prefer it."""
+    def unflushed(self, job_id: str) -> Snapshot | None:
+        """The snapshot of `job_id` waiting for the next cache write, if any: newer
+        than what the cache holds, so reads must prefer it."""
         return self._cache.get(job_id)
-
-    def _cache_evicted(
-        self, job_id: str, version: int, snapshot: bytes, tenant: str
-    ) -> None:
-        self._cache[job_id] = (version, snapshot, tenant)
-        self._wake.set()
 
     async def start(self) -> None:
         crashed = self.metrics.count_crash
@@ -97,7 +95,7 @@ class Announcer:
             "vts-broker-flush", self._flush_forever, on_crash=crashed
         )
         self._tasks.append(self._flusher)
-        if self.broker.relays_events:
+        if self.shared:
             self._tasks.append(
                 supervise("vts-relay", self._relay_forever, on_crash=crashed)
             )
@@ -140,7 +138,7 @@ class Announcer:
         dlq, self._dlq = self._dlq, {}
         ok = True
         if cache:
-            items = [(job_id, v, snap) for job_id, (v, snap, _) in cache.items()]
+            items = [(s.job_id, s.version, s.framed()) for s in cache.values()]
             if not await self._guard("cache_set", self.broker.cache_set_many, items):
                 ok = False
                 for job_id, entry in cache.items():
@@ -210,9 +208,8 @@ class Announcer:
                     origin, _, body = payload.partition(b"\n")
                     if origin == self.origin or not body:
                         continue
-                    for snapshot in body.split(b"\n"):
-                        if self.hub.deliver_snapshot(snapshot):
-                            self.metrics.events_published.labels("relay").inc()
+                    for line in body.split(b"\n"):
+                        self._deliver_relayed(line)
             except (BrokerUnavailableError, StoreUnavailableError) as exc:
                 # Resubscribe either way; a failed resync is retried once live again.
                 self.hub.clear_hot()
@@ -223,3 +220,12 @@ class Announcer:
                 failures += 1
                 log.warning("event relay lost (%s); retrying in %.2fs", exc, delay)
                 await asyncio.sleep(delay)
+
+    def _deliver_relayed(self, line: bytes) -> None:
+        try:
+            snapshot = Snapshot.unframe(line)
+        except (ValueError, KeyError, TypeError):
+            log.warning("ignored a relayed event that is not a snapshot")
+            return
+        if self.hub.deliver(snapshot):
+            self._published_relay.inc()

@@ -13,7 +13,6 @@ from typing import Any
 
 import attrs
 
-from vts.codec import snapshot_bytes, snapshot_of_tenant
 from vts.domain import (
     DEFAULT_TENANT,
     Cancel,
@@ -27,10 +26,12 @@ from vts.domain import (
     transition,
 )
 from vts.errors import BrokerUnavailableError, JobNotFoundError, VersionConflictError
+from vts.events import Listener, Sink
 from vts.fanout import Announcer
 from vts.metrics import Metrics
 from vts.ports import Broker, IdempotencyClaim, JobStore, Page
 from vts.quotas import Quotas
+from vts.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -93,48 +94,51 @@ class JobService:
                 job = await self.store.get(job_id, tenant=None)
             except JobNotFoundError:
                 continue
-            snapshot = snapshot_bytes(job)
-            self.hub.deliver(job.job_id, job.version, job.status, snapshot, job.tenant)
+            self.hub.deliver(Snapshot.of(job))
 
     # --- reads ---------------------------------------------------------------------
 
-    async def snapshot(self, job_id: str, *, tenant: str | None) -> bytes:
-        """The newest public snapshot of `tenant`'s job (None: any tenant's): memory,
-        then cache, then the store.
+    async def snapshot(self, job_id: str, *, tenant: str | None) -> Snapshot:
+        """The newest snapshot of `tenant`'s job (None: any tenant's): memory, then
+        the cache shared by replicas (if any), then the store.
 
         Raises JobNotFoundError, also for another tenant's job.
         """
-        # (version, snapshot, tenant) from memory, else one waiting for the cache.
         memory = self.hub.hot(job_id) or self.announcer.unflushed(job_id)
         if memory is not None:
-            if tenant is not None and memory[2] != tenant:
+            if tenant is not None and memory.tenant != tenant:
                 raise JobNotFoundError(job_id)
             self.metrics.cache_hits.inc()
-            return memory[1]
+            return memory
+        shared = self.announcer.shared
+        if shared:
+            cached = await self._cached(job_id)
+            # One of another tenant (or cached by an older vts) is settled by the store.
+            if cached is not None and tenant in (None, cached.tenant):
+                self.metrics.cache_hits.inc()
+                return cached
+        self.metrics.cache_misses.inc()
+        snapshot = Snapshot.of(await self.store.get(job_id, tenant=tenant))
+        if shared:
+            try:
+                entry = (job_id, snapshot.version, snapshot.framed())
+                await self.broker.cache_set_many([entry])
+            except BrokerUnavailableError:
+                self.metrics.broker_errors.labels("cache_set").inc()
+        return snapshot
+
+    async def _cached(self, job_id: str) -> Snapshot | None:
         try:
             cached = await self.broker.cache_get(job_id)
         except BrokerUnavailableError:
             self.metrics.broker_errors.labels("cache_get").inc()
-            cached = None
-        # A cached snapshot names its tenant up front; one that does not match (or
-        # was cached before tenants existed) is settled by the store.
-        if cached is not None and (
-            tenant is None or snapshot_of_tenant(cached, job_id, tenant)
-        ):
-            self.metrics.cache_hits.inc()
-            return cached
-        self.metrics.cache_misses.inc()
-        job = await self.store.get(job_id, tenant=tenant)
-        snapshot = snapshot_bytes(job)
-        if not self.broker.relays_events:
-            # An in-process cache is filled with every snapshot this process forgets,
-            # in order; a store read put in beside that could land after a newer one.
-            return snapshot
+            return None
+        if cached is None:
+            return None
         try:
-            await self.broker.cache_set_many([(job_id, job.version, snapshot)])
-        except BrokerUnavailableError:
-            self.metrics.broker_errors.labels("cache_set").inc()
-        return snapshot
+            return Snapshot.unframe(cached)
+        except (ValueError, KeyError, TypeError):
+            return None  # not ours: read the store
 
     async def get(self, job_id: str, *, tenant: str | None) -> Job:
         return await self.store.get(job_id, tenant=tenant)
@@ -162,20 +166,54 @@ class JobService:
                 self._counts_at = time.monotonic()
             return self._counts
 
+    async def dead_letter_count(self) -> int:
+        """How many jobs are dead-lettered: the shared broker's DLQ size, or the
+        store's count of failed jobs when the broker is private to this process.
+
+        Raises BrokerUnavailableError or StoreUnavailableError.
+        """
+        if self.announcer.shared:
+            return await self.broker.dlq_size()
+        return (await self.job_counts()).get(JobStatus.FAILED, 0)
+
     async def dead_letters(self, limit: int, *, tenant: str | None) -> list[bytes]:
         """Dead-letter entries of `tenant` (None: every tenant's).
 
-        Every tenant's come from the broker (from the store when it is down); one
-        tenant's from the store, through its own index: the broker's list is one
-        for all tenants.
+        Every tenant's come from the broker shared by replicas (from the store when
+        it is down, or when there is none); one tenant's from the store, through its
+        own index: the broker's list is one for all tenants.
         """
-        if tenant is None:
+        if tenant is None and self.announcer.shared:
             try:
                 return await self.broker.dlq_list(limit)
             except BrokerUnavailableError:
                 self.metrics.broker_errors.labels("dlq_list").inc()
         jobs = await self.store.dead_letters(limit, tenant=tenant)
-        return [snapshot_bytes(job) for job in jobs]
+        return [Snapshot.of(job).body for job in jobs]
+
+    async def next_due(self) -> datetime | None:
+        """When the earliest pending job becomes due (None: no pending job)."""
+        return await self.store.next_due()
+
+    # --- watching ------------------------------------------------------------------
+
+    def subscribe(self, listener: Listener) -> None:
+        """Call `listener(snapshot)` after every change this process learns of."""
+        self.hub.subscribe(listener)
+
+    def watch(self, job_id: str, sink: Sink) -> None:
+        """Push every later version of `job_id` that `sink`'s tenant may see."""
+        self.hub.watch(job_id, sink)
+
+    def unwatch(self, job_id: str, sink: Sink) -> None:
+        self.hub.unwatch(job_id, sink)
+
+    def watch_all(self, sink: Sink) -> None:
+        """Push every change of `sink`'s tenant's jobs (every tenant's: None)."""
+        self.hub.watch_all(sink)
+
+    def unwatch_all(self, sink: Sink) -> None:
+        self.hub.unwatch_all(sink)
 
     # --- changes -------------------------------------------------------------------
 
@@ -209,14 +247,18 @@ class JobService:
 
     async def advance(self, job: Job, event: Event) -> Job:
         """Apply `event` to `job` as read; VersionConflictError if it changed since."""
+        return (await self._advance(job, event))[0]
+
+    async def _advance(self, job: Job, event: Event) -> tuple[Job, Snapshot]:
         now = self.clock()
         new = transition(job, event, now)
         await self.store.update(new, job.version)
         self._finished(new)
-        self.announcer.announce(new, job.status)
-        return new
+        return new, self.announcer.announce(new, job.status)
 
-    async def change(self, job_id: str, event: Event, *, tenant: str | None) -> Job:
+    async def change(
+        self, job_id: str, event: Event, *, tenant: str | None
+    ) -> Snapshot:
         """Apply `event` to `tenant`'s job's current state (None: any tenant's),
         re-reading after lost races.
 
@@ -226,15 +268,15 @@ class JobService:
         for _ in range(CHANGE_RETRIES):
             job = await self.store.get(job_id, tenant=tenant)
             try:
-                return await self.advance(job, event)
+                return (await self._advance(job, event))[1]
             except VersionConflictError:
                 continue
         raise VersionConflictError(f"job {job_id} kept changing; try again")
 
-    async def cancel(self, job_id: str, *, tenant: str | None) -> Job:
+    async def cancel(self, job_id: str, *, tenant: str | None) -> Snapshot:
         return await self.change(job_id, Cancel(), tenant=tenant)
 
-    async def replay(self, job_id: str, *, tenant: str | None) -> Job:
+    async def replay(self, job_id: str, *, tenant: str | None) -> Snapshot:
         return await self.change(job_id, Replay(), tenant=tenant)
 
     async def claim(self, owner: str, limit: int, lease_seconds: float) -> list[Job]:
@@ -290,12 +332,15 @@ class JobService:
         return len(purged)
 
     async def resync_dead_letters(self, limit: int = 10_000) -> int:
-        """Copy every failed job from the store into the broker's DLQ (it may lag)."""
+        """Copy every failed job from the store into the shared broker's DLQ (it may
+        lag); a broker private to this process has none."""
+        if not self.announcer.shared:
+            return 0
         jobs = await self.store.dead_letters(limit, tenant=None)
         for job in jobs:
             completed = job.completed_at or job.updated_at
             await self.broker.dlq_add(
-                job.job_id, snapshot_bytes(job), completed.timestamp()
+                job.job_id, Snapshot.of(job).body, completed.timestamp()
             )
         return len(jobs)
 

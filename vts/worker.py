@@ -25,6 +25,7 @@ from vts.errors import (
 )
 from vts.ports import Processor
 from vts.service import JobService
+from vts.snapshot import Snapshot
 from vts.supervision import supervise
 
 log = logging.getLogger(__name__)
@@ -64,7 +65,7 @@ class WorkerPool:
         self._accepting = False
         self._loops: list[asyncio.Task[None]] = []
         self._claiming: asyncio.Future[list[Job]] | None = None
-        service.hub.add_listener(self._on_event)
+        service.subscribe(self._on_event)
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -137,11 +138,12 @@ class WorkerPool:
             except (InvalidTransitionError, UnavailableError):
                 return  # its lease expires and it is reclaimed
 
-    def _on_event(self, job_id: str, status: JobStatus) -> None:
+    def _on_event(self, snapshot: Snapshot) -> None:
+        status = snapshot.status
         if status is JobStatus.PENDING:
             self._wake.set()
-        elif status is JobStatus.CANCELLED and job_id in self._running:
-            self._running[job_id].cancel()
+        elif status is JobStatus.CANCELLED and snapshot.job_id in self._running:
+            self._running[snapshot.job_id].cancel()
 
     # --- loops -----------------------------------------------------------------------
 
@@ -184,7 +186,7 @@ class WorkerPool:
 
     async def _idle_timeout(self) -> float:
         try:
-            due = await self.service.store.next_due()
+            due = await self.service.next_due()
         except UnavailableError:
             return ERROR_PAUSE_SECONDS
         if due is None:

@@ -3,6 +3,8 @@
 Random creates (with colliding Idempotency-Keys), gets, lists, cancels, failures,
 replays, dead-letter lists and subscriptions go through the real service, hub and
 store; every answer and every message a watcher receives is checked for the tenant.
+On SQLite the broker is the in-process default (no cache: memory and the store
+answer reads); on Postgres a real redis-server, whose cache and DLQ are shared.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any, TypeVar
 import orjson
 import pytest
 from _postgres import PostgresServer
+from _servers import RedisServer
 from _store_machine import StoreMachine, run_machine
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -30,6 +33,7 @@ from vts.fanout import Announcer
 from vts.metrics import Metrics
 from vts.ports import IdempotencyClaim
 from vts.service import JobRequest, JobService
+from vts.snapshot import Snapshot
 
 T = TypeVar("T")
 TENANTS = ("acme", "globex")
@@ -43,14 +47,16 @@ class RecordingSink:
         self.tenant = tenant
         self.messages: list[dict[str, Any]] = []
 
-    def push(self, job_id: str, version: int, message: bytes) -> None:
+    def push(self, snapshot: Snapshot, message: bytes) -> None:
         self.messages.append(orjson.loads(message))
 
 
 class TwoTenants(StoreMachine):
+    broker_url = "fakeredis://"
+
     def __init__(self) -> None:
         super().__init__()
-        self.broker = create_broker("fakeredis://", Settings())
+        self.broker = create_broker(self.broker_url, Settings())
         # A tiny memory: reads also come from the unflushed and cached snapshots.
         hub = EventHub(hot_capacity=1)
         metrics = Metrics()
@@ -107,7 +113,7 @@ class TwoTenants(StoreMachine):
             assert self.owner[job_id] != tenant
             return
         assert self.owner[job_id] == tenant
-        assert orjson.loads(snapshot)["tenant"] == tenant
+        assert snapshot.tenant == orjson.loads(snapshot.body)["tenant"] == tenant
 
     @rule(tenant=st.sampled_from(TENANTS))
     def list_jobs(self, tenant: str) -> None:
@@ -121,14 +127,14 @@ class TwoTenants(StoreMachine):
     def cancel(self, tenant: str, data: st.DataObject) -> None:
         job_id = self._job(data)
         try:
-            job = self.run(self.service.cancel(job_id, tenant=tenant))
+            snapshot = self.run(self.service.cancel(job_id, tenant=tenant))
         except JobNotFoundError:
             assert self.owner[job_id] != tenant
             return
         except InvalidTransitionError:
             assert self.owner[job_id] == tenant
             return
-        assert (job.tenant, job.status) == (tenant, JobStatus.CANCELLED)
+        assert (snapshot.tenant, snapshot.status) == (tenant, JobStatus.CANCELLED)
 
     @rule()
     def fail_one(self) -> None:
@@ -142,13 +148,13 @@ class TwoTenants(StoreMachine):
     def replay(self, tenant: str, data: st.DataObject) -> None:
         job_id = self._job(data)
         try:
-            job = self.run(self.service.replay(job_id, tenant=tenant))
+            snapshot = self.run(self.service.replay(job_id, tenant=tenant))
         except JobNotFoundError:
             assert self.owner[job_id] != tenant
             return
         except InvalidTransitionError:
             return
-        assert job.tenant == tenant
+        assert snapshot.tenant == tenant
 
     @rule(tenant=st.sampled_from(TENANTS))
     def dead_letters(self, tenant: str) -> None:
@@ -162,14 +168,14 @@ class TwoTenants(StoreMachine):
         tenant); the job may change in between."""
         job_id = self._job(data)
         sink = self.one_sinks[tenant]
-        self.service.hub.watch(job_id, sink)
+        self.service.watch(job_id, sink)
         if data.draw(st.booleans(), label="changes meanwhile"):
             with contextlib.suppress(InvalidTransitionError):
                 self.run(self.service.cancel(job_id, tenant=self.owner[job_id]))
         try:
             self.run(self.service.snapshot(job_id, tenant=tenant))
         except JobNotFoundError:
-            self.service.hub.unwatch(job_id, sink)
+            self.service.unwatch(job_id, sink)
             assert self.owner[job_id] != tenant
 
     @rule()
@@ -192,7 +198,14 @@ def test_two_tenants_never_see_each_other() -> None:
 
 
 @pytest.mark.services
-def test_two_tenants_never_see_each_other_on_postgres(
-    postgres_server: PostgresServer,
+def test_two_tenants_never_see_each_other_on_postgres_and_redis(
+    postgres_server: PostgresServer, redis_server: RedisServer
 ) -> None:
-    run_machine(TwoTenants, 20, postgres_server)
+    class SharedBroker(TwoTenants):
+        broker_url = redis_server.url
+
+        def __init__(self) -> None:
+            redis_server.flushdb()  # each example starts with an empty cache
+            super().__init__()
+
+    run_machine(SharedBroker, 20, postgres_server)

@@ -1,5 +1,6 @@
-"""Job reads on the zero-infra default: memory first, then the in-process cache (which
-takes every snapshot memory forgets), then the store; always the newest version."""
+"""Job reads: memory first, then (with a Redis shared by replicas) the cache, then the
+store; always the newest version. The in-process default writes nothing to its
+fakeredis: memory and the store answer every read without a Redis round trip."""
 
 from __future__ import annotations
 
@@ -7,26 +8,25 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from _servers import RedisServer
 from _support import opened_store
 
 from vts import registry
-from vts.brokers import redis as redis_broker
-from vts.codec import snapshot_bytes
 from vts.config import Settings
+from vts.domain import Fail, JobError
 from vts.events import EventHub
 from vts.fanout import Announcer
 from vts.metrics import Metrics
 from vts.service import JobRequest, JobService
+from vts.snapshot import Snapshot
 
 REQUEST = JobRequest("en", "es", {"video_url": "https://example.com/video.mp4"})
 HOT = 4
 
 
-@pytest.fixture
-async def service(tmp_path: Path) -> AsyncIterator[JobService]:
+async def _service(settings: Settings) -> AsyncIterator[JobService]:
     """A service whose memory keeps only HOT snapshots; its announcer is not started,
-    so each test decides when the cache is written (`announcer.flush()`)."""
-    settings = Settings(database_url=f"sqlite:///{tmp_path / 'vts.db'}")
+    so each test decides when the broker is written (`announcer.flush()`)."""
     broker = registry.create_broker(settings)
     async with opened_store(settings) as store:
         await broker.open()
@@ -40,9 +40,28 @@ async def service(tmp_path: Path) -> AsyncIterator[JobService]:
             await broker.close()
 
 
+@pytest.fixture
+async def local(tmp_path: Path) -> AsyncIterator[JobService]:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'vts.db'}")
+    async for service in _service(settings):
+        yield service
+
+
+@pytest.fixture
+async def shared(
+    tmp_path: Path, redis_server: RedisServer
+) -> AsyncIterator[JobService]:
+    redis_server.flushdb()
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'vts.db'}", redis_url=redis_server.url
+    )
+    async for service in _service(settings):
+        yield service
+
+
 async def _assert_newest(service: JobService, job_ids: list[str]) -> None:
     for job_id in job_ids:
-        newest = snapshot_bytes(await service.store.get(job_id, tenant=None))
+        newest = Snapshot.of(await service.store.get(job_id, tenant=None))
         assert await service.snapshot(job_id, tenant=None) == newest, job_id
 
 
@@ -55,36 +74,55 @@ def _counts(service: JobService) -> tuple[float | None, float | None]:
     )
 
 
-async def test_forgotten_snapshots_are_read_from_the_cache_newest_first(
-    service: JobService,
+async def _redis_keys(service: JobService) -> list[bytes]:
+    return await service.broker._client.keys("*")  # type: ignore[attr-defined,no-any-return]
+
+
+async def test_in_process_reads_come_from_memory_then_the_store(
+    local: JobService,
 ) -> None:
-    ids = [(await service.submit(REQUEST))[0].job_id for _ in range(30)]
+    ids = [(await local.submit(REQUEST))[0].job_id for _ in range(30)]
     for job_id in ids[:10]:
-        await service.cancel(
-            job_id, tenant=None
-        )  # a newer version of a job memory let go
-    # Not yet written to the cache: reads take the waiting snapshots.
-    await _assert_newest(service, ids)
-    assert _counts(service) == (30, 0)
-    assert await service.announcer.flush()
-    await _assert_newest(service, ids)
-    assert _counts(service) == (60, 0), "every read served without the store"
+        await local.cancel(job_id, tenant=None)  # a newer version of a forgotten job
+    await _assert_newest(local, ids)
+    assert _counts(local) == (HOT, 30 - HOT), "memory, then the store"
+    assert await local.announcer.flush()
+    assert await _redis_keys(local) == [], "the in-process fakeredis is never written"
 
 
-async def test_rotated_generations_fall_back_to_the_store_never_to_an_old_version(
-    service: JobService, monkeypatch: pytest.MonkeyPatch
+async def test_in_process_dead_letters_come_from_the_store(local: JobService) -> None:
+    (job, _) = await local.submit(REQUEST)
+    (claimed,) = await local.claim("worker", 1, 30)
+    await local.advance(claimed, Fail(JobError("no-speech", "none", False)))
+    assert await local.announcer.flush()
+    [entry] = await local.dead_letters(10, tenant=None)
+    assert entry == Snapshot.of(await local.store.get(job.job_id, tenant=None)).body
+    assert await local.dead_letter_count() == 1
+    assert await _redis_keys(local) == []
+
+
+@pytest.mark.services
+async def test_shared_reads_take_the_unflushed_then_the_cached_snapshots(
+    shared: JobService,
 ) -> None:
-    monkeypatch.setattr(redis_broker, "FAKE_CACHE_GENERATION", 8)
-    ids = [(await service.submit(REQUEST))[0].job_id for _ in range(40)]
-    assert await service.announcer.flush()
-    for job_id in ids[:20]:
-        await service.cancel(job_id, tenant=None)
-        assert await service.announcer.flush()  # one small write per change
-    await _assert_newest(service, ids)
-    hits, misses = _counts(service)
-    assert hits is not None and misses is not None
-    assert misses > 0, "the oldest generations were dropped: those reads hit the store"
-    assert hits + misses == len(ids)
-    # A store read does not go into the in-process cache beside newer snapshots.
-    await _assert_newest(service, ids)
-    assert _counts(service)[1] == 2 * misses
+    ids = [(await shared.submit(REQUEST))[0].job_id for _ in range(30)]
+    for job_id in ids[:10]:
+        await shared.cancel(job_id, tenant=None)
+    # Not yet written to the cache: reads take the waiting snapshots.
+    await _assert_newest(shared, ids)
+    assert _counts(shared) == (30, 0)
+    assert await shared.announcer.flush()
+    await _assert_newest(shared, ids)
+    assert _counts(shared) == (60, 0), "every read served without the store"
+    assert len(await _redis_keys(shared)) == 30
+
+
+@pytest.mark.services
+async def test_a_cache_entry_that_is_not_a_snapshot_is_read_from_the_store(
+    shared: JobService,
+) -> None:
+    ids = [(await shared.submit(REQUEST))[0].job_id for _ in range(HOT + 1)]
+    assert await shared.announcer.flush()
+    await shared.broker._client.hset(f"vts:job:{ids[0]}", "s", b"garbage")  # type: ignore[attr-defined]
+    await _assert_newest(shared, ids[:1])
+    assert _counts(shared) == (0, 1)

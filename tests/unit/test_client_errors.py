@@ -30,8 +30,8 @@ from translation_client._errors import api_error
 
 from vts import errors
 from vts.api.problems import error_response
-from vts.codec import snapshot_bytes
 from vts.domain import JobError, JobStatus
+from vts.snapshot import Snapshot
 
 SERVER_ERRORS: list[tuple[errors.VtsError, type[APIError], int]] = [
     (
@@ -139,7 +139,7 @@ def test_client_never_imports_vts() -> None:
 
 
 def _job(status: JobStatus, **changes: object) -> translation_client.Job:
-    job = json.loads(snapshot_bytes(make_job(status=status, **changes)))
+    job = json.loads(Snapshot.of(make_job(status=status, **changes)).body)
     return job  # type: ignore[no-any-return]
 
 

@@ -18,9 +18,9 @@ from vts.api.validation import (
     query_value,
     require_json,
 )
-from vts.codec import snapshot_bytes, snapshot_status
 from vts.keys import service_key, settings_key
 from vts.service import JobService
+from vts.snapshot import Snapshot
 
 JSON = "application/json"
 RETRY_AFTER_SECONDS = "1"
@@ -31,9 +31,9 @@ def _service(request: web.Request) -> JobService:
     return request.app[service_key]
 
 
-def _job_response(snapshot: bytes, status: int = 200) -> web.Response:
-    response = web.Response(body=snapshot, status=status, content_type=JSON)
-    if not snapshot_status(snapshot).is_final:
+def _job_response(snapshot: Snapshot, status: int = 200) -> web.Response:
+    response = web.Response(body=snapshot.body, status=status, content_type=JSON)
+    if not snapshot.final:
         response.headers["Retry-After"] = RETRY_AFTER_SECONDS
     return response
 
@@ -81,15 +81,16 @@ async def list_jobs(request: web.Request) -> web.Response:
     cursor = query_value(query, "cursor")
     tenant = listing_tenant(request)
     page = await _service(request).list_jobs(status, limit, cursor, tenant=tenant)
-    body = _list_body([snapshot_bytes(job) for job in page.jobs], page.next_cursor)
+    snapshots = [Snapshot.of(job).body for job in page.jobs]
+    body = _list_body(snapshots, page.next_cursor)
     return web.Response(body=body, content_type=JSON)
 
 
 async def cancel_job(request: web.Request) -> web.Response:
     """POST /jobs/{job_id}/cancel: 200 with the cancelled job; 409 if already final."""
     job_id = parse_job_id(request.match_info["job_id"])
-    job = await _service(request).cancel(job_id, tenant=acting_tenant(request))
-    return _job_response(snapshot_bytes(job))
+    snapshot = await _service(request).cancel(job_id, tenant=acting_tenant(request))
+    return _job_response(snapshot)
 
 
 async def list_dead_letters(request: web.Request) -> web.Response:
@@ -104,5 +105,5 @@ async def list_dead_letters(request: web.Request) -> web.Response:
 async def replay_dead_letter(request: web.Request) -> web.Response:
     """POST /dlq/{job_id}/replay: the failed job starts over with fresh attempts."""
     job_id = parse_job_id(request.match_info["job_id"])
-    job = await _service(request).replay(job_id, tenant=acting_tenant(request))
-    return _job_response(snapshot_bytes(job), status=202)
+    snapshot = await _service(request).replay(job_id, tenant=acting_tenant(request))
+    return _job_response(snapshot, status=202)

@@ -8,8 +8,8 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from vts.api.problems import CLIENT_CLOSED_REQUEST, Handler, client_gone
-from vts.errors import UnavailableError
-from vts.keys import broker_key, metrics_key, service_key, store_key
+from vts.errors import BrokerUnavailableError, UnavailableError
+from vts.keys import metrics_key, service_key, store_key
 
 
 def _route(request: web.Request) -> str:
@@ -59,8 +59,10 @@ async def render_metrics(request: web.Request) -> web.Response:
     except UnavailableError:
         pass
     try:
-        metrics.dlq_size.set(await request.app[broker_key].dlq_size())
-    except UnavailableError:
+        metrics.dlq_size.set(await request.app[service_key].dead_letter_count())
+    except BrokerUnavailableError:
         metrics.broker_errors.labels("dlq_size").inc()
+    except UnavailableError:
+        pass
     body = generate_latest(metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

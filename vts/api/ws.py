@@ -15,6 +15,7 @@ from vts.api.validation import parse_job_id, query_value
 from vts.errors import JobNotFoundError, ValidationError, VtsError
 from vts.keys import metrics_key, service_key, websockets_key
 from vts.service import JobService
+from vts.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +62,9 @@ class WatcherSink:
         self.closed = False
         self.watching: set[str] = set()
 
-    def push(self, job_id: str, version: int, message: bytes) -> None:
+    def push(self, snapshot: Snapshot, message: bytes) -> None:
         """Queue a job message; versions this watcher has already been sent are dropped."""
+        job_id, version = snapshot.job_id, snapshot.version
         if self.closed or self._seen.get(job_id, 0) >= version:
             return
         self._enqueue((job_id, version, message))
@@ -121,17 +123,15 @@ def _error_message(code: str, detail: str, **extra: Any) -> bytes:
 async def _start_watching(service: JobService, sink: WatcherSink, job_id: str) -> None:
     """Watch first, then read the snapshot: an event in between is not missed, and the
     version check orders the two. Raises JobNotFoundError."""
-    hub = service.hub
-    hub.watch(job_id, sink)
+    service.watch(job_id, sink)
     sink.watching.add(job_id)
     try:
         snapshot = await service.snapshot(job_id, tenant=sink.tenant)
     except BaseException:
-        hub.unwatch(job_id, sink)
+        service.unwatch(job_id, sink)
         sink.watching.discard(job_id)
         raise
-    data = orjson.loads(snapshot)
-    sink.push(job_id, data["version"], b'{"type":"job",' + snapshot[1:])
+    sink.push(snapshot, snapshot.message)
 
 
 async def _open(
@@ -186,7 +186,7 @@ async def _handle_message(
             )
         else:
             for raw_id in ids:
-                service.hub.unwatch(raw_id, sink)
+                service.unwatch(raw_id, sink)
                 sink.forget(raw_id)
     else:
         accepted = "ping, subscribe, unsubscribe" if multi else "ping"
@@ -227,7 +227,6 @@ def _require_upgrade(request: web.Request) -> None:
 async def watch_job(request: web.Request) -> web.StreamResponse:
     """WS /ws/job/{job_id}: the current snapshot, then one message per change."""
     service = request.app[service_key]
-    hub = service.hub
     job_id = parse_job_id(request.match_info["job_id"])
     tenant = acting_tenant(request)
     _require_upgrade(request)
@@ -239,7 +238,7 @@ async def watch_job(request: web.Request) -> web.StreamResponse:
     except JobNotFoundError:
         await ws.close(code=1011, message=b"job vanished")
     finally:
-        hub.unwatch(job_id, sink)
+        service.unwatch(job_id, sink)
         await _close(request, sink, "job")
     return ws
 
@@ -248,7 +247,6 @@ async def watch_jobs(request: web.Request) -> web.StreamResponse:
     """WS /ws/jobs: subscribe/unsubscribe to many jobs; `?all=true` streams every job
     of the caller's tenant (an admin's: of every tenant, or of VTS-Tenant's)."""
     service = request.app[service_key]
-    hub = service.hub
     raw_all = query_value(request.query, "all")
     watch_all = "false" if raw_all is None else raw_all.lower()
     if watch_all not in ("true", "false", "1", "0"):
@@ -257,12 +255,12 @@ async def watch_jobs(request: web.Request) -> web.StreamResponse:
     _require_upgrade(request)
     ws, sink = await _open(request, "jobs", tenant)
     if watch_all in ("true", "1"):
-        hub.watch_all(sink)
+        service.watch_all(sink)
     try:
         await _read_until_closed(ws, sink, service, multi=True)
     finally:
-        hub.unwatch_all(sink)
+        service.unwatch_all(sink)
         for job_id in list(sink.watching):
-            hub.unwatch(job_id, sink)
+            service.unwatch(job_id, sink)
         await _close(request, sink, "jobs")
     return ws
