@@ -25,13 +25,6 @@ CACHE_KEY: Final = KEY_PREFIX + "job:{}"
 """A cached job on Redis: a hash (v = version, s = snapshot) that expires after
 CACHE_TTL seconds (misses are read from the store)."""
 CACHE_TTL: Final = 3600
-FAKE_CACHE_KEY: Final = KEY_PREFIX + "job-cache:{}"
-"""On fakeredis, one hash per generation: job id -> snapshot. Writing many fields
-with one HSET costs a sixth of a SET per key, and on fakeredis the cache takes every
-snapshot the process forgets, so it is written at the rate jobs change."""
-FAKE_CACHE_GENERATION: Final = 20_000
-"""Entries per generation; two are kept (the current one and the one before), so
-the in-process cache holds between 20,000 and 40,000 snapshots."""
 # A hash per job: v = version, s = snapshot. Written only over an older version.
 _CACHE_SET_NEWER: Final = """
 for i, key in ipairs(KEYS) do
@@ -69,7 +62,9 @@ class RedisBroker:
     Every method raises BrokerUnavailableError when the server cannot be reached or
     answers with an error; the client reconnects by itself once it is back, so the
     broker needs no re-creation. With `fakeredis://` each broker owns a private
-    in-process server, so `relays_events` is False (no other process can listen).
+    in-process server, so `relays_events` is False (no other process can listen)
+    and the service writes nothing to it on the hot path; it still behaves as a
+    Redis server does, for tests and tools that use it directly.
     """
 
     def __init__(self, url: str) -> None:
@@ -80,8 +75,6 @@ class RedisBroker:
         self._fake = scheme == FAKE_SCHEME
         self.relays_events = not self._fake
         self._redis: aioredis.Redis | None = None
-        self._generation = 0
-        self._generation_size = 0
 
     def __repr__(self) -> str:
         # Never show the URL: it may hold a password.
@@ -139,12 +132,7 @@ class RedisBroker:
     async def cache_get(self, job_id: str) -> bytes | None:
         """The cached snapshot of `job_id`, or None when not cached (or expired)."""
         with _unavailable("cache read"):
-            if self._fake:
-                value = await self._client.hget(self._fake_key(0), job_id)
-                if value is None:
-                    value = await self._client.hget(self._fake_key(-1), job_id)
-            else:
-                value = await self._client.hget(CACHE_KEY.format(job_id), "s")
+            value = await self._client.hget(CACHE_KEY.format(job_id), "s")
         # decode_responses=False: the driver hands back bytes, never str.
         return cast("bytes | None", value)
 
@@ -152,23 +140,6 @@ class RedisBroker:
         """Write (job_id, version, snapshot) entries in one round trip; an entry only
         replaces an older version, so replicas flushing out of order never regress it."""
         if not snapshots:
-            return
-        if self._fake:
-            # One in-process writer flushes in order: no version check needed. The
-            # newest snapshot of a job is in the current generation or, if it was
-            # not written since the last rotation, in the one before.
-            pipe = self._client.pipeline(transaction=False)
-            if self._generation_size + len(snapshots) > FAKE_CACHE_GENERATION:
-                pipe.delete(self._fake_key(-1))
-                self._generation += 1
-                self._generation_size = 0
-            pipe.hset(
-                self._fake_key(0),
-                mapping={job_id: snapshot for job_id, _, snapshot in snapshots},
-            )
-            self._generation_size += len(snapshots)
-            with _unavailable("cache write"):
-                await pipe.execute()
             return
         keys = [CACHE_KEY.format(job_id) for job_id, _, _ in snapshots]
         args: list[bytes | int] = [CACHE_TTL]
@@ -182,17 +153,7 @@ class RedisBroker:
         if not job_ids:
             return
         with _unavailable("cache delete"):
-            if self._fake:
-                pipe = self._client.pipeline(transaction=False)
-                pipe.hdel(self._fake_key(0), *job_ids)
-                pipe.hdel(self._fake_key(-1), *job_ids)
-                await pipe.execute()
-            else:
-                await self._client.delete(*(CACHE_KEY.format(i) for i in job_ids))
-
-    def _fake_key(self, generation: int) -> str:
-        """The hash of the current generation (0) or the one before it (-1)."""
-        return FAKE_CACHE_KEY.format(self._generation + generation)
+            await self._client.delete(*(CACHE_KEY.format(i) for i in job_ids))
 
     async def dlq_add(self, job_id: str, entry: bytes, failed_at: float) -> None:
         """Dead-letter `job_id`; adding it again replaces its entry and time."""
