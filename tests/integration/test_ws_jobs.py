@@ -118,7 +118,7 @@ async def test_ws_jobs_all_remembers_a_bounded_number_of_versions(
     client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A long-lived `all=true` watcher (a dashboard) must not grow with every job."""
-    monkeypatch.setattr("vts.api.ws.MAX_SEEN_VERSIONS", 5)
+    monkeypatch.setattr("vts.api.outbox.MAX_SEEN_VERSIONS", 5)
     hub = client.server.app[hub_key]
     async with client.ws_connect("/ws/jobs", params={"all": "true"}) as ws:
         await ping(ws)

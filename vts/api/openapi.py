@@ -12,9 +12,9 @@ import vts
 from vts.api import openapi_admin
 from vts.api.connections import PROBE_CONNECTIONS
 from vts.api.openapi_spec import JSON, Schema, components, problem, ref
+from vts.api.outbox import CLOSE_TRY_AGAIN_LATER, MAX_BUFFERED_BYTES
 from vts.api.validation import MAX_BODY_BYTES
 from vts.api.ws import (
-    CLOSE_TRY_AGAIN_LATER,
     HEARTBEAT_SECONDS,
     MAX_INCOMING_BYTES,
     MAX_SUBSCRIBE_IDS,
@@ -64,7 +64,8 @@ a `version` it has already been sent.
 
 Client messages (`ClientMessage`): `{{"type": "ping"}}` is answered with a `pong`.
 The server also sends WebSocket pings every {HEARTBEAT_SECONDS:g} s. Client messages may be
-at most {MAX_INCOMING_BYTES} bytes. A watcher too far behind is closed with code
+at most {MAX_INCOMING_BYTES} bytes. A watcher too far behind (more than
+{MAX_BUFFERED_BYTES // 1024 // 1024} MiB unread beyond what the kernel buffers) is closed with code
 {CLOSE_TRY_AGAIN_LATER} (try again later): reconnect and resync from the snapshot.
 Shutdown closes with 1001 (going away).
 """

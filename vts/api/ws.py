@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
 from typing import Any
 
@@ -11,11 +10,11 @@ import orjson
 from aiohttp import WSMsgType, web
 
 from vts.api.auth import WS_BEARER_PROTOCOL, acting_tenant
+from vts.api.outbox import WatcherSink
 from vts.api.validation import parse_job_id, query_value
 from vts.errors import JobNotFoundError, ValidationError, VtsError
 from vts.keys import metrics_key, service_key, websockets_key
 from vts.service import JobService
-from vts.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -34,86 +33,8 @@ logging.getLogger("aiohttp.websocket").addFilter(_HideOfferedProtocols())
 
 HEARTBEAT_SECONDS = 20.0
 MAX_INCOMING_BYTES = 64 * 1024
-MAX_QUEUED_MESSAGES = 4096
-MAX_SEEN_VERSIONS = 20_000
-"""Jobs whose last version a watcher remembers (newest first kept): an `all=true`
-watcher would otherwise remember every job it was ever sent. A duplicate can only
-trail its original by moments, so forgetting the longest-quiet jobs loses nothing."""
 MAX_SUBSCRIBE_IDS = 1000
-CLOSE_TRY_AGAIN_LATER = 1013
 PONG = b'{"type":"pong"}'
-
-
-class WatcherSink:
-    """One connection's outbox: bounded, deduplicated by version, written by a task
-    that exists only while there is something to send (idle watchers cost no task)."""
-
-    __slots__ = ("_queue", "_seen", "_writer", "closed", "tenant", "watching", "ws")
-
-    def __init__(self, ws: web.WebSocketResponse, tenant: str | None) -> None:
-        self.ws = ws
-        self.tenant = tenant
-        """The tenant whose jobs this watcher may see; None: every tenant."""
-        self._queue: collections.deque[tuple[str | None, int, bytes]] = (
-            collections.deque()
-        )
-        self._seen: dict[str, int] = {}
-        self._writer: asyncio.Task[None] | None = None
-        self.closed = False
-        self.watching: set[str] = set()
-
-    def push(self, snapshot: Snapshot, message: bytes) -> None:
-        """Queue a job message; versions this watcher has already been sent are dropped."""
-        job_id, version = snapshot.job_id, snapshot.version
-        if self.closed or self._seen.get(job_id, 0) >= version:
-            return
-        self._enqueue((job_id, version, message))
-
-    def push_control(self, message: bytes) -> None:
-        if not self.closed:
-            self._enqueue((None, 0, message))
-
-    def forget(self, job_id: str) -> None:
-        self._seen.pop(job_id, None)
-        self.watching.discard(job_id)
-
-    def _enqueue(self, item: tuple[str | None, int, bytes]) -> None:
-        if len(self._queue) >= MAX_QUEUED_MESSAGES:
-            # A watcher this far behind resyncs from a fresh snapshot on reconnect.
-            self.closed = True
-            self._queue.clear()
-            self._writer = asyncio.ensure_future(self._close_behind())
-            return
-        self._queue.append(item)
-        if self._writer is None:
-            self._writer = asyncio.ensure_future(self._drain())
-
-    async def _close_behind(self) -> None:
-        await self.ws.close(code=CLOSE_TRY_AGAIN_LATER, message=b"too far behind")
-
-    async def _drain(self) -> None:
-        try:
-            while self._queue and not self.closed:
-                job_id, version, message = self._queue.popleft()
-                if job_id is not None:
-                    seen = self._seen.pop(job_id, 0)
-                    if seen >= version:
-                        self._seen[job_id] = seen
-                        continue
-                    self._seen[job_id] = version  # re-inserted: newest last
-                    if len(self._seen) > MAX_SEEN_VERSIONS:
-                        del self._seen[next(iter(self._seen))]
-                await self.ws.send_frame(message, WSMsgType.TEXT)
-        except (ConnectionError, RuntimeError):
-            self.closed = True
-        finally:
-            self._writer = None
-
-    async def close(self) -> None:
-        self.closed = True
-        writer = self._writer
-        if writer is not None:
-            writer.cancel()
 
 
 def _error_message(code: str, detail: str, **extra: Any) -> bytes:
@@ -143,15 +64,18 @@ async def _open(
         heartbeat=HEARTBEAT_SECONDS,
         max_msg_size=MAX_INCOMING_BYTES,
         protocols=(WS_BEARER_PROTOCOL,),
+        # Job messages are written as uncompressed frames (vts.api.outbox):
+        # negotiating permessage-deflate would buy nothing.
+        compress=False,
     )
     await ws.prepare(request)
     request.app[websockets_key].add(ws)
     request.app[metrics_key].websocket_connections.labels(endpoint).inc()
-    return ws, WatcherSink(ws, tenant)
+    return ws, WatcherSink(ws, request, tenant)
 
 
 async def _close(request: web.Request, sink: WatcherSink, endpoint: str) -> None:
-    await sink.close()
+    sink.close()
     request.app[metrics_key].websocket_connections.labels(endpoint).dec()
 
 
