@@ -15,9 +15,9 @@ def format_time(value: datetime | None) -> str | None:
     """ISO 8601 in UTC with a `Z`, millisecond precision."""
     if value is None:
         return None
-    return (
-        value.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-    )
+    if value.tzinfo is not UTC:  # every time vts makes is in UTC already
+        value = value.astimezone(UTC)
+    return value.isoformat(timespec="milliseconds")[:-6] + "Z"  # "+00:00" -> "Z"
 
 
 def parse_time(value: str | None) -> datetime | None:

@@ -174,8 +174,9 @@ def backoff_seconds(
 
 def transition(job: Job, event: Event, now: datetime) -> Job:
     """Apply `event` to `job` at time `now`; raises InvalidTransitionError if not allowed."""
-    new = _apply(job, event, now)
-    return attrs.evolve(new, version=job.version + 1, updated_at=now)
+    # One evolve per transition: a Job has twenty fields, and each copy costs.
+    changes = _changes(job, event, now)
+    return attrs.evolve(job, **changes, version=job.version + 1, updated_at=now)
 
 
 def _refuse(job: Job, event: Event) -> InvalidTransitionError:
@@ -183,95 +184,94 @@ def _refuse(job: Job, event: Event) -> InvalidTransitionError:
     return InvalidTransitionError(f"cannot {name} a job that is {job.status.value}")
 
 
-def _apply(job: Job, event: Event, now: datetime) -> Job:
+_UNLEASED: dict[str, Any] = {"lease_owner": None, "lease_expires_at": None}
+
+
+def _changes(job: Job, event: Event, now: datetime) -> dict[str, Any]:
+    """The fields `event` changes, as attrs.evolve takes them."""
     status = job.status
     match event:
         case Claim(owner=owner, lease_expires_at=expires):
             if status is not JobStatus.PENDING or job.attempts >= job.max_attempts:
                 raise _refuse(job, event)
-            return attrs.evolve(
-                job,
-                status=JobStatus.PROCESSING,
-                attempts=job.attempts + 1,
-                started_at=job.started_at or now,
-                lease_owner=owner,
-                lease_expires_at=expires,
-                available_at=None,
-                progress=0,
-                stage=None,
-            )
+            return {
+                "status": JobStatus.PROCESSING,
+                "attempts": job.attempts + 1,
+                "started_at": job.started_at or now,
+                "lease_owner": owner,
+                "lease_expires_at": expires,
+                "available_at": None,
+                "progress": 0,
+                "stage": None,
+            }
         case Progress(progress=progress, stage=stage):
             if status is not JobStatus.PROCESSING:
                 raise _refuse(job, event)
-            return attrs.evolve(job, progress=max(0, min(100, progress)), stage=stage)
+            return {"progress": max(0, min(100, progress)), "stage": stage}
         case Succeed(result=result):
             if status is not JobStatus.PROCESSING:
                 raise _refuse(job, event)
-            return attrs.evolve(
-                _unleased(job),
-                status=JobStatus.COMPLETED,
-                result=result,
-                progress=100,
-                error=None,
-                completed_at=now,
-            )
+            return {
+                **_UNLEASED,
+                "status": JobStatus.COMPLETED,
+                "result": result,
+                "progress": 100,
+                "error": None,
+                "completed_at": now,
+            }
         case Fail(error=error, jitter=jitter):
             if status is not JobStatus.PROCESSING:
                 raise _refuse(job, event)
             if error.retryable and job.attempts < job.max_attempts:
                 delay = backoff_seconds(job.attempts, jitter)
-                return attrs.evolve(
-                    _unleased(job),
-                    status=JobStatus.PENDING,
-                    error=error,
-                    available_at=now + timedelta(seconds=delay),
-                )
-            return _dead(job, error, now)
+                return {
+                    **_UNLEASED,
+                    "status": JobStatus.PENDING,
+                    "error": error,
+                    "available_at": now + timedelta(seconds=delay),
+                }
+            return _dead(error, now)
         case ExpireLease(max_lease_losses=bound):
             if status is not JobStatus.PROCESSING:
                 raise _refuse(job, event)
-            lost = attrs.evolve(
-                _unleased(job),
-                attempts=job.attempts - 1,
-                lease_losses=job.lease_losses + 1,
-            )
-            if lost.lease_losses >= bound:
-                return _dead(lost, _lease_lost(lost.lease_losses), now)
-            return attrs.evolve(lost, status=JobStatus.PENDING, available_at=now)
+            losses = job.lease_losses + 1
+            lost = {**_UNLEASED, "attempts": job.attempts - 1, "lease_losses": losses}
+            if losses >= bound:
+                return {**lost, **_dead(_lease_lost(losses), now)}
+            return {**lost, "status": JobStatus.PENDING, "available_at": now}
         case Release():
             if status is not JobStatus.PROCESSING:
                 raise _refuse(job, event)
-            return attrs.evolve(
-                _unleased(job),
-                status=JobStatus.PENDING,
-                attempts=job.attempts - 1,
-                available_at=now,
-            )
+            return {
+                **_UNLEASED,
+                "status": JobStatus.PENDING,
+                "attempts": job.attempts - 1,
+                "available_at": now,
+            }
         case Cancel():
             if status.is_final:
                 raise _refuse(job, event)
-            return attrs.evolve(
-                _unleased(job),
-                status=JobStatus.CANCELLED,
-                available_at=None,
-                completed_at=now,
-            )
+            return {
+                **_UNLEASED,
+                "status": JobStatus.CANCELLED,
+                "available_at": None,
+                "completed_at": now,
+            }
         case Replay():
             if status is not JobStatus.FAILED:
                 raise _refuse(job, event)
-            return attrs.evolve(
-                job,
-                status=JobStatus.PENDING,
-                attempts=0,
-                lease_losses=0,
-                error=None,
-                result=None,
-                progress=0,
-                stage=None,
-                started_at=None,
-                completed_at=None,
-                available_at=now,
-            )
+            return {
+                "status": JobStatus.PENDING,
+                "attempts": 0,
+                "lease_losses": 0,
+                "error": None,
+                "result": None,
+                "progress": 0,
+                "stage": None,
+                "started_at": None,
+                "completed_at": None,
+                "available_at": now,
+            }
     raise TypeError(f"not a job event: {event!r}")  # pragma: no cover
 
 
@@ -285,15 +285,11 @@ def _lease_lost(losses: int) -> JobError:
     )
 
 
-def _unleased(job: Job) -> Job:
-    return attrs.evolve(job, lease_owner=None, lease_expires_at=None)
-
-
-def _dead(job: Job, error: JobError, now: datetime) -> Job:
-    return attrs.evolve(
-        _unleased(job),
-        status=JobStatus.FAILED,
-        error=error,
-        available_at=None,
-        completed_at=now,
-    )
+def _dead(error: JobError, now: datetime) -> dict[str, Any]:
+    return {
+        **_UNLEASED,
+        "status": JobStatus.FAILED,
+        "error": error,
+        "available_at": None,
+        "completed_at": now,
+    }
