@@ -14,8 +14,8 @@ import aiohttp
 from vts import registry
 from vts.config import Settings, SimDuration
 from vts.domain import Job, new_job
-from vts.events import EventHub
-from vts.fanout import Announcer
+from vts.events.announcer import Announcer
+from vts.events.hub import EventHub
 from vts.metrics import Metrics
 from vts.ports import JobStore
 from vts.service import JobService

@@ -17,8 +17,8 @@ from vts.api.routes import setup_routes
 from vts.api.validation import MAX_BODY_BYTES
 from vts.config import Settings
 from vts.errors import ConfigError, UnavailableError
-from vts.events import EventHub
-from vts.fanout import Announcer
+from vts.events.announcer import Announcer
+from vts.events.hub import EventHub
 from vts.keycache import Authenticator
 from vts.keys import (
     authenticator_key,
@@ -37,7 +37,7 @@ from vts.ports import Broker, JobStore, KeyStore, Processor
 from vts.quotas import Limits, Quotas
 from vts.retention import RetentionSweeper
 from vts.service import JobService, utcnow
-from vts.worker import WorkerPool
+from vts.worker.pool import WorkerPool
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import weakref
 from aiohttp import web
 
 from vts.config import Settings
-from vts.events import EventHub
+from vts.events.hub import EventHub
 from vts.keycache import Authenticator
 from vts.metrics import Metrics
 from vts.ports import Broker, JobStore, Processor

@@ -26,8 +26,8 @@ from vts.domain import (
     transition,
 )
 from vts.errors import BrokerUnavailableError, JobNotFoundError, VersionConflictError
-from vts.events import Listener, Sink
-from vts.fanout import Announcer
+from vts.events.announcer import Announcer
+from vts.events.hub import Listener, Sink
 from vts.metrics import Metrics
 from vts.ports import Broker, IdempotencyClaim, JobStore, Page
 from vts.quotas import Quotas
@@ -82,7 +82,7 @@ class JobService:
         self.clock = clock
         self.jitter = jitter
         self.quotas = quotas
-        announcer.resync = self.resync_watched
+        self.hub.on_gap(self.resync_watched)
         self._counts: Mapping[JobStatus, int] | None = None
         self._counts_at = 0.0
         self._counts_lock = asyncio.Lock()

@@ -15,8 +15,8 @@ from _support import T0, make_job, wait_until
 from vts.brokers.redis import create_broker
 from vts.config import Settings
 from vts.domain import JobStatus
-from vts.events import EventHub
-from vts.fanout import Announcer
+from vts.events.announcer import Announcer
+from vts.events.hub import EventHub
 from vts.metrics import Metrics
 from vts.ports import Broker
 

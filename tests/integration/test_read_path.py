@@ -14,8 +14,8 @@ from _support import opened_store
 from vts import registry
 from vts.config import Settings
 from vts.domain import Fail, JobError
-from vts.events import EventHub
-from vts.fanout import Announcer
+from vts.events.announcer import Announcer
+from vts.events.hub import EventHub
 from vts.metrics import Metrics
 from vts.service import JobRequest, JobService
 from vts.snapshot import Snapshot

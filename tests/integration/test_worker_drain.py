@@ -13,7 +13,7 @@ from _support import instant_settings, opened_service
 from vts.domain import Job, JobStatus
 from vts.ports import JobStore
 from vts.service import JobRequest, JobService
-from vts.worker import WorkerPool
+from vts.worker.pool import WorkerPool
 
 REQUEST = JobRequest("en", "es", {"video_url": "https://example.com/video.mp4"})
 

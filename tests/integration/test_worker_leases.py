@@ -43,7 +43,7 @@ async def test_finishing_and_cancelled_jobs_are_not_reported_as_lost_leases(
     """Renewals race with outcomes and cancels all the time on a busy worker. (The
     lease stays long enough that a slow CI machine never really loses one.)"""
     client = await app_server(lease_seconds=0.6, concurrency=64)
-    caplog.set_level(logging.WARNING, logger="vts.worker")
+    caplog.set_level(logging.WARNING, logger="vts.worker.pool")
     ids = await asyncio.gather(*(client.submit() for _ in range(600)))
     for job_id in ids[::7]:
         async with client.post(f"/jobs/{job_id}/cancel") as response:

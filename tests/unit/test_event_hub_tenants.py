@@ -1,11 +1,12 @@
-"""EventHub: a watcher only ever gets its own tenant's jobs (admins: every tenant's)."""
+"""EventHub: a watcher only ever gets its own tenant's jobs (admins: every tenant's); gaps in
+the relayed events are announced to the hub's gap subscribers."""
 
 from __future__ import annotations
 
 import orjson
 from _support import make_job
 
-from vts.events import EventHub
+from vts.events.hub import EventHub
 from vts.snapshot import Snapshot
 
 
@@ -60,3 +61,20 @@ def test_a_relayed_snapshot_without_tenant_is_the_default_tenants() -> None:
     del old["tenant"]  # sent by a replica from before tenants
     snapshot = Snapshot.unframe(orjson.dumps(old))
     assert (snapshot.job_id, snapshot.tenant) == (A, "default")
+
+
+async def test_a_gap_forgets_what_the_hub_remembers_and_its_close_is_announced() -> (
+    None
+):
+    hub = EventHub()
+    caught_up: list[str] = []
+
+    async def resync() -> None:
+        caught_up.append("resynced")
+
+    hub.on_gap(resync)
+    deliver(hub, A, "acme")
+    hub.open_gap()  # the relay went down: remembered snapshots may go stale
+    assert hub.hot(A) is None and caught_up == []
+    await hub.close_gap()  # the relay is live again
+    assert caught_up == ["resynced"]

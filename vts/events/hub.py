@@ -1,10 +1,10 @@
-"""Per-process fan-out: each job event goes to its watchers once, serialized once."""
+"""The hub: each job event goes to this process's watchers and subscribers once."""
 
 from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from vts.snapshot import Snapshot
@@ -27,6 +27,7 @@ class Sink(Protocol):
 
 
 Listener = Callable[[Snapshot], None]
+GapListener = Callable[[], Awaitable[None]]
 
 
 class EventHub:
@@ -45,6 +46,7 @@ class EventHub:
         self._hot: OrderedDict[str, Snapshot] = OrderedDict()
         self._hot_capacity = hot_capacity
         self._listeners: list[Listener] = []
+        self._gap_listeners: list[GapListener] = []
 
     def deliver(self, snapshot: Snapshot) -> bool:
         """Fan one event out; False if it was not newer than what this hub has seen."""
@@ -81,9 +83,20 @@ class EventHub:
     def forget(self, job_id: str) -> None:
         self._hot.pop(job_id, None)
 
-    def clear_hot(self) -> None:
-        """Forget every remembered snapshot (they may be stale after a relay outage)."""
+    def open_gap(self) -> None:
+        """Events may be missed from now on (the relay is down): forget every
+        remembered snapshot, which may go stale."""
         self._hot.clear()
+
+    async def close_gap(self) -> None:
+        """Events arrive again: let every gap subscriber catch up on what it may
+        have missed (the service re-reads the watched jobs). Raises what they raise."""
+        for listener in self._gap_listeners:
+            await listener()
+
+    def on_gap(self, listener: GapListener) -> None:
+        """Await `listener()` whenever events may have been missed and arrive again."""
+        self._gap_listeners.append(listener)
 
     def watched_job_ids(self) -> list[str]:
         return list(self._by_job)

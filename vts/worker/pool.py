@@ -7,19 +7,14 @@ import contextlib
 import functools
 import logging
 import time
-from collections.abc import Mapping
 from datetime import timedelta
-from typing import Any
 
 import attrs
-import orjson
 
-from vts.domain import Fail, Job, JobError, JobStatus, Progress, Release, Succeed
+from vts.domain import Fail, Job, JobStatus, Progress, Release, Succeed
 from vts.errors import (
     InvalidTransitionError,
     JobNotFoundError,
-    PermanentError,
-    ProcessingError,
     UnavailableError,
     VersionConflictError,
 )
@@ -27,6 +22,8 @@ from vts.ports import Processor
 from vts.service import JobService
 from vts.snapshot import Snapshot
 from vts.supervision import supervise
+from vts.worker.outcome import error_of, json_result
+from vts.worker.progress import ProgressWriter
 
 log = logging.getLogger(__name__)
 
@@ -267,16 +264,17 @@ class WorkerPool:
 
     async def _run(self, job: Job) -> None:
         job_id = job.job_id
-        progress = _ProgressWriter(self, job_id)
+        progress = ProgressWriter(self._advance, job_id)
         try:
             outcome: Succeed | Fail
             try:
                 result = await self.processor.run(job, progress.report)
-                outcome = Succeed(_json_result(result))
+                outcome = Succeed(json_result(result))
             except (_Lost, asyncio.CancelledError):
                 raise
             except Exception as exc:
-                outcome = Fail(self._error_of(job_id, exc), self.service.jitter())
+                error = error_of(job_id, exc, self.service.metrics)
+                outcome = Fail(error, self.service.jitter())
             await progress.settle()  # the outcome's version follows the last progress
             self._settling.add(job_id)
             try:
@@ -300,73 +298,3 @@ class WorkerPool:
             # drain: hand the job back so another worker runs it at once.
             if not self._accepting and job_id in self._current:
                 self._unfinished.append(self._current[job_id])
-
-    def _error_of(self, job_id: str, exc: Exception) -> JobError:
-        """What a failed attempt records: the processor's own error, or a crash."""
-        if isinstance(exc, ProcessingError):
-            error = JobError(exc.code, exc.message, not isinstance(exc, PermanentError))
-        else:
-            log.exception("processor crashed on job %s", job_id, exc_info=exc)
-            error = JobError("processor-crashed", f"{type(exc).__name__}: {exc}", True)
-        self.service.metrics.job_attempts_failed.labels(str(error.retryable)).inc()
-        return error
-
-
-def _json_result(result: Mapping[str, Any]) -> dict[str, Any]:
-    """The processor's result, if JSON can carry it to the store and to watchers."""
-    if not isinstance(result, Mapping):
-        raise PermanentError(
-            f"the processor returned {type(result).__name__}, not a mapping",
-            code="invalid-result",
-        )
-    try:
-        orjson.dumps(result)
-    except TypeError as exc:
-        raise PermanentError(
-            f"the processor returned a result that is not JSON: {exc}",
-            code="invalid-result",
-        ) from None
-    return dict(result)
-
-
-class _ProgressWriter:
-    """Progress reports, persisted coalesced: `report` returns at once; one write is in
-    flight at a time and carries the newest report when it starts. A report is still
-    durable before it is announced; the processor just never waits for it."""
-
-    def __init__(self, pool: WorkerPool, job_id: str) -> None:
-        self._pool = pool
-        self._job_id = job_id
-        self._latest: Progress | None = None
-        self._writer: asyncio.Task[None] | None = None
-
-    async def report(self, progress: int, stage: str | None) -> None:
-        writer = self._writer
-        if writer is not None and writer.done():
-            self._writer = None
-            writer.result()  # raises _Lost if the job changed under us
-        self._latest = Progress(progress, stage)
-        if self._writer is None:
-            self._writer = asyncio.ensure_future(self._write())
-
-    async def _write(self) -> None:
-        while self._latest is not None:
-            event, self._latest = self._latest, None
-            await self._pool._advance(self._job_id, event)
-
-    async def settle(self) -> None:
-        """Wait for the write in flight; raises _Lost if the job changed meanwhile."""
-        self._latest = None
-        writer = self._writer
-        if writer is not None:
-            await writer
-
-    def abandon(self) -> None:
-        self._latest = None
-        writer = self._writer
-        if writer is None:
-            return
-        if not writer.done():
-            writer.cancel()
-        elif not writer.cancelled():
-            writer.exception()  # retrieved: nobody else will look at it

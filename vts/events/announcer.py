@@ -10,8 +10,9 @@ from typing import Any
 
 from vts.codec import epoch
 from vts.domain import Job, JobStatus
-from vts.errors import BrokerUnavailableError, StoreUnavailableError
-from vts.events import EventHub
+from vts.errors import BrokerUnavailableError
+from vts.events.hub import EventHub
+from vts.events.relay import Relay, backoff
 from vts.metrics import Metrics
 from vts.ports import Broker
 from vts.snapshot import Snapshot
@@ -19,7 +20,6 @@ from vts.supervision import supervise
 
 log = logging.getLogger(__name__)
 
-RETRY_SECONDS = (0.1, 0.25, 0.5, 1.0, 2.0)
 STOP_FLUSH_SECONDS = 3.0
 """How long `stop` lets the flush loop write what is queued before cutting it off."""
 
@@ -51,9 +51,9 @@ class Announcer:
         self._flusher: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._published_local = metrics.events_published.labels("local")
-        self._published_relay = metrics.events_published.labels("relay")
-        self.resync: Callable[[], Awaitable[None]] | None = None
-        """Called when the relay is live again after an outage (set by the service)."""
+        self._relay_in = (
+            Relay(hub, broker, metrics, self.origin) if self.shared else None
+        )
 
     def announce(self, job: Job, previous: JobStatus | None) -> Snapshot:
         """Publish a change that is already durable; returns its snapshot."""
@@ -95,9 +95,9 @@ class Announcer:
             "vts-broker-flush", self._flush_forever, on_crash=crashed
         )
         self._tasks.append(self._flusher)
-        if self.shared:
+        if self._relay_in is not None:
             self._tasks.append(
-                supervise("vts-relay", self._relay_forever, on_crash=crashed)
+                supervise("vts-relay", self._relay_in.run_forever, on_crash=crashed)
             )
 
     async def stop(self, timeout: float = STOP_FLUSH_SECONDS) -> None:
@@ -184,48 +184,5 @@ class Announcer:
                     return  # everything announced is written
                 continue
             self._wake.set()  # keep what failed for the next try
-            await asyncio.sleep(RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)])
+            await asyncio.sleep(backoff(failures))
             failures += 1
-
-    async def _relay_forever(self) -> None:
-        """Hold one broker subscription; deliver other replicas' events locally.
-
-        While it is down this replica misses other replicas' events, so its memory of
-        recent snapshots is dropped then, and once it is live again every watched job
-        is re-read from the store (`resync`) so no watcher keeps a stale state.
-        """
-        failures = 0
-        lost = False
-        while True:
-            try:
-                async for payload in self.broker.subscribe():
-                    if not payload:  # the subscription is live
-                        if lost and self.resync is not None:
-                            await self.resync()  # may raise StoreUnavailableError
-                        lost = False
-                        failures = 0
-                        continue
-                    origin, _, body = payload.partition(b"\n")
-                    if origin == self.origin or not body:
-                        continue
-                    for line in body.split(b"\n"):
-                        self._deliver_relayed(line)
-            except (BrokerUnavailableError, StoreUnavailableError) as exc:
-                # Resubscribe either way; a failed resync is retried once live again.
-                self.hub.clear_hot()
-                lost = True
-                if isinstance(exc, BrokerUnavailableError):
-                    self.metrics.broker_errors.labels("subscribe").inc()
-                delay = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
-                failures += 1
-                log.warning("event relay lost (%s); retrying in %.2fs", exc, delay)
-                await asyncio.sleep(delay)
-
-    def _deliver_relayed(self, line: bytes) -> None:
-        try:
-            snapshot = Snapshot.unframe(line)
-        except (ValueError, KeyError, TypeError):
-            log.warning("ignored a relayed event that is not a snapshot")
-            return
-        if self.hub.deliver(snapshot):
-            self._published_relay.inc()

@@ -1,0 +1,1 @@
+"""The worker pool: claims due jobs under a lease, runs them, records what happened."""
