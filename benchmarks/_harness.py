@@ -68,6 +68,7 @@ class Server:
         self.process: subprocess.Popen[bytes] | None = None
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._log_path = ""
+        self._cwd = VTS_SRC
 
     @classmethod
     def vts(
@@ -78,8 +79,11 @@ class Server:
         workers: bool = True,
         extra_env: Mapping[str, str] | None = None,
         traced: bool = False,
+        src: Path | None = None,
     ) -> Server:
-        """`traced`: run benchmarks/_traced_vts.py, which writes `trace_path` at exit."""
+        """`traced`: run benchmarks/_traced_vts.py, which writes `trace_path` at exit.
+        `src`: the vts code to run (a snapshot, as VTS_SRC), for A/Bs in one run."""
+        source = VTS_SRC if src is None else src.resolve()
         tmp = tempfile.TemporaryDirectory(prefix="vts-bench-")
         env = {
             **os.environ,
@@ -95,9 +99,9 @@ class Server:
             "BENCH_TRACE_FILE": f"{tmp.name}/trace.json",
             **(extra_env or {}),
         }
-        if VTS_SRC != REPO:
+        if source != REPO:
             path = env.get("PYTHONPATH")
-            env["PYTHONPATH"] = str(VTS_SRC) + (os.pathsep + path if path else "")
+            env["PYTHONPATH"] = str(source) + (os.pathsep + path if path else "")
         args = [sys.executable, "-m", "vts", "serve"]
         if traced:
             args[1:3] = [str(HERE / "_traced_vts.py")]
@@ -105,6 +109,7 @@ class Server:
             args.append("--no-workers")
         server = cls("vts", args, env)
         server._tmp = tmp
+        server._cwd = source
         return server
 
     @classmethod
@@ -142,7 +147,7 @@ class Server:
         # A vts server's directory is its own: a restart (the soak) appends to its log.
         with open(self._log_path, "ab" if self._tmp else "wb") as log:
             self.process = subprocess.Popen(
-                self.args, env=self.env, cwd=VTS_SRC, stdout=log, stderr=log
+                self.args, env=self.env, cwd=self._cwd, stdout=log, stderr=log
             )
         deadline = time.monotonic() + timeout
         while True:
