@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from aiohttp import WSCloseCode, web
 
 from vts import registry
-from vts.api.auth import auth_middleware
+from vts.api.auth import auth_middleware, auth_off_key
 from vts.api.metrics import request_metrics_middleware
 from vts.api.problems import problem_middleware
 from vts.api.routes import setup_routes
@@ -64,6 +64,7 @@ def create_app(
         handler_args={"keepalive_timeout": settings.keepalive_timeout},
     )
     app[settings_key] = settings
+    app[auth_off_key] = settings.auth_mode == "none"
     app[metrics_key] = Metrics()
     app[hub_key] = EventHub()
     app[websockets_key] = weakref.WeakSet()

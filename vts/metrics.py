@@ -181,6 +181,7 @@ class Metrics:
         # (method, route, status) -> the two children one request updates; labels()
         # takes a lock and checks its arguments, which costs more than the update.
         self._request_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+        self._websocket_children: dict[str, Any] = {}
 
     def observe_request(
         self, method: str, route: str, status: int, seconds: float
@@ -199,6 +200,15 @@ class Metrics:
             self._request_children[key] = children
         children[0].inc()
         children[1].observe(seconds)
+
+    def websockets_open(self, endpoint: str) -> Any:
+        """The vts_websocket_connections child of `endpoint`, looked up once."""
+        child = self._websocket_children.get(endpoint)
+        if child is None:
+            child = self._websocket_children[endpoint] = (
+                self.websocket_connections.labels(endpoint)
+            )
+        return child
 
     def count_crash(self, loop: str) -> None:
         self.loop_crashes.labels(loop).inc()

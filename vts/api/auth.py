@@ -39,6 +39,9 @@ WS_BEARER_PROTOCOL = "vts.bearer"
 TENANT_HEADER = "VTS-Tenant"
 
 principal_key = web.RequestKey("principal", Principal)
+auth_off_key = web.AppKey("auth_off", bool)
+"""VTS_AUTH resolved once by create_app: True when it is `none` (Settings.auth_mode
+parses VTS_HOST as an address each time it is read)."""
 
 
 def bearer_token(request: web.Request) -> str | None:
@@ -75,14 +78,13 @@ def required_scope(request: web.Request) -> str | None:
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Authenticate (VTS_AUTH=keys) and check the route's scope."""
-    settings = request.app[settings_key]
     scope = required_scope(request)
     if scope is None:
         return await handler(request)
     if request.match_info.route.resource.canonical == METRICS_PATH:  # type: ignore[union-attr]
-        _check_metrics_key(request, settings.metrics_key)
+        _check_metrics_key(request, request.app[settings_key].metrics_key)
         return await handler(request)
-    if settings.auth_mode == "none":
+    if request.app[auth_off_key]:
         principal = ANONYMOUS_ADMIN
     else:
         principal = await request.app[authenticator_key].authenticate(

@@ -21,6 +21,9 @@ def _route(request: web.Request) -> str:
 async def request_metrics_middleware(
     request: web.Request, handler: Handler
 ) -> web.StreamResponse:
+    if request.path.startswith("/ws/"):
+        # A WebSocket is counted by vts_websocket_connections; its life is no latency.
+        return await handler(request)
     metrics = request.app[metrics_key]
     started = time.perf_counter()
     status = 500
@@ -32,16 +35,12 @@ async def request_metrics_middleware(
         status = exc.status
         raise
     finally:
-        if not request.path.startswith("/ws/"):
-            # A client that hung up before its answer was sent is no server error.
-            if client_gone(request):
-                status = CLIENT_CLOSED_REQUEST
-            metrics.observe_request(
-                request.method,
-                _route(request),
-                status,
-                time.perf_counter() - started,
-            )
+        # A client that hung up before its answer was sent is no server error.
+        if client_gone(request):
+            status = CLIENT_CLOSED_REQUEST
+        metrics.observe_request(
+            request.method, _route(request), status, time.perf_counter() - started
+        )
 
 
 async def render_metrics(request: web.Request) -> web.Response:

@@ -52,6 +52,7 @@ _LOCAL_SUFFIXES = (".localhost", ".local", ".internal", ".home.arpa")
 _FORBIDDEN_HOST_CHARS = frozenset(
     "\x7f #%/:<>?@[\\]^|" + "".join(map(chr, range(0x20)))
 )
+_DIGITS = frozenset("0123456789")
 _SHARED_NAT = ipaddress.IPv4Network("100.64.0.0/10")
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -128,9 +129,9 @@ def _non_public_kind(address: Address) -> str | None:
 def _ends_in_number(host: str) -> bool:
     """WHATWG URL "ends in a number": then the whole host must be an IPv4 address."""
     last = host.rsplit(".", 1)[-1]
-    return bool(last) and (
-        (last.isascii() and last.isdigit()) or _ipv4_number(last) is not None
-    )
+    if not last or last[0] not in _DIGITS:
+        return False  # every number starts with a digit (0x too): names end here
+    return (last.isascii() and last.isdigit()) or _ipv4_number(last) is not None
 
 
 def _ipv4_number(part: str) -> int | None:

@@ -70,13 +70,13 @@ async def _open(
     )
     await ws.prepare(request)
     request.app[websockets_key].add(ws)
-    request.app[metrics_key].websocket_connections.labels(endpoint).inc()
+    request.app[metrics_key].websockets_open(endpoint).inc()
     return ws, WatcherSink(ws, request, tenant)
 
 
 async def _close(request: web.Request, sink: WatcherSink, endpoint: str) -> None:
     sink.close()
-    request.app[metrics_key].websocket_connections.labels(endpoint).dec()
+    request.app[metrics_key].websockets_open(endpoint).dec()
 
 
 async def _handle_message(
