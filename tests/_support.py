@@ -79,6 +79,8 @@ def instant_settings(db_path: object, **changes: Any) -> Settings:
         "sim_duration": SimDuration(0.0, 0.0),
         "sim_error_rate": 0.0,
         "shutdown_grace": 0.0,
+        # Every report written: tests check each progress message.
+        "progress_interval": 0.0,
     }
     return Settings(**{**base, **changes})
 

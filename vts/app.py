@@ -189,6 +189,7 @@ async def _workers_ctx(app: web.Application) -> AsyncIterator[None]:
         owner=f"vts-{uuid.uuid4().hex[:12]}",
         concurrency=settings.concurrency,
         lease_seconds=settings.lease_seconds,
+        progress_interval=settings.progress_interval,
     )
     app[worker_pool_key] = pool
     await pool.start()

@@ -49,6 +49,10 @@ SERVE_OPTIONS: dict[str, tuple[str, str]] = {
         "leases lost to crashes before dead-lettering [VTS_MAX_LEASE_LOSSES, 5]",
     ),
     "--lease-seconds": ("lease_seconds", "job lease length [VTS_LEASE_SECONDS, 30]"),
+    "--progress-interval": (
+        "progress_interval",
+        "seconds between a job's progress writes [VTS_PROGRESS_INTERVAL, 0.1]",
+    ),
     "--shutdown-grace": (
         "shutdown_grace",
         "drain time on SIGTERM [VTS_SHUTDOWN_GRACE, 20]",

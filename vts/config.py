@@ -110,6 +110,15 @@ class Settings:
         lambda v: 0.5 <= v <= 86400,
     )
     """VTS_LEASE_SECONDS: how long a claimed job stays owned without a renewal (30)."""
+    progress_interval: float = _setting(
+        "VTS_PROGRESS_INTERVAL",
+        0.1,
+        "a number of seconds 0-60",
+        lambda v: 0 <= v <= 60,
+    )
+    """VTS_PROGRESS_INTERVAL: at most one progress write per job this often (0.1);
+    a job's first report is written at once, and its outcome supersedes a report
+    not yet written. 0: every report (each a write)."""
     shutdown_grace: float = _setting(
         "VTS_SHUTDOWN_GRACE",
         20.0,

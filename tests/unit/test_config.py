@@ -22,6 +22,7 @@ DEFAULTS = {
     "VTS_MAX_ATTEMPTS": 3,
     "VTS_MAX_LEASE_LOSSES": 5,
     "VTS_LEASE_SECONDS": 30.0,
+    "VTS_PROGRESS_INTERVAL": 0.1,
     "VTS_SHUTDOWN_GRACE": 20.0,
     "VTS_RETENTION": 0.0,
     "VTS_REQUEST_TIMEOUT": 10.0,
@@ -68,6 +69,7 @@ def test_load_settings_reads_every_variable() -> None:
         "VTS_MAX_ATTEMPTS": "5",
         "VTS_MAX_LEASE_LOSSES": "2",
         "VTS_LEASE_SECONDS": "12.5",
+        "VTS_PROGRESS_INTERVAL": "0",
         "VTS_SHUTDOWN_GRACE": "0",
         "VTS_RETENTION": "7d",
         "VTS_REQUEST_TIMEOUT": "2.5s",
@@ -165,6 +167,7 @@ BAD_VALUES = {
     "VTS_MAX_ATTEMPTS": ["101"],
     "VTS_MAX_LEASE_LOSSES": ["0", "1001", "two", ""],
     "VTS_LEASE_SECONDS": ["0.1"],
+    "VTS_PROGRESS_INTERVAL": ["-0.1", "61", "often"],
     "VTS_SHUTDOWN_GRACE": ["-1"],
     "VTS_RETENTION": [
         "-1",

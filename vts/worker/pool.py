@@ -23,7 +23,7 @@ from vts.service import JobService
 from vts.snapshot import Snapshot
 from vts.supervision import supervise
 from vts.worker.outcome import error_of, json_result
-from vts.worker.progress import ProgressWriter
+from vts.worker.progress import PROGRESS_INTERVAL, ProgressWriter
 
 log = logging.getLogger(__name__)
 
@@ -48,12 +48,14 @@ class WorkerPool:
         owner: str,
         concurrency: int,
         lease_seconds: float,
+        progress_interval: float = PROGRESS_INTERVAL,
     ) -> None:
         self.service = service
         self.processor = processor
         self.owner = owner
         self.concurrency = concurrency
         self.lease_seconds = lease_seconds
+        self.progress_interval = progress_interval
         self._running: dict[str, asyncio.Task[None]] = {}
         self._current: dict[str, Job] = {}
         self._unfinished: list[Job] = []
@@ -264,7 +266,7 @@ class WorkerPool:
 
     async def _run(self, job: Job) -> None:
         job_id = job.job_id
-        progress = ProgressWriter(self._advance, job_id)
+        progress = ProgressWriter(self._advance, job_id, self.progress_interval)
         try:
             outcome: Succeed | Fail
             try:
