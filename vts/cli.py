@@ -11,7 +11,7 @@ import os
 import resource
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import attrs
 from aiohttp import web
@@ -24,6 +24,23 @@ from vts.config import Settings, env_names, load_settings
 from vts.errors import ConfigError, UnavailableError
 
 log = logging.getLogger("vts")
+
+
+def event_loop(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """The loop factory VTS_EVENT_LOOP names (None: asyncio's own loop)."""
+    if choice == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        if choice == "uvloop":
+            raise ConfigError(
+                "VTS_EVENT_LOOP=uvloop but uvloop is not installed: "
+                "pip install uvloop, or set VTS_EVENT_LOOP to auto or asyncio"
+            ) from None
+        return None
+    return uvloop.new_event_loop
+
 
 # File descriptors kept for everything but client connections: the listening
 # socket, the store and broker pools, log files, refused connections lingering.
@@ -49,6 +66,7 @@ SERVE_OPTIONS: dict[str, tuple[str, str]] = {
         "leases lost to crashes before dead-lettering [VTS_MAX_LEASE_LOSSES, 5]",
     ),
     "--lease-seconds": ("lease_seconds", "job lease length [VTS_LEASE_SECONDS, 30]"),
+    "--event-loop": ("event_loop", "auto, uvloop or asyncio [VTS_EVENT_LOOP, auto]"),
     "--progress-interval": (
         "progress_interval",
         "seconds between a job's progress writes [VTS_PROGRESS_INTERVAL, 0.1]",
@@ -148,7 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_migrate(settings))
         if args.command == "keys":
             return asyncio.run(cli_keys.run(args, settings))
-        return asyncio.run(_serve(settings, workers=not args.no_workers))
+        with asyncio.Runner(loop_factory=event_loop(settings.event_loop)) as runner:
+            return runner.run(_serve(settings, workers=not args.no_workers))
     except ConfigError as exc:
         print(f"vts: {exc}", file=sys.stderr)
         return 2
@@ -221,6 +240,7 @@ async def _serve(settings: Settings, *, workers: bool) -> int:
         # Start-up objects live as long as the process: keep them out of every
         # later garbage collection (full collections otherwise stall the loop).
         gc.freeze()
+        log.info("event loop: %s", type(loop).__module__.split(".")[0])
         for address in runner.addresses:
             host, port = address[0], address[1]
             log.info("vts %s listening on http://%s:%d", vts.__version__, host, port)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, get_type_hints
 
 import attrs
@@ -16,61 +16,26 @@ from vts.config_values import (
     parse_bool,
     parse_duration,
     parse_sim_duration,
+    redact_url,
+    secret,
+    setting,
 )
 from vts.errors import InvalidSettingError
 
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 
 
-_PASSWORD = re.compile(r"^((?:[^:/?#]+://)?[^:/?#@]*:)[^@/?#]*@")
-
-
-def redact_url(url: object) -> str:
-    """The URL with any password in its user info replaced, for reprs and errors."""
-    return _PASSWORD.sub(r"\1***@", str(url))
-
-
-def _setting(
-    env: str,
-    default: Any,
-    accepted: str,
-    check: Callable[[Any], bool] | None = None,
-    *,
-    shown: Callable[[Any], str] | None = None,
-) -> Any:
-    """A setting; `shown` replaces its value in the repr and in error lines."""
-    return attrs.field(
-        default=default,
-        repr=(lambda value: repr(shown(value))) if shown else True,
-        metadata={"env": env, "accepted": accepted, "check": check, "shown": shown},
-    )
-
-
-def _secret(env: str, min_length: int) -> Any:
-    """An optional secret: kept out of the repr, shown as <hidden> in an error."""
-    return attrs.field(
-        default=None,
-        repr=False,
-        metadata={
-            "env": env,
-            "accepted": f"a secret of at least {min_length} characters",
-            "check": lambda v: v is None or len(v) >= min_length,
-            "secret": True,
-        },
-    )
-
-
 @attrs.frozen
 class Settings:
     """Everything vts reads at start-up. Each field: its variable, its default."""
 
-    host: str = _setting("VTS_HOST", "127.0.0.1", "a host name or IP address", bool)
+    host: str = setting("VTS_HOST", "127.0.0.1", "a host name or IP address", bool)
     """VTS_HOST: address to listen on (127.0.0.1)."""
-    port: int = _setting(
+    port: int = setting(
         "VTS_PORT", 8000, "a port number 0-65535", lambda v: 0 <= v <= 65535
     )
     """VTS_PORT: TCP port (8000; 0 picks a free one)."""
-    database_url: str = _setting(
+    database_url: str = setting(
         "VTS_DATABASE_URL",
         "sqlite:///./vts.db",
         "a URL such as sqlite:///./vts.db or postgresql://user:pass@host/db",
@@ -78,7 +43,7 @@ class Settings:
         shown=redact_url,
     )
     """VTS_DATABASE_URL: the job store (sqlite:///./vts.db)."""
-    redis_url: str = _setting(
+    redis_url: str = setting(
         "VTS_REDIS_URL",
         "fakeredis://",
         "a URL such as fakeredis:// or redis://host:6379/0",
@@ -86,31 +51,31 @@ class Settings:
         shown=redact_url,
     )
     """VTS_REDIS_URL: cache, dead-letter queue and event relay (fakeredis://, in-process)."""
-    processor: str = _setting(
+    processor: str = setting(
         "VTS_PROCESSOR", "simulated", "an installed processor plugin name", bool
     )
     """VTS_PROCESSOR: the translation pipeline plugin (simulated)."""
-    concurrency: int = _setting(
+    concurrency: int = setting(
         "VTS_CONCURRENCY", 64, "an integer 1-10000", lambda v: 1 <= v <= 10000
     )
     """VTS_CONCURRENCY: jobs processed at once by this process (64)."""
-    max_attempts: int = _setting(
+    max_attempts: int = setting(
         "VTS_MAX_ATTEMPTS", 3, "an integer 1-100", lambda v: 1 <= v <= 100
     )
     """VTS_MAX_ATTEMPTS: attempts before a job is dead-lettered (3)."""
-    max_lease_losses: int = _setting(
+    max_lease_losses: int = setting(
         "VTS_MAX_LEASE_LOSSES", 5, "an integer 1-1000", lambda v: 1 <= v <= 1000
     )
     """VTS_MAX_LEASE_LOSSES: leases a job may lose to crashed workers before it is
     dead-lettered as `lease-lost` (5); a lost lease never uses an attempt."""
-    lease_seconds: float = _setting(
+    lease_seconds: float = setting(
         "VTS_LEASE_SECONDS",
         30.0,
         "a number of seconds 0.5-86400",
         lambda v: 0.5 <= v <= 86400,
     )
     """VTS_LEASE_SECONDS: how long a claimed job stays owned without a renewal (30)."""
-    progress_interval: float = _setting(
+    progress_interval: float = setting(
         "VTS_PROGRESS_INTERVAL",
         0.1,
         "a number of seconds 0-60",
@@ -119,14 +84,14 @@ class Settings:
     """VTS_PROGRESS_INTERVAL: at most one progress write per job this often (0.1);
     a job's first report is written at once, and its outcome supersedes a report
     not yet written. 0: every report (each a write)."""
-    shutdown_grace: float = _setting(
+    shutdown_grace: float = setting(
         "VTS_SHUTDOWN_GRACE",
         20.0,
         "a number of seconds 0-3600",
         lambda v: 0 <= v <= 3600,
     )
     """VTS_SHUTDOWN_GRACE: on SIGTERM, how long running jobs may finish (20)."""
-    retention: float = _setting(
+    retention: float = setting(
         "VTS_RETENTION",
         0.0,
         "a duration such as 30d, 12h, 90m or 3600 (seconds), at most 3650d; "
@@ -134,21 +99,21 @@ class Settings:
         lambda v: 0 <= v <= 3650 * 86400,
     )
     """VTS_RETENTION: delete final jobs this long after they finished (0: never)."""
-    request_timeout: float = _setting(
+    request_timeout: float = setting(
         "VTS_REQUEST_TIMEOUT",
         10.0,
         "a duration such as 10s or 1m, from 0.1s to 1h",
         lambda v: 0.1 <= v <= 3600,
     )
     """VTS_REQUEST_TIMEOUT: deadline for a request's headers and body to arrive (10s)."""
-    keepalive_timeout: float = _setting(
+    keepalive_timeout: float = setting(
         "VTS_KEEPALIVE_TIMEOUT",
         75.0,
         "a duration such as 75s or 2m, at most 1h; 0 closes after each response",
         lambda v: 0 <= v <= 3600,
     )
     """VTS_KEEPALIVE_TIMEOUT: how long an idle keep-alive connection stays open (75s)."""
-    max_connections: int = _setting(
+    max_connections: int = setting(
         "VTS_MAX_CONNECTIONS",
         10000,
         "an integer 16-1000000",
@@ -157,26 +122,26 @@ class Settings:
     """VTS_MAX_CONNECTIONS: open client connections (WebSockets included); past it a
     new one replaces the longest idle one, or, if all are busy, is answered 503 and
     closed, probes and scrapes aside (10000; lowered to fit RLIMIT_NOFILE)."""
-    allow_private_urls: bool = _setting(
+    allow_private_urls: bool = setting(
         "VTS_ALLOW_PRIVATE_URLS",
         False,
         "true or false (also 1/0, yes/no, on/off)",
     )
     """VTS_ALLOW_PRIVATE_URLS: accept video URLs naming loopback, private, link-local
     or metadata addresses, or local names (false; the rules: vts.api.urls)."""
-    sim_duration: SimDuration = _setting(
+    sim_duration: SimDuration = setting(
         "VTS_SIM_DURATION",
         SimDuration(1.0, 5.0),
         "seconds as one number or min-max, e.g. 0, 2 or 1-5",
     )
     """VTS_SIM_DURATION: simulated job length in seconds, `min-max` or one number (1-5)."""
-    sim_error_rate: float = _setting(
+    sim_error_rate: float = setting(
         "VTS_SIM_ERROR_RATE", 0.1, "a number from 0 to 1", lambda v: 0 <= v <= 1
     )
     """VTS_SIM_ERROR_RATE: share of simulated attempts that fail (0.1)."""
-    sim_seed: int | None = _setting("VTS_SIM_SEED", None, "an integer")
+    sim_seed: int | None = setting("VTS_SIM_SEED", None, "an integer")
     """VTS_SIM_SEED: makes simulated durations and failures reproducible (unset)."""
-    auth: str = _setting(
+    auth: str = setting(
         "VTS_AUTH",
         "auto",
         "one of auto, none, keys",
@@ -184,20 +149,20 @@ class Settings:
     )
     """VTS_AUTH: `keys` (an API key on every request but the public ones), `none`
     (every request an admin of tenant `default`), or `auto`: none on loopback only."""
-    admin_key: str | None = _secret("VTS_ADMIN_KEY", 32)
+    admin_key: str | None = secret("VTS_ADMIN_KEY", 32)
     """VTS_ADMIN_KEY: a bootstrap bearer token with the admin scope (unset). Secret:
     never logged, never shown in a repr."""
-    metrics_key: str | None = _secret("VTS_METRICS_KEY", 16)
+    metrics_key: str | None = secret("VTS_METRICS_KEY", 16)
     """VTS_METRICS_KEY: when set, GET /metrics needs it as a bearer token (unset:
     /metrics is public). Secret."""
-    tenant_max_active_jobs: int = _setting(
+    tenant_max_active_jobs: int = setting(
         "VTS_TENANT_MAX_ACTIVE_JOBS",
         10000,
         "an integer 1-100000000",
         lambda v: 1 <= v <= 100_000_000,
     )
     """VTS_TENANT_MAX_ACTIVE_JOBS: a new tenant's pending + processing jobs (10000)."""
-    tenant_requests_per_second: float = _setting(
+    tenant_requests_per_second: float = setting(
         "VTS_TENANT_REQUESTS_PER_SECOND",
         0.0,
         "a number 0-1000000; 0 is unlimited",
@@ -205,13 +170,21 @@ class Settings:
     )
     """VTS_TENANT_REQUESTS_PER_SECOND: requests a new tenant may make per second
     on each replica (0: unlimited)."""
-    log_level: str = _setting(
+    log_level: str = setting(
         "VTS_LOG_LEVEL",
         "INFO",
         "one of DEBUG, INFO, WARNING, ERROR, CRITICAL",
         lambda v: v in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"},
     )
     """VTS_LOG_LEVEL: log verbosity (INFO)."""
+    event_loop: str = setting(
+        "VTS_EVENT_LOOP",
+        "auto",
+        "one of auto, uvloop, asyncio",
+        lambda v: v in {"auto", "uvloop", "asyncio"},
+    )
+    """VTS_EVENT_LOOP: `vts serve`'s event loop: uvloop (libuv; less CPU in the loop's
+    own work), asyncio, or auto: uvloop where it is installed (auto)."""
 
     @property
     def auth_mode(self) -> str:
@@ -238,7 +211,7 @@ def _structure_one(field: attrs.Attribute[Any], raw: object) -> Any:
         raise ValueError(raw)  # int() would take other scripts' digits
     if field.name == "log_level":
         return str(raw).strip().upper()
-    if field.name == "auth":
+    if field.name in ("auth", "event_loop"):
         return str(raw).strip().lower()
     if field.metadata.get("secret"):
         return None if raw == "" else str(raw)

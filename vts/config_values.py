@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
+from typing import Any
 
 import attrs
 
@@ -76,3 +78,41 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False
+
+
+_PASSWORD = re.compile(r"^((?:[^:/?#]+://)?[^:/?#@]*:)[^@/?#]*@")
+
+
+def redact_url(url: object) -> str:
+    """The URL with any password in its user info replaced, for reprs and errors."""
+    return _PASSWORD.sub(r"\1***@", str(url))
+
+
+def setting(
+    env: str,
+    default: Any,
+    accepted: str,
+    check: Callable[[Any], bool] | None = None,
+    *,
+    shown: Callable[[Any], str] | None = None,
+) -> Any:
+    """A setting; `shown` replaces its value in the repr and in error lines."""
+    return attrs.field(
+        default=default,
+        repr=(lambda value: repr(shown(value))) if shown else True,
+        metadata={"env": env, "accepted": accepted, "check": check, "shown": shown},
+    )
+
+
+def secret(env: str, min_length: int) -> Any:
+    """An optional secret: kept out of the repr, shown as <hidden> in an error."""
+    return attrs.field(
+        default=None,
+        repr=False,
+        metadata={
+            "env": env,
+            "accepted": f"a secret of at least {min_length} characters",
+            "check": lambda v: v is None or len(v) >= min_length,
+            "secret": True,
+        },
+    )

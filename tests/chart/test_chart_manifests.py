@@ -203,6 +203,7 @@ def test_chart_config_map_carries_the_vts_settings(render: Render) -> None:
         "VTS_MAX_LEASE_LOSSES": "5",
         "VTS_LEASE_SECONDS": "30",
         "VTS_PROGRESS_INTERVAL": "0.1",
+        "VTS_EVENT_LOOP": "auto",
         "VTS_SHUTDOWN_GRACE": "20",
         "VTS_RETENTION": "30d",
         "VTS_REQUEST_TIMEOUT": "10s",

@@ -38,6 +38,7 @@ DEFAULTS = {
     "VTS_TENANT_MAX_ACTIVE_JOBS": 10000,
     "VTS_TENANT_REQUESTS_PER_SECOND": 0.0,
     "VTS_LOG_LEVEL": "INFO",
+    "VTS_EVENT_LOOP": "auto",
 }
 FIELD_OF = {variable: field for field, variable in env_names().items()}
 
@@ -85,6 +86,7 @@ def test_load_settings_reads_every_variable() -> None:
         "VTS_TENANT_MAX_ACTIVE_JOBS": "50",
         "VTS_TENANT_REQUESTS_PER_SECOND": "2.5",
         "VTS_LOG_LEVEL": "debug",
+        "VTS_EVENT_LOOP": "AsyncIO",
     }
     settings = load_settings(env)
     assert (settings.host, settings.port) == ("0.0.0.0", 9100)
@@ -105,6 +107,8 @@ def test_load_settings_reads_every_variable() -> None:
     assert (settings.admin_key, settings.metrics_key) == ("a" * 32, "m" * 16)
     assert settings.tenant_max_active_jobs == 50
     assert settings.tenant_requests_per_second == 2.5
+    assert settings.event_loop == "asyncio"
+    assert settings.progress_interval == 0.0
 
 
 def test_load_settings_overrides_beat_environment() -> None:
@@ -205,6 +209,7 @@ BAD_VALUES = {
     "VTS_TENANT_MAX_ACTIVE_JOBS": ["0", "-1", "many", "", "100000001"],
     "VTS_TENANT_REQUESTS_PER_SECOND": ["-1", "nan", "inf", "fast", ""],
     "VTS_LOG_LEVEL": ["verbose", "", "10", "notset"],
+    "VTS_EVENT_LOOP": ["trio", ""],
 }
 
 
@@ -326,3 +331,12 @@ def test_url_passwords_stay_out_of_the_repr_and_error_lines(variable: str) -> No
         load_settings({variable: "vts:S3cret@db/vts"})
     assert "S3cret" not in str(caught.value)
     assert_one_line_naming(caught.value, variable)
+
+
+def test_the_event_loop_setting_names_the_loop_serve_runs() -> None:
+    import uvloop
+
+    from vts.cli import event_loop
+
+    assert event_loop("asyncio") is None
+    assert event_loop("uvloop") is event_loop("auto") is uvloop.new_event_loop
