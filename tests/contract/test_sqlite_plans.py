@@ -21,7 +21,6 @@ from vts.stores.sqlite_writes import (
     PENDING_TENANTS_SQL,
     PURGE_SQL,
     TENANT_DUE_SQL,
-    _update_sql,
 )
 
 
@@ -74,17 +73,3 @@ async def test_picking_jobs_walks_an_index_and_sorts_nothing(
     uses = (f"USING INDEX {index}", f"USING COVERING INDEX {index}")
     assert any(use in step for step in plan for use in uses), plan
     assert not any("TEMP B-TREE" in step for step in plan), plan
-
-
-@pytest.mark.parametrize("rows", [1, 2, 64])
-async def test_a_batch_update_looks_each_job_up_by_its_id(
-    tmp_path: Path, rows: int
-) -> None:
-    db = tmp_path / "plans.db"
-    async with opened_store(Settings(database_url=f"sqlite:///{db}")):
-        pass
-    with sqlite3.connect(db) as conn:
-        sql = f"EXPLAIN QUERY PLAN {_update_sql(rows)}"
-        plan = [row[3] for row in conn.execute(sql, [None] * 9 * rows)]
-    assert "SEARCH jobs USING INDEX sqlite_autoindex_jobs_1 (job_id=?)" in plan, plan
-    assert not any(step.startswith("SCAN jobs") for step in plan), plan

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import sqlite3
-from collections.abc import Iterator, Sequence
 from typing import Any
-
-import orjson
 
 from vts.codec import epoch, job_from_record, job_to_record, record_time
 from vts.domain import Job, JobStatus
@@ -75,49 +71,14 @@ def _row(job: Job, idem: IdempotencyClaim | None = None) -> tuple[Any, ...]:
     )
 
 
-# Each row of a batch is one statement's worth of rows, not a statement of its own:
-# sqlite3 lets go of the GIL around every step and must take it back after, and with
-# a busy event loop that wait was most of a commit. `_runs` cuts the rows into runs
-# of powers of two, so each kind of statement has at most ten shapes to prepare.
-
-
-def _runs(rows: Sequence[tuple[Any, ...]]) -> Iterator[Sequence[tuple[Any, ...]]]:
-    at = 0
-    while at < len(rows):
-        size = 1 << ((len(rows) - at).bit_length() - 1)
-        yield rows[at : at + size]
-        at += size
-
-
-def _flat(rows: Sequence[tuple[Any, ...]]) -> list[Any]:
-    return [value for row in rows for value in row]
-
-
-@functools.cache
-def _insert_sql(rows: int) -> str:
-    values = ",".join(["(?,?,?,?,?,?,?,?,?,?,?,?)"] * rows)
-    return f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES {values}"
-
-
 # A write by the lease holder that keeps the job processing never shortens the lease:
 # a renewal may have committed after the holder read the job (SET sees the old row).
-@functools.cache
-def _update_sql(rows: int) -> str:
-    values = ",".join(["(?,?,?,?,?,?,?,?,?)"] * rows)
-    return (
-        "UPDATE jobs SET status=v.column2, version=v.column3,"
-        " available_at=v.column4, lease_owner=v.column5,"
-        " lease_expires_at=CASE WHEN v.column2 = 'processing'"
-        " AND jobs.status = 'processing' AND jobs.lease_owner IS v.column5"
-        " THEN max(coalesce(jobs.lease_expires_at, 0), v.column6) ELSE v.column6 END,"
-        " completed_at=v.column7, lease_losses=v.column8, body=v.column9"
-        f" FROM (VALUES {values}) AS v WHERE jobs.job_id = v.column1"
-    )
-
-
-def _update_all(conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]) -> None:
-    for run in _runs(rows):
-        conn.execute(_update_sql(len(run)), _flat(run))
+_UPDATE = (
+    "UPDATE jobs SET status=?2, version=?3, available_at=?4, lease_owner=?5,"
+    " lease_expires_at=CASE WHEN ?2 = 'processing' AND status = 'processing'"
+    " AND lease_owner IS ?5 THEN max(coalesce(lease_expires_at, 0), ?6) ELSE ?6 END,"
+    " completed_at=?7, lease_losses=?8, body=?9 WHERE job_id=?1"
+)
 
 
 def _update_row(job: Job) -> tuple[Any, ...]:
@@ -175,8 +136,10 @@ def _apply_creates(conn: sqlite3.Connection, ops: list[CreateOp]) -> None:
             known[key] = (idem.fingerprint, op.job)
         rows_to_insert.append(_row(op.job, idem))
         op.result = (op.job, True)
-    for run in _runs(rows_to_insert):
-        conn.execute(_insert_sql(len(run)), _flat(run))
+    conn.executemany(
+        f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        rows_to_insert,
+    )
 
 
 def _apply_updates(conn: sqlite3.Connection, ops: list[UpdateOp]) -> None:
@@ -184,12 +147,10 @@ def _apply_updates(conn: sqlite3.Connection, ops: list[UpdateOp]) -> None:
         return
     ids = list({o.job.job_id for o in ops})
     marks = ",".join("?" * len(ids))
-    # One row (one step) for every job's version.
-    (found,) = conn.execute(
-        f"SELECT json_group_object(job_id, version) FROM jobs WHERE job_id IN ({marks})",
-        ids,
-    ).fetchone()
-    versions: dict[str, int] = orjson.loads(found)
+    rows = conn.execute(
+        f"SELECT job_id, version FROM jobs WHERE job_id IN ({marks})", ids
+    ).fetchall()
+    versions: dict[str, int] = {r[0]: r[1] for r in rows}
     accepted: dict[str, Job] = {}
     for op in ops:
         current = versions.get(op.job.job_id)
@@ -204,7 +165,7 @@ def _apply_updates(conn: sqlite3.Connection, ops: list[UpdateOp]) -> None:
             versions[op.job.job_id] = op.job.version
             accepted[op.job.job_id] = op.job
             op.result = None
-    _update_all(conn, [_update_row(job) for job in accepted.values()])
+    conn.executemany(_UPDATE, [_update_row(job) for job in accepted.values()])
 
 
 def interleave(queues: list[list[tuple[float, int]]], limit: int) -> list[int]:
@@ -228,14 +189,11 @@ def _apply_claim(conn: sqlite3.Connection, op: ClaimOp) -> None:
     ]
     seqs = interleave(queues, op.limit)
     marks = ",".join("?" * len(seqs))
-    (found,) = conn.execute(
-        f"SELECT json_group_object(seq, CAST(body AS TEXT)) FROM jobs"
-        f" WHERE seq IN ({marks})",
-        seqs,
-    ).fetchone()
-    bodies: dict[str, str] = orjson.loads(found)  # one step; the bodies as text
-    claimed = [op.apply(job_from_record(bodies[str(seq)])) for seq in seqs]
-    _update_all(conn, [_update_row(job) for job in claimed])
+    bodies = dict(
+        conn.execute(f"SELECT seq, body FROM jobs WHERE seq IN ({marks})", seqs)
+    )
+    claimed = [op.apply(job_from_record(bodies[seq])) for seq in seqs]
+    conn.executemany(_UPDATE, [_update_row(job) for job in claimed])
     op.result = claimed
 
 
