@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from _support import opened_service
 
-from vts import service as service_module
+from vts import reads as reads_module
 from vts.config import Settings
 from vts.domain import JobStatus
 from vts.ports import JobStore
@@ -53,6 +53,6 @@ async def test_a_count_older_than_the_max_age_is_taken_again(
     assert (await service.job_counts())[JobStatus.PENDING] == 0
     await service.submit(REQUEST)
     assert (await service.job_counts())[JobStatus.PENDING] == 0, "still fresh"
-    monkeypatch.setattr(service_module, "COUNTS_MAX_AGE", 0.0)
+    monkeypatch.setattr(reads_module, "COUNTS_MAX_AGE", 0.0)
     assert (await service.job_counts())[JobStatus.PENDING] == 1
     assert service.store.counts == 2  # type: ignore[attr-defined]

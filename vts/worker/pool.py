@@ -291,12 +291,10 @@ class WorkerPool:
             # The lease will expire and another attempt will run it.
             log.warning("could not record the outcome of job %s: %s", job_id, exc)
         except Exception:
-            # A bug, not an outage; still, the job is not lost: no one renews its
-            # lease now, so it expires and another attempt runs it.
+            # A bug, not an outage; the lease expires and another attempt runs it.
             log.exception("recording the outcome of job %s failed", job_id)
         except asyncio.CancelledError:
             progress.abandon()
-            # Cancelled by a user or a lost lease: nothing to write. Cut short by a
-            # drain: hand the job back so another worker runs it at once.
+            # Cancelled or lease lost: nothing to write. Drained: hand it back now.
             if not self._accepting and job_id in self._current:
                 self._unfinished.append(self._current[job_id])
