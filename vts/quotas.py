@@ -160,15 +160,20 @@ class Quotas:
         )
 
     async def create(
-        self, store: JobStore, job: Job, idempotency: IdempotencyClaim | None
+        self,
+        store: JobStore,
+        job: Job,
+        idempotency: IdempotencyClaim | None,
+        claimed: Job | None = None,
     ) -> tuple[Job, bool]:
-        """`store.create(job, idempotency)` once the job's tenant has room for it."""
+        """`store.create(job, idempotency, claimed)` once the job's tenant has room
+        for it."""
         tenant = job.tenant
         key = None if idempotency is None else idempotency.key
         counted = await self.admit_job(tenant, key)
         created = False
         try:
-            stored, created = await store.create(job, idempotency)
+            stored, created = await store.create(job, idempotency, claimed)
         finally:
             if counted and not created:
                 self.release_job(tenant)  # a replay, or not stored

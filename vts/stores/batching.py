@@ -31,6 +31,13 @@ def scoped_key(tenant: str, key: str) -> str:
 class CreateOp(_Op):
     job: Job
     idempotency: IdempotencyClaim | None
+    claimed: Job | None = None
+    """What to store instead of `job` if it is inserted (it was claimed at once)."""
+
+    @property
+    def row(self) -> Job:
+        """The version of the job the insert stores."""
+        return self.job if self.claimed is None else self.claimed
 
     @property
     def scoped_key(self) -> str | None:
@@ -175,10 +182,13 @@ class BatchedWrites:
     _batcher: WriteBatcher
 
     async def create(
-        self, job: Job, idempotency: IdempotencyClaim | None
+        self,
+        job: Job,
+        idempotency: IdempotencyClaim | None,
+        claimed: Job | None = None,
     ) -> tuple[Job, bool]:
         result: tuple[Job, bool] = await self._batcher.submit(
-            CreateOp(job, idempotency)
+            CreateOp(job, idempotency, claimed)
         )
         return result
 
