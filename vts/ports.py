@@ -44,14 +44,9 @@ class JobStore(Protocol):
         """Return if the store answers; raise StoreUnavailableError otherwise."""
 
     async def create(
-        self,
-        job: Job,
-        idempotency: IdempotencyClaim | None,
-        claimed: Job | None = None,
+        self, job: Job, idempotency: IdempotencyClaim | None
     ) -> tuple[Job, bool]:
-        """Insert `job` durably; return it and True. With `claimed` (the same job a
-        version on, claimed by a worker at once) that version is what is stored, in
-        the same transaction: the job's creation and its claim share one commit.
+        """Insert `job` durably; return it and True.
 
         Idempotency-Keys are scoped to `job.tenant`: with a claim whose key that
         tenant already used, the existing job and False when the fingerprint

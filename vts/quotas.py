@@ -160,20 +160,15 @@ class Quotas:
         )
 
     async def create(
-        self,
-        store: JobStore,
-        job: Job,
-        idempotency: IdempotencyClaim | None,
-        claimed: Job | None = None,
+        self, store: JobStore, job: Job, idempotency: IdempotencyClaim | None
     ) -> tuple[Job, bool]:
-        """`store.create(job, idempotency, claimed)` once the job's tenant has room
-        for it."""
+        """`store.create(job, idempotency)` once the job's tenant has room for it."""
         tenant = job.tenant
         key = None if idempotency is None else idempotency.key
         counted = await self.admit_job(tenant, key)
         created = False
         try:
-            stored, created = await store.create(job, idempotency, claimed)
+            stored, created = await store.create(job, idempotency)
         finally:
             if counted and not created:
                 self.release_job(tenant)  # a replay, or not stored

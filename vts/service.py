@@ -8,7 +8,7 @@ import random
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 import attrs
 
@@ -42,23 +42,6 @@ def utcnow() -> datetime:
     """Now, in UTC, to the millisecond: the precision every wire format keeps."""
     now = datetime.now(UTC)
     return now.replace(microsecond=now.microsecond // 1000 * 1000)
-
-
-class NewJobTaker(Protocol):
-    """A worker pool that claims new jobs as they are created (see take_new_jobs)."""
-
-    owner: str
-    lease_seconds: float
-
-    def reserve(self) -> bool:
-        """Hold a slot for a job about to be created; False if none is free or jobs
-        are waiting (those are claimed in turn, fairly)."""
-
-    def unreserve(self) -> None:
-        """Give back a slot `reserve` held: the job was not created."""
-
-    def run_claimed(self, job: Job) -> None:
-        """Run `job`, created already claimed for this pool in the slot reserved."""
 
 
 @attrs.frozen
@@ -98,7 +81,6 @@ class JobService(JobReads):
         self.jitter = jitter
         self.quotas = quotas
         self.hub.on_gap(self.resync_watched)
-        self._taker: NewJobTaker | None = None
         self._counts: Mapping[JobStatus, int] | None = None
         self._counts_at = 0.0
         self._counts_lock = asyncio.Lock()
@@ -123,52 +105,24 @@ class JobService(JobReads):
     ) -> tuple[Job, bool]:
         """Store a new pending job of `tenant` durably; (job, created). Replays (the
         tenant's Idempotency-Key again) return the first job."""
-        now = self.clock()
         job = new_job(
             str(uuid.uuid4()),
             request.source_language,
             request.target_language,
             request.metadata,
             self.max_attempts,
-            now,
+            self.clock(),
             tenant,
         )
-        taker = self._taker
-        if taker is not None and not taker.reserve():
-            taker = None
-        claimed = None
-        if taker is not None:
-            expires = now + timedelta(seconds=taker.lease_seconds)
-            claimed = transition(job, Claim(taker.owner, expires), now)
-        try:
-            if self.quotas is None:
-                stored, created = await self.store.create(job, idempotency, claimed)
-            else:  # QuotaExceededError when the tenant's max_active_jobs are in use
-                stored, created = await self.quotas.create(
-                    self.store, job, idempotency, claimed
-                )
-        except BaseException:
-            if taker is not None:
-                taker.unreserve()
-            raise
-        if not created:
-            if taker is not None:
-                taker.unreserve()
-            return stored, created
-        self.metrics.jobs_created.inc()
-        self.metrics.tenant_jobs_created.labels(tenant).inc()
-        if taker is not None and claimed is not None:
-            taker.run_claimed(claimed)
-        self.announcer.announce(stored, None)
-        if claimed is not None:
-            self.announcer.announce(claimed, JobStatus.PENDING)
+        if self.quotas is None:
+            stored, created = await self.store.create(job, idempotency)
+        else:  # QuotaExceededError when the tenant's max_active_jobs are in use
+            stored, created = await self.quotas.create(self.store, job, idempotency)
+        if created:
+            self.metrics.jobs_created.inc()
+            self.metrics.tenant_jobs_created.labels(tenant).inc()
+            self.announcer.announce(stored, None)
         return stored, created
-
-    def take_new_jobs(self, taker: NewJobTaker) -> None:
-        """Let `taker` (the worker pool) claim each job it has room for as the job
-        is created, in the same commit: a job then waits for two commits (created
-        and claimed, finished), not three. It takes them only while no job waits."""
-        self._taker = taker
 
     async def advance(self, job: Job, event: Event) -> Job:
         """Apply `event` to `job` as read; VersionConflictError if it changed since."""

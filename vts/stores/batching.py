@@ -31,13 +31,6 @@ def scoped_key(tenant: str, key: str) -> str:
 class CreateOp(_Op):
     job: Job
     idempotency: IdempotencyClaim | None
-    claimed: Job | None = None
-    """What to store instead of `job` if it is inserted (it was claimed at once)."""
-
-    @property
-    def row(self) -> Job:
-        """The version of the job the insert stores."""
-        return self.job if self.claimed is None else self.claimed
 
     @property
     def scoped_key(self) -> str | None:
@@ -182,13 +175,10 @@ class BatchedWrites:
     _batcher: WriteBatcher
 
     async def create(
-        self,
-        job: Job,
-        idempotency: IdempotencyClaim | None,
-        claimed: Job | None = None,
+        self, job: Job, idempotency: IdempotencyClaim | None
     ) -> tuple[Job, bool]:
         result: tuple[Job, bool] = await self._batcher.submit(
-            CreateOp(job, idempotency, claimed)
+            CreateOp(job, idempotency)
         )
         return result
 

@@ -261,7 +261,7 @@ class PostgresJobStore(PostgresKeys, BatchedWrites):
                 continue
             if idem is not None and key is not None:
                 pending[key] = op
-            rows.append(_columns(op.row, idem))
+            rows.append(_columns(op.job, idem))
         columns = [list(c) for c in zip(*rows, strict=True)]
         unnest = ", ".join(f"${i + 1}::{t}" for i, t in enumerate(_UNNEST_TYPES))
         inserted = {

@@ -134,7 +134,7 @@ def _apply_creates(conn: sqlite3.Connection, ops: list[CreateOp]) -> None:
             continue
         if idem is not None and key is not None:
             known[key] = (idem.fingerprint, op.job)
-        rows_to_insert.append(_row(op.row, idem))
+        rows_to_insert.append(_row(op.job, idem))
         op.result = (op.job, True)
     conn.executemany(
         f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",

@@ -24,7 +24,6 @@ from vts.snapshot import Snapshot
 from vts.supervision import supervise
 from vts.worker.outcome import error_of, json_result
 from vts.worker.progress import PROGRESS_INTERVAL, ProgressWriter
-from vts.worker.reservations import Reservations
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +31,6 @@ IDLE_POLL_SECONDS = 2.0
 ERROR_PAUSE_SECONDS = 0.5
 OUTCOME_RETRY_FIRST = 0.1
 OUTCOME_RETRY_MAX = 2.0
-RESERVED_SETTLE_SECONDS = 5.0
 
 
 class _Lost(Exception):
@@ -66,10 +64,7 @@ class WorkerPool:
         self._accepting = False
         self._loops: list[asyncio.Task[None]] = []
         self._claiming: asyncio.Future[list[Job]] | None = None
-        self._reserved = Reservations()
-        self._backlog = True  # jobs may be waiting: claim them in turn, fairly
         service.subscribe(self._on_event)
-        service.take_new_jobs(self)
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -91,8 +86,6 @@ class WorkerPool:
             with contextlib.suppress(asyncio.CancelledError):
                 await dispatcher
         await self._release_claim_in_flight()
-        # Jobs being created claimed for us land in _unfinished once created.
-        await self._reserved.settled(grace + RESERVED_SETTLE_SECONDS)
         running = list(self._running.values())
         if running:
             log.info("draining %d running jobs (grace %.1fs)", len(running), grace)
@@ -144,35 +137,9 @@ class WorkerPool:
             except (InvalidTransitionError, UnavailableError):
                 return  # its lease expires and it is reclaimed
 
-    # --- new jobs, claimed as they are created (JobService.take_new_jobs) ------------
-
-    def reserve(self) -> bool:
-        taken = len(self._running) + self._reserved.held
-        if not self._accepting or self._backlog or taken >= self.concurrency:
-            return False
-        self._reserved.hold()
-        return True
-
-    def unreserve(self) -> None:
-        self._reserved.release()
-        self._wake.set()
-
-    def run_claimed(self, job: Job) -> None:
-        self._reserved.release()
-        if self._accepting:
-            self._launch(job)
-        else:
-            self._unfinished.append(job)  # the drain hands it back
-
-    def _launch(self, job: Job) -> None:
-        self._current[job.job_id] = job
-        task = asyncio.create_task(self._run(job), name=f"vts-job-{job.job_id}")
-        self._running[job.job_id] = task
-        task.add_done_callback(functools.partial(self._finished, job.job_id))
-
     def _on_event(self, snapshot: Snapshot) -> None:
         status = snapshot.status
-        if status is JobStatus.PENDING and snapshot.job_id not in self._running:
+        if status is JobStatus.PENDING:
             self._wake.set()
         elif status is JobStatus.CANCELLED and snapshot.job_id in self._running:
             self._running[snapshot.job_id].cancel()
@@ -181,7 +148,7 @@ class WorkerPool:
 
     async def _dispatch_forever(self) -> None:
         while self._accepting:
-            free = self.concurrency - len(self._running) - self._reserved.held
+            free = self.concurrency - len(self._running)
             if free <= 0:
                 # Clear first: a set event returns without yielding, and this loop
                 # would spin and starve the event loop. _finished sets it again.
@@ -203,9 +170,11 @@ class WorkerPool:
                 await self._sleep(ERROR_PAUSE_SECONDS)
                 continue
             self._claiming = None  # registered below, in this same step
-            self._backlog = len(jobs) >= free
             for job in jobs:
-                self._launch(job)
+                self._current[job.job_id] = job
+                task = asyncio.create_task(self._run(job), name=f"vts-job-{job.job_id}")
+                self._running[job.job_id] = task
+                task.add_done_callback(functools.partial(self._finished, job.job_id))
             if not jobs:
                 await self._sleep(await self._idle_timeout())
 
