@@ -255,3 +255,22 @@ async def test_admin_api_manages_keys_and_tenants(app_server: ServerFactory) -> 
         await client.problem(r, 422)
     async with client.get("/admin/tenants", headers=admin) as r:
         assert [t["name"] for t in (await r.json())["tenants"]] == ["acme"]
+
+
+@pytest.mark.parametrize(
+    ("expires_in", "status"),
+    [("999d", 201), ("24h", 201), ("1000d", 422), ("0s", 422)],
+)
+async def test_key_lifetimes_are_bounded_as_the_cli_bounds_them(
+    app_server: ServerFactory, expires_in: str, status: int
+) -> None:
+    """`POST /admin/keys` takes what `vts keys create --expires` takes: 1s to 999d."""
+    client = await keyed(app_server)
+    body = {"tenant": "acme", "scopes": ["jobs:read"], "expires_in": expires_in}
+    async with client.post("/admin/keys", json=body, headers=bearer(ADMIN_KEY)) as r:
+        if status == 201:
+            assert r.status == 201, await r.text()
+        else:
+            problem = await client.problem(r, 422)
+            assert set(problem["errors"]) == {"expires_in"}
+            assert "999d" in problem["errors"]["expires_in"]

@@ -57,6 +57,11 @@ def test_keys_cli_creates_lists_and_revokes(tmp_path: Path) -> None:
     assert token.split("_", 2)[2] not in whole.stderr + whole.stdout
     bad = vts_keys(tmp_path, "create", "--tenant", "Bad Name", "--scope", "dlq")
     assert bad.returncode == 2 and "tenant" in bad.stderr
+    # The lifetimes POST /admin/keys takes, no more: 1s to 999d.
+    long = vts_keys(
+        tmp_path, "create", "--tenant", "ops", "--scope", "dlq", "--expires", "1000d"
+    )
+    assert long.returncode == 2 and "999d" in long.stderr
 
 
 def test_serve_with_keys_and_no_way_in_exits_2_saying_how(tmp_path: Path) -> None:
