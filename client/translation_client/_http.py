@@ -86,6 +86,7 @@ class Http:
         url = self.base_url + path
         for attempt in range(self.max_retries + 1):
             last_try = attempt == self.max_retries
+            unanswered = False
             try:
                 async with self.session().request(
                     method, url, json=body, params=params, headers=headers
@@ -101,12 +102,19 @@ class Http:
                     delay = retry_wait(attempt, self.retry_delay, retry_after)
                     reason = f"HTTP {response.status}"
             except (aiohttp.ClientError, TimeoutError) as exc:
-                reason = str(exc) or type(exc).__name__
-                if last_try:
-                    raise TransportError(
-                        f"{method} {url} failed after {attempt + 1} attempts: {reason}"
-                    ) from exc
+                reason = (
+                    f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+                )
+                unanswered = True
                 delay = backoff_delay(attempt, self.retry_delay)
+            if unanswered and last_try:
+                # Raised out here, so aiohttp's error is neither its cause nor its
+                # context: its repr keeps the request's headers (the API key), and a
+                # chain of causes reaches logs and error trackers whole. Its type
+                # and message are in ours.
+                raise TransportError(
+                    f"{method} {url} failed after {attempt + 1} attempts: {reason}"
+                )
             log.info("%s %s: %s; retrying in %.2fs", method, url, reason, delay)
             await asyncio.sleep(delay)
         raise AssertionError("unreachable")  # pragma: no cover

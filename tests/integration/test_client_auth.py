@@ -135,6 +135,22 @@ async def test_client_never_follows_a_redirect_to_another_origin_with_the_key(
     assert "Authorization" not in followed
 
 
+async def test_a_redirect_loop_error_holds_the_key_nowhere_in_its_chain() -> None:
+    """An error can reach a log, an error tracker or a crash report with its whole
+    chain of causes: none of them may carry the request's Authorization header."""
+    async with auth_server({}) as loop:
+        loop.redirect_to = loop.url  # to itself, for ever
+        async with TranslationClient(loop.url, api_key=KEY, max_retries=0) as client:
+            with pytest.raises(TranslationClientError) as caught:
+                await client.get_job("some-job")
+    assert len(sent(loop, "/jobs/some-job")) > 1, "the redirect was followed"
+    error: BaseException | None = caught.value
+    while error is not None:
+        assert KEY not in repr(error) and KEY not in str(error), type(error)
+        assert KEY not in repr(vars(error)), type(error)
+        error = error.__cause__ or error.__context__
+
+
 async def test_client_admin_key_creates_the_job_in_the_named_tenant(
     server: AuthServer,
 ) -> None:
