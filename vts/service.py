@@ -156,7 +156,20 @@ class JobService(JobReads):
         return await self.change(job_id, Cancel(), tenant=tenant)
 
     async def replay(self, job_id: str, *, tenant: str | None) -> Snapshot:
-        return await self.change(job_id, Replay(), tenant=tenant)
+        """Start a failed job over; it becomes active again, so it counts against
+        its tenant's max_active_jobs like a new job (QuotaExceededError when full).
+        A job that cannot be replayed is refused for that first (409, not 429)."""
+        if self.quotas is None:
+            return await self.change(job_id, Replay(), tenant=tenant)
+        job = await self.store.get(job_id, tenant=tenant)
+        transition(job, Replay(), self.clock())  # InvalidTransitionError first
+        counted = await self.quotas.admit_job(job.tenant, None)
+        try:
+            return await self.change(job_id, Replay(), tenant=tenant)
+        except BaseException:
+            if counted:
+                self.quotas.release_job(job.tenant)
+            raise
 
     async def claim(self, owner: str, limit: int, lease_seconds: float) -> list[Job]:
         """Take up to `limit` due jobs for `owner` under a lease."""

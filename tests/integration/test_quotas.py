@@ -11,6 +11,7 @@ from _postgres import PostgresServer
 from _support import wait_until
 
 from integration.test_auth_tenants import ADMIN_KEY, ALL, SEED, bearer, ids, new_key
+from vts.errors import PermanentError
 
 
 async def put_tenant(client: Any, tenant: str, **quotas: float) -> None:
@@ -102,6 +103,49 @@ async def test_a_cancelled_job_frees_its_place_in_the_quota(server: Any) -> None
         )
         == 1
     )
+
+
+async def test_a_replayed_dead_letter_counts_against_the_quota(
+    server: Any, gate: Any
+) -> None:
+    """A replay makes a failed job active again: with the quota full it is a 429
+    and nothing changes; a job that cannot be replayed is still a 409 first."""
+    await put_tenant(server, "acme", max_active_jobs=1)
+    acme = await new_key(server, "acme", *ALL)
+    failed = await _job_id(server, acme)
+    await gate.started(failed)
+    gate.fail(failed, PermanentError("no speech", code="no-speech"))
+
+    async def dead() -> bool:
+        async with server.get(f"/jobs/{failed}", headers=bearer(acme)) as r:
+            return (await r.json())["status"] == "failed"
+
+    await wait_until(dead, message="the job dead-lettered")
+    created: list[str] = []
+
+    async def admitted() -> bool:  # the count is re-read within a second
+        async with server.post("/translate", json=SEED, headers=bearer(acme)) as r:
+            if r.status == 202:
+                created.append((await r.json())["job_id"])
+            return r.status == 202
+
+    await wait_until(admitted, interval=0.1, message="a job in the freed place")
+    (active,) = created  # the quota's one place
+    async with server.post(f"/dlq/{active}/replay", headers=bearer(acme)) as r:
+        await server.problem(r, 409)  # not failed: nothing to replay
+    async with server.post(f"/dlq/{failed}/replay", headers=bearer(acme)) as r:
+        problem = await server.problem(r, 429)
+    assert problem["type"] == "/problems/quota-exceeded"
+    async with server.get(f"/jobs/{failed}", headers=bearer(acme)) as r:
+        assert (await r.json())["status"] == "failed"  # unchanged
+    async with server.post(f"/jobs/{active}/cancel", headers=bearer(acme)) as r:
+        assert r.status == 200
+
+    async def replayed() -> bool:  # the count is re-read within a second
+        async with server.post(f"/dlq/{failed}/replay", headers=bearer(acme)) as r:
+            return r.status == 202
+
+    await wait_until(replayed, interval=0.1, message="the replay admitted")
 
 
 async def test_a_raised_quota_takes_effect_within_seconds(server: Any) -> None:

@@ -49,8 +49,8 @@ VTS_METRICS_KEY is set) needs an API key (see the `bearer` security scheme): non
 bad, expired or revoked one is a `401`, a key without the operation's scope a `403`. Each
 key belongs to one tenant and sees only that tenant's jobs: another tenant's job is a
 `404`, exactly like an unknown id. A tenant over its request rate, or creating a job
-with its `max_active_jobs` active, gets a `429` with `Retry-After` and the `RateLimit`
-and `RateLimit-Policy` fields; nothing is changed.
+(or replaying a dead letter) with its `max_active_jobs` active, gets a `429` with
+`Retry-After` and the `RateLimit` and `RateLimit-Policy` fields; nothing is changed.
 """
 
 WS_PROTOCOL = f"""\
