@@ -72,7 +72,7 @@ class JobReads:
             return None
         try:
             return Snapshot.unframe(cached)
-        except (ValueError, KeyError, TypeError):
+        except ValueError:
             return None  # not ours: read the store
 
     async def get(self, job_id: str, *, tenant: str | None) -> Job:

@@ -55,18 +55,21 @@ class Snapshot(NamedTuple):
         """Read `framed()` bytes back without parsing the JSON; a bare snapshot (from
         a replica of an older vts, during a rolling upgrade) is parsed instead.
 
-        Raises ValueError (or KeyError) for bytes that are neither.
+        Raises ValueError for bytes that are neither.
         """
         if raw.startswith(b"{"):
-            data = orjson.loads(raw)
-            return cls(
-                data["job_id"],
-                # Snapshots from before tenants name none.
-                data.get("tenant", DEFAULT_TENANT),
-                int(data["version"]),
-                JobStatus(data["status"]),
-                raw,
-            )
+            try:
+                data = orjson.loads(raw)
+                return cls(
+                    data["job_id"],
+                    # Snapshots from before tenants name none.
+                    data.get("tenant", DEFAULT_TENANT),
+                    int(data["version"]),
+                    JobStatus(data["status"]),
+                    raw,
+                )
+            except (KeyError, TypeError) as exc:
+                raise ValueError(f"not a job snapshot: {exc}") from None
         version, status, tenant, job_id, body = raw.split(_SEPARATOR, 4)
         return cls(
             job_id.decode(),

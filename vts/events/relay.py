@@ -70,7 +70,7 @@ class Relay:
     def _deliver(self, line: bytes) -> None:
         try:
             snapshot = Snapshot.unframe(line)
-        except (ValueError, KeyError, TypeError):
+        except ValueError:
             log.warning("ignored a relayed event that is not a snapshot")
             return
         if self.hub.deliver(snapshot):
