@@ -136,16 +136,22 @@ class JobService(JobReads):
         return new, self.announcer.announce(new, job.status)
 
     async def change(
-        self, job_id: str, event: Event, *, tenant: str | None
+        self,
+        job_id: str,
+        event: Event,
+        *,
+        tenant: str | None,
+        read: Job | None = None,
     ) -> Snapshot:
         """Apply `event` to `tenant`'s job's current state (None: any tenant's),
-        re-reading after lost races.
+        re-reading after lost races; `read` is the job as just read, if it was.
 
         Raises JobNotFoundError (also for another tenant's job), or
         InvalidTransitionError when the state forbids it.
         """
         for _ in range(CHANGE_RETRIES):
-            job = await self.store.get(job_id, tenant=tenant)
+            job = read or await self.store.get(job_id, tenant=tenant)
+            read = None
             try:
                 return (await self._advance(job, event))[1]
             except VersionConflictError:
@@ -165,7 +171,7 @@ class JobService(JobReads):
         transition(job, Replay(), self.clock())  # InvalidTransitionError first
         counted = await self.quotas.admit_job(job.tenant, None)
         try:
-            return await self.change(job_id, Replay(), tenant=tenant)
+            return await self.change(job_id, Replay(), tenant=tenant, read=job)
         except BaseException:
             if counted:
                 self.quotas.release_job(job.tenant)

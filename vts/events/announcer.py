@@ -89,6 +89,8 @@ class Announcer:
         return self._cache.get(job_id)
 
     async def start(self) -> None:
+        if not self.shared:
+            return  # nothing is ever queued for a broker private to this process
         crashed = self.metrics.count_crash
         self._stopping = False
         self._flusher = supervise(
