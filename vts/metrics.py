@@ -181,7 +181,11 @@ class Metrics:
         # (method, route, status) -> the two children one request updates; labels()
         # takes a lock and checks its arguments, which costs more than the update.
         self._request_children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
-        self._websocket_children: dict[str, Any] = {}
+        # The two WebSocket endpoints' children, made once (and exported at 0).
+        self._websocket_children = {
+            endpoint: self.websocket_connections.labels(endpoint)
+            for endpoint in ("job", "jobs")
+        }
 
     def observe_request(
         self, method: str, route: str, status: int, seconds: float
@@ -202,13 +206,8 @@ class Metrics:
         children[1].observe(seconds)
 
     def websockets_open(self, endpoint: str) -> Any:
-        """The vts_websocket_connections child of `endpoint`, looked up once."""
-        child = self._websocket_children.get(endpoint)
-        if child is None:
-            child = self._websocket_children[endpoint] = (
-                self.websocket_connections.labels(endpoint)
-            )
-        return child
+        """The vts_websocket_connections child of `endpoint` (job or jobs)."""
+        return self._websocket_children[endpoint]
 
     def count_crash(self, loop: str) -> None:
         self.loop_crashes.labels(loop).inc()
