@@ -66,7 +66,12 @@ async def test_a_drain_releases_the_jobs_of_a_claim_in_flight(
     store: HeldClaimStore = service.store  # type: ignore[assignment]
     ids = [(await service.submit(REQUEST))[0].job_id for _ in range(5)]
     pool = WorkerPool(
-        service, NeverRuns(), owner="draining", concurrency=8, lease_seconds=30
+        service,
+        NeverRuns(),
+        owner="draining",
+        concurrency=8,
+        lease_seconds=30,
+        progress_interval=0.0,
     )
     await pool.start()
     await asyncio.wait_for(store.claimed.wait(), 10)

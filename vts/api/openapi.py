@@ -60,7 +60,8 @@ every message is one JSON object in a text frame, named by its `type`.
 Server messages (`ServerMessage`): `job` (a `JobMessage`: the `Job` snapshot plus
 `"type": "job"`), `pong`, and `error` (`ErrorMessage`; the connection stays open).
 A watcher gets each job's current snapshot first, then one message per change, and never
-a `version` it has already been sent.
+a `version` it has already been sent. Progress is stored (and pushed) at most once per
+VTS_PROGRESS_INTERVAL (0.1 s) per job, newest report first; a status change always is.
 
 Client messages (`ClientMessage`): `{{"type": "ping"}}` is answered with a `pong`.
 The server also sends WebSocket pings every {HEARTBEAT_SECONDS:g} s. Client messages may be

@@ -23,7 +23,7 @@ from vts.service import JobService
 from vts.snapshot import Snapshot
 from vts.supervision import supervise
 from vts.worker.outcome import error_of, json_result
-from vts.worker.progress import PROGRESS_INTERVAL, ProgressWriter
+from vts.worker.progress import ProgressWriter
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class WorkerPool:
         owner: str,
         concurrency: int,
         lease_seconds: float,
-        progress_interval: float = PROGRESS_INTERVAL,
+        progress_interval: float,
     ) -> None:
         self.service = service
         self.processor = processor

@@ -9,24 +9,21 @@ from collections.abc import Awaitable, Callable
 
 from vts.domain import Progress
 
-PROGRESS_INTERVAL = 0.1
-"""Seconds between two progress writes of one job. A processor may report as often
-as it likes; watchers get the newest report at most this often, and a job's first
-report at once. Each write is a group-commit op: a pipeline reporting every few
-milliseconds would otherwise fill the commits that its own completion waits behind."""
-
 
 class ProgressWriter:
     """Progress reports, persisted coalesced: `report` returns at once; one write is in
-    flight at a time, at most one per PROGRESS_INTERVAL, and carries the newest report
-    when it starts. A report is still durable before it is announced; the processor
-    just never waits for it, and the outcome supersedes a report not yet written."""
+    flight at a time, at most one per `interval` seconds (VTS_PROGRESS_INTERVAL), and
+    carries the newest report when it starts. A report is still durable before it is
+    announced; the processor just never waits for it, and the outcome supersedes a
+    report not yet written. Each write is a group-commit op: a pipeline reporting
+    every few milliseconds would otherwise fill the commits its own completion waits
+    behind."""
 
     def __init__(
         self,
         advance: Callable[[str, Progress], Awaitable[None]],
         job_id: str,
-        interval: float = PROGRESS_INTERVAL,
+        interval: float,
     ) -> None:
         self._advance = advance
         self._job_id = job_id
