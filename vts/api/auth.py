@@ -11,6 +11,7 @@ import hmac
 from aiohttp import hdrs, web
 
 from vts.api.problems import Handler
+from vts.api.ui import UI_PATHS
 from vts.api.validation import query_value
 from vts.apikeys import (
     ADMIN,
@@ -22,8 +23,9 @@ from vts.apikeys import (
 from vts.errors import AuthenticationError, PermissionDeniedError, ValidationError
 from vts.keys import authenticator_key, metrics_key, quotas_key, settings_key
 
-PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json"})
-"""Answer without a key; /metrics too unless VTS_METRICS_KEY is set."""
+PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", *UI_PATHS})
+"""Answer without a key; /metrics too unless VTS_METRICS_KEY is set. The dashboard
+and /docs are pages without data (their data calls need the key), like the spec."""
 METRICS_PATH = "/metrics"
 ROUTE_SCOPES: dict[tuple[str, str], str] = {
     ("POST", "/translate"): "jobs:write",

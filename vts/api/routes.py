@@ -7,6 +7,7 @@ from aiohttp import web
 
 from vts.api import admin, jobs, metrics, openapi, ws
 from vts.api.problems import PROBLEM_TYPE_BASE, instance_of
+from vts.api.ui import setup_ui_routes
 from vts.errors import StoreNotWritableError, UnavailableError
 from vts.keys import broker_key, metrics_key, store_key
 
@@ -90,3 +91,4 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
     app.router.add_get("/openapi.json", openapi.serve_openapi)
+    setup_ui_routes(app)
