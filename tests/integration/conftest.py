@@ -14,6 +14,7 @@ import aiohttp
 import attrs
 import pytest
 from _process import Spawn, VtsProcess, serve
+from _browser import BrowserSession, chromium
 from _support import instant_settings, wait_until
 from aiohttp.test_utils import TestClient, TestServer
 from aiohttp.web_runner import BaseRunner
@@ -224,6 +225,13 @@ def gate() -> GatedProcessor:
 async def gated_client(app_server: ServerFactory, gate: GatedProcessor) -> VtsClient:
     """A server whose jobs run only as far as the test's `gate` lets them."""
     return await app_server(processor=gate)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[BrowserSession]:
+    """A headless Chromium; the test fails if a page logs a console error."""
+    async with chromium() as session:
+        yield session
 
 
 @pytest.fixture

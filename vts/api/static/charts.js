@@ -126,7 +126,12 @@ export function drawPercentiles(canvas, series) {
       if (!pair) { drawing = false; return; }
       const y = height - (pair[which] / top) * (height - 16 * ratio);
       if (drawing) context.lineTo(index * step, y);
-      else context.moveTo(index * step, y);
+      else {
+        // A lone bucket shows as a dot; a run of them as a line.
+        context.moveTo(index * step, y);
+        context.arc(index * step, y, 1.5 * ratio, 0, 2 * Math.PI);
+        context.moveTo(index * step, y);
+      }
       drawing = true;
     });
     context.stroke();

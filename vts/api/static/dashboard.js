@@ -307,6 +307,7 @@ async function start() {
     $("jobs-message").textContent = `Could not load jobs: ${error.message}`;
   }
   $("app").hidden = false;
+  tick();
   stream.start();
   loadDeadLetters().catch((error) => { $("dlq-message").textContent = `Could not load dead letters: ${error.message}`; });
   refreshGlance();

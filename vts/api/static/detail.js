@@ -62,7 +62,7 @@ export class Detail {
       row.insertCell().textContent = String(entry.version);
       row.insertCell().textContent = entry.status;
       row.insertCell().textContent = entry.stage || "–";
-      row.insertCell().textContent = `${Math.round((entry.progress || 0) * 100)}%`;
+      row.insertCell().textContent = `${entry.progress || 0}%`;
       row.insertCell().textContent = formatTime(entry.updated_at);
       return row;
     }));

@@ -111,7 +111,7 @@ export class JobTable {
     cell(row, "status");
     cell(row, "stage");
     const bar = document.createElement("progress");
-    bar.max = 1;
+    bar.max = 100;
     cell(row, "progress").append(bar);
     cell(row, "languages");
     cell(row, "attempts");
@@ -136,7 +136,7 @@ export class JobTable {
     cells[2].textContent = job.stage || "–";
     const bar = cells[3].firstChild;
     bar.value = job.progress || 0;
-    bar.textContent = `${Math.round((job.progress || 0) * 100)}%`;
+    bar.textContent = `${job.progress || 0}%`;
     bar.setAttribute("aria-label", `progress ${bar.textContent}`);
     cells[4].textContent = `${job.source_language} → ${job.target_language}`;
     cells[5].textContent = `${job.attempts}/${job.max_attempts}`;
