@@ -29,7 +29,9 @@ PHONE = {"width": 390, "height": 844}
 
 def chromium_path() -> str:
     """The browser binary; a missing one fails the test (never skips it)."""
-    found = shutil.which(CHROMIUM) or (CHROMIUM if os.access(CHROMIUM, os.X_OK) else None)
+    found = shutil.which(CHROMIUM) or (
+        CHROMIUM if os.access(CHROMIUM, os.X_OK) else None
+    )
     if found is None:
         raise AssertionError(
             f"no Chromium at {CHROMIUM}: `apt-get install chromium` (Debian), or set "

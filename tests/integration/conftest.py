@@ -13,8 +13,8 @@ from typing import Any
 import aiohttp
 import attrs
 import pytest
-from _process import Spawn, VtsProcess, serve
 from _browser import BrowserSession, chromium
+from _process import Spawn, VtsProcess, serve
 from _support import instant_settings, wait_until
 from aiohttp.test_utils import TestClient, TestServer
 from aiohttp.web_runner import BaseRunner

@@ -16,7 +16,9 @@ BAD_URL = "not a url"
 URL_PROBLEM = "must be an http or https URL with a host"
 
 
-async def open_dashboard(browser: BrowserSession, client: VtsClient, **kw: Any) -> PageLog:
+async def open_dashboard(
+    browser: BrowserSession, client: VtsClient, **kw: Any
+) -> PageLog:
     """The dashboard, once its WebSocket is connected (so it misses no job)."""
     log = await browser.new_page(**kw)
     await log.page.goto(str(client.make_url("/")))
@@ -35,12 +37,16 @@ async def test_a_job_submitted_through_the_api_moves_through_its_states_live(
     requests_before = len(browser.logs[0].urls)
     job_id = await gated_client.submit()
     job_row = row(page, job_id)
-    await expect(job_row.locator("td.status")).to_have_text(re.compile("^(pending|processing)$"))
+    await expect(job_row.locator("td.status")).to_have_text(
+        re.compile("^(pending|processing)$")
+    )
     await gate.started(job_id)
     await expect(job_row.locator("td.status")).to_have_text("processing")
     await gate.report(job_id, 40, "transcribing")
     await expect(job_row.locator("td.stage")).to_have_text("transcribing")
-    await expect(job_row.locator("progress")).to_have_attribute("aria-label", "progress 40%")
+    await expect(job_row.locator("progress")).to_have_attribute(
+        "aria-label", "progress 40%"
+    )
     gate.succeed(job_id)
     await expect(job_row.locator("td.status")).to_have_text("completed")
     await expect(job_row.get_by_role("button", name="Cancel")).to_be_hidden()
@@ -51,7 +57,9 @@ async def test_a_job_submitted_through_the_api_moves_through_its_states_live(
     await job_row.get_by_role("button", name=job_id).click()
     dialog = page.get_by_role("dialog")
     await expect(dialog.locator("dd[data-field='status']")).to_have_text("completed")
-    await expect(dialog.locator("dd[data-field='result']")).to_contain_text("output_url")
+    await expect(dialog.locator("dd[data-field='result']")).to_contain_text(
+        "output_url"
+    )
     history = dialog.locator("#detail-history tbody td:nth-child(2)")
     await expect(history.first).to_have_text("completed")
     seen = set(await history.all_text_contents())
