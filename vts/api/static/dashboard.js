@@ -355,7 +355,7 @@ function wire() {
     loadDeadLetters().catch((error) => { $("dlq-message").textContent = error.message; });
   });
   setInterval(tick, 1000);
-  setInterval(() => { if (!$("app").hidden) refreshGlance(); }, 5000);
+  setInterval(() => { if (!$("app").hidden) refreshGlance(); }, 3000);
 }
 
 wire();
