@@ -36,6 +36,9 @@ CSP = (
     "frame-ancestors 'none'"
 )
 ASSET_CACHE = "public, max-age=31536000, immutable"
+# Named here, not guessed from the system's mime.types: a module script is run only
+# when served as JavaScript (and nosniff forbids guessing in the browser too).
+CONTENT_TYPES = {".js": "text/javascript", ".css": "text/css", ".png": "image/png"}
 COMMON_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
@@ -45,8 +48,9 @@ COMMON_HEADERS = {
 
 @functools.cache
 def _assets() -> dict[str, Path]:
-    """Every file the pages may load, by name: ours and Swagger UI's."""
-    files = {p.name: p for p in STATIC.iterdir() if p.is_file()}
+    """Every file the pages may load, by name: ours and Swagger UI's (the pages
+    themselves are templates, served only filled in)."""
+    files = {p.name: p for p in STATIC.iterdir() if p.suffix in CONTENT_TYPES}
     swagger = Path(str(metadata.distribution(SWAGGER_DIST).locate_file("swagger_ui")))
     for name in SWAGGER_FILES:
         files[name] = swagger / "static" / name
@@ -117,6 +121,7 @@ async def asset(request: web.Request) -> web.StreamResponse:
     headers = {
         **COMMON_HEADERS,
         "Cache-Control": ASSET_CACHE if current else "no-cache",
+        "Content-Type": CONTENT_TYPES.get(path.suffix, "application/octet-stream"),
     }
     return web.FileResponse(path, headers=headers)
 
