@@ -12,7 +12,9 @@ from playwright.async_api import Locator, Page, expect
 from vts.errors import PermanentError
 
 GatedProcessor = Any
+ServerFactory = Any
 VtsClient = Any
+PAGE_SIZE = 50  # the dashboard's rows (dashboard.js PAGE_SIZE)
 BAD_URL = "not a url"
 URL_PROBLEM = "must be an http or https URL with a host"
 
@@ -106,18 +108,41 @@ async def test_the_form_creates_a_job_and_shows_the_servers_field_error(
 
 
 async def test_cancel_stops_pending_and_processing_jobs(
-    browser: BrowserSession, gated_client: VtsClient, gate: GatedProcessor
+    browser: BrowserSession, app_server: ServerFactory, gate: GatedProcessor
 ) -> None:
-    page = (await open_dashboard(browser, gated_client)).page
-    running = await gated_client.submit(n=1)
+    client = await app_server(processor=gate, concurrency=1)
+    page = (await open_dashboard(browser, client)).page
+    running = await client.submit(n=1)
     await gate.started(running)
-    for job_id in (running,):
+    waiting = await client.submit(n=2)  # the one worker is busy: it stays pending
+    # The pending one first: cancelling the running one frees the worker for it.
+    for job_id, status in ((waiting, "pending"), (running, "processing")):
         cells = row(page, job_id)
-        await expect(cells.locator("td.status")).to_have_text("processing")
+        await expect(cells.locator("td.status")).to_have_text(status)
         await cells.get_by_role("button", name="Cancel").click()
         await expect(cells.locator("td.status")).to_have_text("cancelled")
         await expect(cells.get_by_role("button", name="Cancel")).to_be_hidden()
-    assert (await gated_client.job(running))["status"] == "cancelled"
+        assert (await client.job(job_id))["status"] == "cancelled"
+
+
+async def test_status_filter_and_older_pages(
+    browser: BrowserSession, client: VtsClient
+) -> None:
+    ids = [await client.submit(n=n) for n in range(PAGE_SIZE + 5)]
+    page = (await open_dashboard(browser, client)).page
+    rows = page.locator("#jobs-table tbody tr")
+    await expect(rows).to_have_count(PAGE_SIZE)
+    await expect(rows.first).to_have_attribute("data-job-id", ids[-1])
+    await page.get_by_role("button", name="Older").click()
+    await expect(rows).to_have_count(5)
+    await expect(rows.first).to_have_attribute("data-job-id", ids[4])
+    await expect(page.get_by_role("button", name="Older")).to_be_disabled()
+    await page.get_by_role("button", name="Newest (live)").click()
+    await expect(rows).to_have_count(PAGE_SIZE)
+    await page.get_by_label("Status").select_option("failed")
+    await expect(rows).to_have_count(0)
+    await page.get_by_label("Status").select_option("completed")
+    await expect(rows).to_have_count(PAGE_SIZE)
 
 
 async def test_replay_runs_a_dead_letter_again(
