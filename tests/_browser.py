@@ -10,7 +10,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from playwright.async_api import Browser, ConsoleMessage, Page, async_playwright
+from playwright.async_api import (
+    Browser,
+    ConsoleMessage,
+    Page,
+    async_playwright,
+    expect,
+)
 
 CHROMIUM = os.environ.get("VTS_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -24,6 +30,9 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[1] / "build" / "test-artifacts"
 """Where the browser tests leave what people look at (gitignored)."""
 DESKTOP = {"width": 1280, "height": 800}
+# A loaded 2-core CI machine runs the whole suite beside the browser: generous
+# deadlines, which a passing assertion never waits for.
+expect.set_options(timeout=15_000)
 PHONE = {"width": 390, "height": 844}
 
 
