@@ -92,6 +92,15 @@ class BrowserSession:
     def __init__(self, browser: Browser) -> None:
         self.browser = browser
         self.logs: list[PageLog] = []
+        self.checked = False
+
+    def check(self) -> None:
+        """AssertionError if a page logged an error it did not `allow`. Called when
+        the test's body ends (conftest), before its servers stop: a page that then
+        loses its WebSocket and retries is not the test's failure."""
+        self.checked = True
+        unexpected = [e for log in self.logs for e in log.unexpected_errors()]
+        assert not unexpected, "the pages logged:\n" + "\n".join(unexpected)
 
     async def new_page(self, viewport: dict[str, int] | None = None) -> PageLog:
         context = await self.browser.new_context(viewport=viewport or DESKTOP)  # type: ignore[arg-type]
@@ -104,8 +113,9 @@ class BrowserSession:
 
 @asynccontextmanager
 async def chromium() -> AsyncIterator[BrowserSession]:
-    """A headless Chromium; afterwards, AssertionError if any page logged a console
-    error, a warning or an uncaught exception it did not `allow`."""
+    """A headless Chromium; afterwards (unless `check` ran), AssertionError if any
+    page logged a console error, a warning or an uncaught exception it did not
+    `allow`."""
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS
@@ -115,5 +125,5 @@ async def chromium() -> AsyncIterator[BrowserSession]:
             yield session
         finally:
             await browser.close()
-        unexpected = [e for log in session.logs for e in log.unexpected_errors()]
-        assert not unexpected, "the pages logged:\n" + "\n".join(unexpected)
+        if not session.checked:
+            session.check()

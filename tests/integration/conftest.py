@@ -234,6 +234,17 @@ async def browser() -> AsyncIterator[BrowserSession]:
         yield session
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+    """The pages' console is judged when the test's body ends, before fixtures stop
+    the servers they talk to."""
+    result = yield
+    session = getattr(item, "funcargs", {}).get("browser")
+    if isinstance(session, BrowserSession):
+        session.check()
+    return result
+
+
 @pytest.fixture
 def seed() -> dict[str, Any]:
     """A fresh copy of the seed's POST /translate body."""

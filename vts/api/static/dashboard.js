@@ -228,7 +228,10 @@ async function submitJob(event) {
     status.textContent = `Created job ${created.job_id}.`;
     $("video-url").value = "";
   } catch (error) {
-    if (!(error instanceof ApiError)) throw error;
+    if (!(error instanceof ApiError)) {
+      status.textContent = `Could not submit: ${error.message}`;
+      return;
+    }
     let first = null;
     const general = [];
     for (const [field, message] of Object.entries(error.fieldErrors)) {
@@ -250,7 +253,7 @@ async function refreshGlance() {
     $("health").textContent = `health: ${ready.status}`;
     $("health").className = "pill ok";
   } catch (error) {
-    $("health").textContent = `health: ${error.problem.status ? "unavailable" : "unreachable"}`;
+    $("health").textContent = `health: ${error instanceof ApiError ? "unavailable" : "unreachable"}`;
     $("health").className = "pill bad";
   }
   // Store-wide counts come from /metrics, which answers without a key only on a
