@@ -24,6 +24,7 @@ const deadLetters = new Map();
 const tenantsSeen = new Set();
 let renderQueued = false;
 let storeCounts = null; // from /metrics while it answers without a key
+let metricsRefused = false; // VTS_METRICS_KEY is set: not asked again
 
 const table = new JobTable($("jobs-table").tBodies[0], { open: openDetail, cancel });
 const detail = new Detail($("detail"), book);
@@ -258,7 +259,7 @@ async function refreshGlance() {
   }
   // Store-wide counts come from /metrics, which answers without a key only on a
   // server without keys; with keys the page counts the jobs it holds.
-  if (document.querySelector('meta[name="vts-auth"]').content !== "none" || session.tenant) {
+  if (metricsRefused || document.querySelector('meta[name="vts-auth"]').content !== "none" || session.tenant) {
     storeCounts = null;
     return;
   }
@@ -269,8 +270,9 @@ async function refreshGlance() {
       storeCounts[status] = Math.round(Number(value));
     }
     renderCounts(storeCounts, "in the store (from /metrics)");
-  } catch {
+  } catch (error) {
     storeCounts = null;
+    metricsRefused = error instanceof ApiError && error.status === 401;
   }
 }
 
