@@ -10,6 +10,7 @@ import attrs
 
 from vts.apikeys import ApiKey, Tenant
 from vts.domain import Job, JobStatus
+from vts.snapshot import Snapshot
 
 
 @attrs.frozen
@@ -107,6 +108,25 @@ class JobStore(Protocol):
         of each, in no particular order."""
 
     async def count_by_status(self) -> Mapping[JobStatus, int]: ...
+
+    async def events_after(
+        self,
+        tenant: str | None,
+        after: int,
+        job_ids: Sequence[str] | None,
+        limit: int,
+    ) -> list[tuple[int, Snapshot]]:
+        """Up to `limit` logged job versions with a seq above `after`, oldest first:
+        of `tenant` (None: every tenant), of `job_ids` only if given. Seqs increase
+        in commit order, so resuming after the last seq read misses nothing."""
+
+    async def oldest_event_seq(self) -> int | None:
+        """The lowest seq still in the log (None: the log is empty); a consumer whose
+        cursor is below it may have missed pruned events."""
+
+    async def purge_events(self, before: datetime, limit: int) -> int:
+        """Delete up to `limit` of the oldest events logged before `before`
+        (VTS_EVENT_RETENTION); how many. Call again while it returns `limit`."""
 
     async def next_due(self) -> datetime | None:
         """When the earliest pending job becomes claimable, if any is pending."""

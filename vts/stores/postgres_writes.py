@@ -9,6 +9,7 @@ from vts.codec import job_from_record, job_to_record, record_time
 from vts.domain import Job, JobStatus
 from vts.errors import IdempotencyKeyReusedError, JobNotFoundError, VersionConflictError
 from vts.ports import IdempotencyClaim
+from vts.snapshot import Snapshot
 from vts.stores.batching import (
     ClaimOp,
     CreateOp,
@@ -84,22 +85,52 @@ def _update_args(pairs: Sequence[tuple[Job, int]]) -> list[list[Any]]:
     return [list(column) for column in zip(*rows, strict=True)]
 
 
+# Commit order (docs/design-event-log.md): the counter row stays locked until this
+# transaction commits, so another replica's batch takes its seqs only after ours
+# are visible, and a reader resuming after any seq it saw never misses a lower one.
+# Taken last, after every job row lock: a batch holds it only while it commits.
+TAKE_SEQS_SQL = "UPDATE event_counter SET n = n + $1 RETURNING n"
+INSERT_EVENTS_SQL = (
+    "INSERT INTO job_events (seq, tenant, job_id, version, status, body)"
+    " SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[],"
+    " $5::text[], $6::bytea[])"
+)
+
+
 async def write_batch(conn: asyncpg.Connection, ops: list[Op]) -> None:
-    """Every queued write, in the transaction the caller opened on `conn`."""
-    await _apply_creates(conn, [o for o in ops if isinstance(o, CreateOp)])
-    await _apply_updates(conn, [o for o in ops if isinstance(o, UpdateOp)])
+    """Every queued write, in the transaction the caller opened on `conn`, and
+    every job version it stores logged in `job_events`, in the order applied."""
+    changed = await _apply_creates(conn, [o for o in ops if isinstance(o, CreateOp)])
+    changed += await _apply_updates(conn, [o for o in ops if isinstance(o, UpdateOp)])
     for op in ops:
         if isinstance(op, ClaimOp):
-            await _apply_claim(conn, op)
+            changed += await _apply_claim(conn, op)
         elif isinstance(op, RenewOp):
             await _apply_renew(conn, op)
         elif isinstance(op, PurgeOp):
             await _apply_purge(conn, op)
+    await _log_events(conn, changed)
 
 
-async def _apply_creates(conn: asyncpg.Connection, ops: list[CreateOp]) -> None:
-    if not ops:
+async def _log_events(conn: asyncpg.Connection, jobs: list[Job]) -> None:
+    if not jobs:
         return
+    last: int = await conn.fetchval(TAKE_SEQS_SQL, len(jobs))
+    snaps = [Snapshot.of(job) for job in jobs]
+    await conn.execute(
+        INSERT_EVENTS_SQL,
+        list(range(last - len(jobs) + 1, last + 1)),
+        [s.tenant for s in snaps],
+        [s.job_id for s in snaps],
+        [s.version for s in snaps],
+        [s.status.value for s in snaps],
+        [s.body for s in snaps],
+    )
+
+
+async def _apply_creates(conn: asyncpg.Connection, ops: list[CreateOp]) -> list[Job]:
+    if not ops:
+        return []
     pending: dict[str, CreateOp] = {}
     rows = []
     for op in ops:
@@ -127,6 +158,7 @@ async def _apply_creates(conn: asyncpg.Connection, ops: list[CreateOp]) -> None:
         if (key := o.scoped_key) is not None and o.job.job_id not in inserted
     ]
     known: dict[str, tuple[str, Job]] = {}
+    created: list[Job] = []
     if keys:
         for r in await conn.fetch(
             "SELECT idempotency_key, fingerprint, body::text FROM jobs "
@@ -140,6 +172,7 @@ async def _apply_creates(conn: asyncpg.Connection, ops: list[CreateOp]) -> None:
     for op in ops:
         if op.job.job_id in inserted:
             op.result = (op.job, True)
+            created.append(op.job)
             continue
         key = op.scoped_key
         assert op.idempotency is not None and key is not None
@@ -150,10 +183,13 @@ async def _apply_creates(conn: asyncpg.Connection, ops: list[CreateOp]) -> None:
             op.error = IdempotencyKeyReusedError(
                 "this Idempotency-Key was already used with a different request body"
             )
+    return created
 
 
-async def _apply_updates(conn: asyncpg.Connection, ops: list[UpdateOp]) -> None:
+async def _apply_updates(conn: asyncpg.Connection, ops: list[UpdateOp]) -> list[Job]:
+    """The accepted updates, in the order applied (a job's in version order)."""
     # One statement per round so a job appears at most once in each.
+    accepted: list[Job] = []
     remaining = ops
     while remaining:
         this_round: dict[str, UpdateOp] = {}
@@ -178,6 +214,7 @@ async def _apply_updates(conn: asyncpg.Connection, ops: list[UpdateOp]) -> None:
         for job_id, op in this_round.items():
             if job_id in updated:
                 op.result = None
+                accepted.append(op.job)
             elif job_id not in versions:
                 op.error = JobNotFoundError(job_id)
             else:
@@ -186,14 +223,17 @@ async def _apply_updates(conn: asyncpg.Connection, ops: list[UpdateOp]) -> None:
                     f"not {op.expected_version}"
                 )
         remaining = later
+    return accepted
 
 
-async def _apply_claim(conn: asyncpg.Connection, op: ClaimOp) -> None:
+async def _apply_claim(conn: asyncpg.Connection, op: ClaimOp) -> list[Job]:
     rows = await conn.fetch(FAIR_CLAIM_SQL, op.now, op.limit)
     pairs = [(op.apply(job_from_record(r["body"])), r["version"]) for r in rows]
     if pairs:
         await conn.fetch(_UPDATE_FROM_UNNEST, *_update_args(pairs))
-    op.result = [job for job, _ in pairs]
+    claimed = [job for job, _ in pairs]
+    op.result = claimed
+    return claimed
 
 
 async def _apply_renew(conn: asyncpg.Connection, op: RenewOp) -> None:

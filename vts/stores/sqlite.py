@@ -31,6 +31,7 @@ from vts.stores.batching import (
     WriteBatcher,
 )
 from vts.stores.cursors import decode_cursor, encode_cursor
+from vts.stores.sqlite_events import SqliteEvents
 from vts.stores.sqlite_keys import SqliteKeys
 from vts.stores.sqlite_space import DiskSpace, WalBudget, not_writable, probe
 from vts.stores.sqlite_writes import write_batch
@@ -94,7 +95,7 @@ async def _driver_errors(path: str) -> AsyncIterator[None]:
         raise StoreUnavailableError(f"SQLite store failed: {exc}") from exc
 
 
-class SqliteJobStore(SqliteKeys, BatchedWrites):
+class SqliteJobStore(SqliteKeys, SqliteEvents, BatchedWrites):
     """Jobs in one SQLite file. Single process: several processes need Postgres."""
 
     def __init__(self, path: str) -> None:
