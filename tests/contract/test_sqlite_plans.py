@@ -16,6 +16,7 @@ from vts.stores.sqlite import (
     NEXT_DUE_SQL,
     TENANT_DEAD_LETTERS_SQL,
 )
+from vts.stores.sqlite_events import PURGE_EVENTS_SQL, events_sql
 from vts.stores.sqlite_keys import ACTIVE_JOBS_SQL
 from vts.stores.sqlite_writes import (
     PENDING_TENANTS_SQL,
@@ -48,6 +49,9 @@ from vts.stores.sqlite_writes import (
             ("acme", "failed", 10**9, 51),
             "jobs_tenant_status",
         ),
+        # A tenant's event stream after its cursor, and pruning the oldest events.
+        (events_sql("acme", None), (0, "acme", 500), "job_events_tenant"),
+        (PURGE_EVENTS_SQL, (1.0, 500), "job_events_created"),
     ],
     ids=[
         "claim_tenants",
@@ -60,6 +64,8 @@ from vts.stores.sqlite_writes import (
         "tenant_dead_letters",
         "tenant_jobs",
         "tenant_jobs_by_status",
+        "tenant_events",
+        "purge_events",
     ],
 )
 async def test_picking_jobs_walks_an_index_and_sorts_nothing(

@@ -18,18 +18,10 @@ import aiosqlite
 from vts.codec import epoch, job_from_record
 from vts.config import Settings
 from vts.domain import Job, JobStatus
-from vts.errors import (
-    ConfigError,
-    JobNotFoundError,
-    StoreUnavailableError,
-)
+from vts.errors import ConfigError, JobNotFoundError, StoreUnavailableError
 from vts.ports import Page
 from vts.stores import migrations
-from vts.stores.batching import (
-    BatchedWrites,
-    Op,
-    WriteBatcher,
-)
+from vts.stores.batching import BatchedWrites, Op, WriteBatcher
 from vts.stores.cursors import decode_cursor, encode_cursor
 from vts.stores.sqlite_events import SqliteEvents
 from vts.stores.sqlite_keys import SqliteKeys
