@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
@@ -105,3 +105,25 @@ async def test_a_tailing_reader_sees_every_event_of_two_busy_replicas(
         for n in (1001, 2039):
             mine = [s.version for _, s in seen if s.job_id == job_id(n)]
             assert mine == [1, 2, 3]
+
+
+async def test_two_replicas_prune_the_log_together(
+    postgres_server: PostgresServer,
+) -> None:
+    """Every replica's retention sweeper prunes; together they delete each event once."""
+    url = postgres_server.create_database(f"t_{uuid.uuid4().hex}")
+    settings = Settings(database_url=url)
+    async with opened_store(settings) as one, opened_store(settings) as two:
+        await asyncio.gather(
+            *(one.create(make_job(job_id(n)), None) for n in range(200))
+        )
+        cut = datetime(2100, 1, 1, tzinfo=UTC)
+
+        async def sweep(store: JobStore) -> int:
+            total = 0
+            while purged := await store.purge_events(cut, 7):
+                total += purged
+            return total
+
+        assert sum(await asyncio.gather(sweep(one), sweep(two))) == 200
+        assert await one.events_after(None, 0, None, 10) == []

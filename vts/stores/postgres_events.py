@@ -17,10 +17,12 @@ from vts.snapshot import Snapshot
 if TYPE_CHECKING:
     import asyncpg
 
+# SKIP LOCKED: rows another replica's sweeper is deleting are left to it (two
+# deletes locking the same rows in different orders could deadlock).
 PURGE_EVENTS_SQL = (
     "DELETE FROM job_events WHERE seq IN ("
     " SELECT seq FROM job_events WHERE created_at < $1"
-    " ORDER BY created_at LIMIT $2)"
+    " ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
 )
 
 
@@ -88,7 +90,5 @@ class PostgresEvents:
 
     async def purge_events(self, before: datetime, limit: int) -> int:
         async with self._errors():
-            rows = await self.pool.fetch(
-                PURGE_EVENTS_SQL + " RETURNING seq", before, limit
-            )
-        return len(rows)
+            status: str = await self.pool.execute(PURGE_EVENTS_SQL, before, limit)
+        return int(status.rsplit(" ", 1)[-1])  # "DELETE <count>"
