@@ -89,12 +89,15 @@ def _update_args(pairs: Sequence[tuple[Job, int]]) -> list[list[Any]]:
 # transaction commits, so another replica's batch takes its seqs only after ours
 # are visible, and a reader resuming after any seq it saw never misses a lower one.
 # Taken last, after every job row lock: a batch holds it only while it commits.
-TAKE_SEQS_SQL = "UPDATE event_counter SET n = n + $1 RETURNING n"
-INSERT_EVENTS_SQL = (
-    "INSERT INTO job_events (seq, tenant, job_id, version, status, body)"
-    " SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::int[],"
-    " $5::text[], $6::bytea[])"
-)
+# One statement: the seqs are taken and the rows written in one round trip.
+INSERT_EVENTS_SQL = """
+WITH taken AS (UPDATE event_counter SET n = n + cardinality($1::text[]) RETURNING n)
+INSERT INTO job_events (seq, tenant, job_id, version, status, body)
+SELECT taken.n - cardinality($1::text[]) + e.ord, e.tenant, e.job_id, e.version,
+    e.status, e.body
+FROM taken, unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::bytea[])
+    WITH ORDINALITY AS e(tenant, job_id, version, status, body, ord)
+"""
 
 
 async def write_batch(conn: asyncpg.Connection, ops: list[Op]) -> None:
@@ -115,11 +118,9 @@ async def write_batch(conn: asyncpg.Connection, ops: list[Op]) -> None:
 async def _log_events(conn: asyncpg.Connection, jobs: list[Job]) -> None:
     if not jobs:
         return
-    last: int = await conn.fetchval(TAKE_SEQS_SQL, len(jobs))
     snaps = [Snapshot.of(job) for job in jobs]
     await conn.execute(
         INSERT_EVENTS_SQL,
-        list(range(last - len(jobs) + 1, last + 1)),
         [s.tenant for s in snaps],
         [s.job_id for s in snaps],
         [s.version for s in snaps],
