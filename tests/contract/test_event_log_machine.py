@@ -116,7 +116,7 @@ class EventLog(StoreMachine):
         claimed = self.run(
             self.store.claim(T0, limit, lambda job: transition(job, event, T0))
         )
-        for job in claimed:
+        for job, _ in claimed:
             self.commit(job)
 
     @precondition(lambda self: bool(self.with_status(JobStatus.PROCESSING)))

@@ -47,14 +47,14 @@ async def test_every_committed_change_is_logged_once_in_order(store: JobStore) -
     assert await store.oldest_event_seq() is None
     first, _ = await store.create(make_job(job_id(1)), None)
     second, _ = await store.create(make_job(job_id(2)), None)
-    claimed = await store.claim(
+    ((claimed, _),) = await store.claim(
         T0, 1, lambda job: transition(job, Claim("w", T0 + timedelta(seconds=30)), T0)
     )
-    progressed = await advance(store, claimed[0], Progress(50, None))
+    progressed = await advance(store, claimed, Progress(50, None))
     cancelled = await advance(store, second, Cancel())
 
     events = await log_of(store)
-    stored = [first, second, claimed[0], progressed, cancelled]
+    stored = [first, second, claimed, progressed, cancelled]
     assert [s for _, s in events] == [Snapshot.of(job) for job in stored]
     seqs = [seq for seq, _ in events]
     assert seqs == sorted(set(seqs))

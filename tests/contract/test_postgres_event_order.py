@@ -38,7 +38,8 @@ async def test_a_batch_committing_later_never_takes_a_lower_seq(
         try:
             transaction = held.transaction()
             await transaction.start()
-            await write_batch(held, [CreateOp(make_job(job_id(1)), None)])
+            first = make_job(job_id(1))
+            await write_batch(held, [CreateOp(first, None, Snapshot.of(first))])
             later = asyncio.create_task(replica_b.create(make_job(job_id(2)), None))
 
             async def b_waits_for_a() -> bool:

@@ -115,10 +115,9 @@ async def write_batch(conn: asyncpg.Connection, ops: list[Op]) -> None:
     await _log_events(conn, changed)
 
 
-async def _log_events(conn: asyncpg.Connection, jobs: list[Job]) -> None:
-    if not jobs:
+async def _log_events(conn: asyncpg.Connection, snaps: list[Snapshot]) -> None:
+    if not snaps:
         return
-    snaps = [Snapshot.of(job) for job in jobs]
     await conn.execute(
         INSERT_EVENTS_SQL,
         [s.tenant for s in snaps],
@@ -129,7 +128,9 @@ async def _log_events(conn: asyncpg.Connection, jobs: list[Job]) -> None:
     )
 
 
-async def _apply_creates(conn: asyncpg.Connection, ops: list[CreateOp]) -> list[Job]:
+async def _apply_creates(
+    conn: asyncpg.Connection, ops: list[CreateOp]
+) -> list[Snapshot]:
     if not ops:
         return []
     pending: dict[str, CreateOp] = {}
@@ -159,7 +160,7 @@ async def _apply_creates(conn: asyncpg.Connection, ops: list[CreateOp]) -> list[
         if (key := o.scoped_key) is not None and o.job.job_id not in inserted
     ]
     known: dict[str, tuple[str, Job]] = {}
-    created: list[Job] = []
+    created: list[Snapshot] = []
     if keys:
         for r in await conn.fetch(
             "SELECT idempotency_key, fingerprint, body::text FROM jobs "
@@ -173,7 +174,7 @@ async def _apply_creates(conn: asyncpg.Connection, ops: list[CreateOp]) -> list[
     for op in ops:
         if op.job.job_id in inserted:
             op.result = (op.job, True)
-            created.append(op.job)
+            created.append(op.snapshot)
             continue
         key = op.scoped_key
         assert op.idempotency is not None and key is not None
@@ -187,10 +188,12 @@ async def _apply_creates(conn: asyncpg.Connection, ops: list[CreateOp]) -> list[
     return created
 
 
-async def _apply_updates(conn: asyncpg.Connection, ops: list[UpdateOp]) -> list[Job]:
+async def _apply_updates(
+    conn: asyncpg.Connection, ops: list[UpdateOp]
+) -> list[Snapshot]:
     """The accepted updates, in the order applied (a job's in version order)."""
     # One statement per round so a job appears at most once in each.
-    accepted: list[Job] = []
+    accepted: list[Snapshot] = []
     remaining = ops
     while remaining:
         this_round: dict[str, UpdateOp] = {}
@@ -215,7 +218,7 @@ async def _apply_updates(conn: asyncpg.Connection, ops: list[UpdateOp]) -> list[
         for job_id, op in this_round.items():
             if job_id in updated:
                 op.result = None
-                accepted.append(op.job)
+                accepted.append(op.snapshot)
             elif job_id not in versions:
                 op.error = JobNotFoundError(job_id)
             else:
@@ -227,14 +230,14 @@ async def _apply_updates(conn: asyncpg.Connection, ops: list[UpdateOp]) -> list[
     return accepted
 
 
-async def _apply_claim(conn: asyncpg.Connection, op: ClaimOp) -> list[Job]:
+async def _apply_claim(conn: asyncpg.Connection, op: ClaimOp) -> list[Snapshot]:
     rows = await conn.fetch(FAIR_CLAIM_SQL, op.now, op.limit)
     pairs = [(op.apply(job_from_record(r["body"])), r["version"]) for r in rows]
     if pairs:
         await conn.fetch(_UPDATE_FROM_UNNEST, *_update_args(pairs))
-    claimed = [job for job, _ in pairs]
+    claimed = [(job, Snapshot.of(job)) for job, _ in pairs]
     op.result = claimed
-    return claimed
+    return [snap for _, snap in claimed]
 
 
 async def _apply_renew(conn: asyncpg.Connection, op: RenewOp) -> None:

@@ -116,22 +116,19 @@ def write_batch(conn: sqlite3.Connection, ops: list[Op]) -> None:
         raise
 
 
-def _log_events(conn: sqlite3.Connection, jobs: list[Job]) -> None:
+def _log_events(conn: sqlite3.Connection, snaps: list[Snapshot]) -> None:
     """One event row per stored version; INTEGER PRIMARY KEY: seq is commit order
     (one writer at a time), and in a batch, the order the versions were applied."""
-    if not jobs:
+    if not snaps:
         return
     now = time.time()
-    rows = []
-    for job in jobs:
-        snap = Snapshot.of(job)
-        rows.append(
-            (snap.tenant, snap.job_id, snap.version, snap.status.value, snap.body, now)
-        )
-    conn.executemany(INSERT_EVENTS_SQL, rows)
+    conn.executemany(
+        INSERT_EVENTS_SQL,
+        [(s.tenant, s.job_id, s.version, s.status.value, s.body, now) for s in snaps],
+    )
 
 
-def _apply_creates(conn: sqlite3.Connection, ops: list[CreateOp]) -> list[Job]:
+def _apply_creates(conn: sqlite3.Connection, ops: list[CreateOp]) -> list[Snapshot]:
     if not ops:
         return []
     keys = [o.scoped_key for o in ops if o.scoped_key is not None]
@@ -145,7 +142,7 @@ def _apply_creates(conn: sqlite3.Connection, ops: list[CreateOp]) -> list[Job]:
         ).fetchall()
         known = {r[0]: (r[1], job_from_record(r[2])) for r in rows}
     rows_to_insert = []
-    created: list[Job] = []
+    created: list[Snapshot] = []
     for op in ops:
         idem = op.idempotency
         key = op.scoped_key
@@ -161,7 +158,7 @@ def _apply_creates(conn: sqlite3.Connection, ops: list[CreateOp]) -> list[Job]:
         if idem is not None and key is not None:
             known[key] = (idem.fingerprint, op.job)
         rows_to_insert.append(_row(op.job, idem))
-        created.append(op.job)
+        created.append(op.snapshot)
         op.result = (op.job, True)
     conn.executemany(
         f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -170,7 +167,7 @@ def _apply_creates(conn: sqlite3.Connection, ops: list[CreateOp]) -> list[Job]:
     return created
 
 
-def _apply_updates(conn: sqlite3.Connection, ops: list[UpdateOp]) -> list[Job]:
+def _apply_updates(conn: sqlite3.Connection, ops: list[UpdateOp]) -> list[Snapshot]:
     """Accepted updates: the last of each job is written, every one is logged."""
     if not ops:
         return []
@@ -181,7 +178,7 @@ def _apply_updates(conn: sqlite3.Connection, ops: list[UpdateOp]) -> list[Job]:
     ).fetchall()
     versions: dict[str, int] = {r[0]: r[1] for r in rows}
     accepted: dict[str, Job] = {}
-    logged: list[Job] = []
+    logged: list[Snapshot] = []
     for op in ops:
         current = versions.get(op.job.job_id)
         if current is None:
@@ -194,7 +191,7 @@ def _apply_updates(conn: sqlite3.Connection, ops: list[UpdateOp]) -> list[Job]:
         else:
             versions[op.job.job_id] = op.job.version
             accepted[op.job.job_id] = op.job
-            logged.append(op.job)
+            logged.append(op.snapshot)
             op.result = None
     conn.executemany(_UPDATE, [_update_row(job) for job in accepted.values()])
     return logged
@@ -212,7 +209,7 @@ def interleave(queues: list[list[tuple[float, int]]], limit: int) -> list[int]:
     return [seq for _, _, seq in ranked[:limit]]
 
 
-def _apply_claim(conn: sqlite3.Connection, op: ClaimOp) -> list[Job]:
+def _apply_claim(conn: sqlite3.Connection, op: ClaimOp) -> list[Snapshot]:
     now = epoch(op.now)
     tenants = [r[0] for r in conn.execute(PENDING_TENANTS_SQL)]
     queues = [
@@ -226,8 +223,9 @@ def _apply_claim(conn: sqlite3.Connection, op: ClaimOp) -> list[Job]:
     )
     claimed = [op.apply(job_from_record(bodies[seq])) for seq in seqs]
     conn.executemany(_UPDATE, [_update_row(job) for job in claimed])
-    op.result = claimed
-    return claimed
+    pairs = [(job, Snapshot.of(job)) for job in claimed]
+    op.result = pairs
+    return [snap for _, snap in pairs]
 
 
 def _apply_renew(conn: sqlite3.Connection, op: RenewOp) -> None:
