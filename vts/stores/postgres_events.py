@@ -17,12 +17,17 @@ from vts.snapshot import Snapshot
 if TYPE_CHECKING:
     import asyncpg
 
-# SKIP LOCKED: rows another replica's sweeper is deleting are left to it (two
-# deletes locking the same rows in different orders could deadlock).
+# The oldest `limit` events, of which those written before the cut: created_at
+# grows with seq (seqs are taken at commit; replicas' clocks agree to within
+# their skew), so this is a prefix of the log found through the primary key, with
+# no index on created_at for every change to keep up. SKIP LOCKED: rows another
+# replica's sweeper is deleting are left to it (two deletes locking the same rows
+# in different orders could deadlock).
 PURGE_EVENTS_SQL = (
     "DELETE FROM job_events WHERE seq IN ("
-    " SELECT seq FROM job_events WHERE created_at < $1"
-    " ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
+    " SELECT seq FROM job_events WHERE seq IN ("
+    "  SELECT seq FROM job_events ORDER BY seq LIMIT $2)"
+    " AND created_at < $1 FOR UPDATE SKIP LOCKED)"
 )
 
 
