@@ -164,6 +164,8 @@ def test_log_level_is_case_insensitive(raw: str, level: str) -> None:
 
 
 # What each setting refuses; each must stop start-up with one line naming it.
+# Durations refused by both retention settings.
+BAD_RETENTIONS = ["-1", "abc", "5w", "", "3651d", "1h30m", "nan", "inf", "\uff11d", "d"]
 BAD_VALUES = {
     "VTS_HOST": [""],
     "VTS_PORT": ["-1", "65536", "80.5", "http", "", "8000x", "1\n2"],
@@ -176,30 +178,8 @@ BAD_VALUES = {
     "VTS_LEASE_SECONDS": ["0.1"],
     "VTS_PROGRESS_INTERVAL": ["-0.1", "61", "often"],
     "VTS_SHUTDOWN_GRACE": ["-1"],
-    "VTS_RETENTION": [
-        "-1",
-        "abc",
-        "5w",
-        "",
-        "3651d",
-        "1h30m",
-        "nan",
-        "inf",
-        "\uff11d",
-        "d",
-    ],
-    "VTS_EVENT_RETENTION": [
-        "-1",
-        "abc",
-        "5w",
-        "",
-        "3651d",
-        "1h30m",
-        "nan",
-        "inf",
-        "\uff11d",
-        "d",
-    ],
+    "VTS_RETENTION": BAD_RETENTIONS,
+    "VTS_EVENT_RETENTION": BAD_RETENTIONS,
     "VTS_REQUEST_TIMEOUT": ["0", "0.05", "2h", "-1", "abc", "", "nan"],
     "VTS_KEEPALIVE_TIMEOUT": ["-1", "2h", "abc", "", "inf"],
     "VTS_MAX_CONNECTIONS": ["15", "1000001", "1e4", "", "many"],

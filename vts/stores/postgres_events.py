@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from vts.domain import JobStatus
 from vts.snapshot import Snapshot
+from vts.stores.store_parts import PostgresParts
 
 if TYPE_CHECKING:
-    import asyncpg
+    pass
 
 # The oldest `limit` events, of which those written before the cut: created_at
 # grows with seq (seqs are taken at commit; replicas' clocks agree to within
@@ -45,15 +46,8 @@ def events_sql(tenant: str | None, job_ids: Sequence[str] | None) -> str:
     )
 
 
-class PostgresEvents:
+class PostgresEvents(PostgresParts):
     """JobStore event-log methods on the store's pool."""
-
-    @property
-    def pool(self) -> asyncpg.Pool:
-        raise NotImplementedError
-
-    def _errors(self) -> Any:
-        raise NotImplementedError
 
     async def events_after(
         self,

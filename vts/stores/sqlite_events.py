@@ -7,15 +7,14 @@ the change they record; one writer at a time makes seq commit order.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
-
-import aiosqlite
 
 from vts.codec import epoch
 from vts.domain import JobStatus
 from vts.snapshot import Snapshot
+from vts.stores.store_parts import SqliteParts
 
 T = TypeVar("T")
 _EVENT_COLUMNS = "seq, job_id, tenant, version, status, body"
@@ -53,23 +52,9 @@ def event_from_row(row: Sequence[Any]) -> tuple[int, Snapshot]:
     return seq, Snapshot(job_id, tenant, version, JobStatus(status), bytes(body))
 
 
-class SqliteEvents:
+class SqliteEvents(SqliteParts):
     """JobStore event-log methods: reads on the reader connection, pruning as one
     statement of its own on the writer thread (between group commits)."""
-
-    @property
-    def _r(self) -> aiosqlite.Connection:
-        raise NotImplementedError
-
-    @property
-    def _w(self) -> sqlite3.Connection:
-        raise NotImplementedError
-
-    async def _in_writer(self, fn: Callable[..., T], *args: Any) -> T:
-        raise NotImplementedError
-
-    def _errors(self) -> Any:
-        raise NotImplementedError
 
     async def events_after(
         self,
