@@ -4,8 +4,10 @@ order, per tenant and per job, resumable after any seq, pruned by age."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 import pytest
 from _support import T0, make_job
 
@@ -174,3 +176,37 @@ async def test_purge_events_deletes_the_oldest_before_the_cut(
     assert await store.oldest_event_seq() == events[2][0]
     assert await store.purge_events(FAR_FUTURE, 100) == 3
     assert await log_of(store) == []
+
+
+async def test_pruning_keeps_the_log_a_suffix_when_times_are_out_of_order(
+    store: JobStore, store_settings: Settings
+) -> None:
+    """On Postgres an event's time is its transaction's start and its seq is taken
+    at commit, so an older seq can carry a later time. Pruning never deletes past
+    such a row: what is kept stays a suffix of the log, and a consumer whose cursor
+    is at or above the oldest kept seq has missed nothing."""
+    for n in range(4):
+        await store.create(make_job(job_id(n)), None)
+    events = await log_of(store)
+    second = events[1][0]
+    await _backdate_all_but(store_settings, second)  # only the 2nd is recent
+
+    assert await store.purge_events(T0, 100) == 1
+    assert await log_of(store) == events[1:]
+    assert await store.oldest_event_seq() == second
+
+
+async def _backdate_all_but(settings: Settings, seq: int) -> None:
+    """Set every event's time to long ago, except `seq`'s (left at now)."""
+    url = settings.database_url
+    if url.startswith("sqlite"):
+        with sqlite3.connect(url.removeprefix("sqlite:///")) as conn:
+            conn.execute("UPDATE job_events SET created_at = 0 WHERE seq != ?", (seq,))
+        return
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute(
+            "UPDATE job_events SET created_at = '2000-01-01Z' WHERE seq != $1", seq
+        )
+    finally:
+        await conn.close()

@@ -95,7 +95,7 @@ async def test_pruning_events_reads_only_the_oldest_rows(tmp_path: Path) -> None
         plan = [
             row[3]
             for row in conn.execute(
-                f"EXPLAIN QUERY PLAN {PURGE_EVENTS_SQL}", (500, 1.0)
+                f"EXPLAIN QUERY PLAN {PURGE_EVENTS_SQL}", {"limit": 500, "before": 1.0}
             )
         ]
     assert any(step.startswith("SCAN job_events") for step in plan), plan

@@ -18,18 +18,19 @@ from vts.stores.store_parts import PostgresParts
 if TYPE_CHECKING:
     pass
 
-# The oldest `limit` events, of which those written before the cut: created_at
-# grows with seq (seqs are taken at commit; replicas' clocks agree to within
-# their skew), so this is a prefix of the log found through the primary key, with
-# no index on created_at for every change to keep up. SKIP LOCKED: rows another
-# replica's sweeper is deleting are left to it (two deletes locking the same rows
-# in different orders could deadlock).
+# Of the oldest `limit` events, those before the first one written at or after the
+# cut: always a prefix of the log (created_at is the writing transaction's start, and
+# seqs are taken at commit, so created_at is not monotonic in seq; deleting by age
+# alone could leave a hole behind an older row). Found through the primary key, with
+# no index on created_at for every change to keep up.
 PURGE_EVENTS_SQL = (
-    "DELETE FROM job_events WHERE seq IN ("
-    " SELECT seq FROM job_events WHERE seq IN ("
-    "  SELECT seq FROM job_events ORDER BY seq LIMIT $2)"
-    " AND created_at < $1 FOR UPDATE SKIP LOCKED)"
+    "WITH head AS (SELECT seq, created_at FROM job_events ORDER BY seq LIMIT $2)"
+    " DELETE FROM job_events WHERE seq < coalesce("
+    " (SELECT min(seq) FROM head WHERE created_at >= $1),"
+    " (SELECT max(seq) + 1 FROM head))"
 )
+# One sweeper at a time across replicas; the others skip their turn.
+PURGE_LOCK_SQL = "SELECT pg_try_advisory_xact_lock(hashtext('vts.purge_events'))"
 
 
 def events_sql(tenant: str | None, job_ids: Sequence[str] | None) -> str:
@@ -88,6 +89,8 @@ class PostgresEvents(PostgresParts):
         return value
 
     async def purge_events(self, before: datetime, limit: int) -> int:
-        async with self._errors():
-            status: str = await self.pool.execute(PURGE_EVENTS_SQL, before, limit)
+        async with self._errors(), self.pool.acquire() as conn, conn.transaction():
+            if not await conn.fetchval(PURGE_LOCK_SQL):
+                return 0  # another replica is pruning
+            status: str = await conn.execute(PURGE_EVENTS_SQL, before, limit)
         return int(status.rsplit(" ", 1)[-1])  # "DELETE <count>"

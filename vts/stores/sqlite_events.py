@@ -18,13 +18,17 @@ from vts.stores.store_parts import SqliteParts
 
 T = TypeVar("T")
 _EVENT_COLUMNS = "seq, job_id, tenant, version, status, body"
-# The oldest `limit` events, of which those written before the cut: created_at
-# grows with seq (one writer, the wall clock), so this is a prefix of the log and
-# reads no more rows than it deletes; no index on created_at to keep up per change.
+# Of the oldest `limit` events, those before the first one written at or after the
+# cut: always a prefix of the log, so a consumer whose cursor is at or above the
+# oldest kept seq has missed nothing (no hole behind a row that a skewed clock kept).
+# Found through the primary key alone: a sweep with nothing to prune reads `limit`
+# rows, and no index on created_at costs every change a write.
+# (No WITH clause: Python's sqlite3 reports no rowcount for a statement so begun.)
+_HEAD = "(SELECT seq, created_at FROM job_events ORDER BY seq LIMIT :limit)"
 PURGE_EVENTS_SQL = (
-    "DELETE FROM job_events WHERE seq IN ("
-    " SELECT seq FROM (SELECT seq, created_at FROM job_events ORDER BY seq LIMIT ?)"
-    " WHERE created_at < ?)"
+    "DELETE FROM job_events WHERE seq < coalesce("
+    f" (SELECT min(seq) FROM {_HEAD} WHERE created_at >= :before),"
+    f" (SELECT max(seq) + 1 FROM {_HEAD}))"
 )
 
 
@@ -88,4 +92,4 @@ class SqliteEvents(SqliteParts):
 
 
 def _purge(conn: sqlite3.Connection, before: float | None, limit: int) -> int:
-    return conn.execute(PURGE_EVENTS_SQL, (limit, before)).rowcount
+    return conn.execute(PURGE_EVENTS_SQL, {"limit": limit, "before": before}).rowcount
