@@ -74,7 +74,7 @@ def create_app(
     app.cleanup_ctx.append(_ports_ctx)
     app.cleanup_ctx.append(_service_ctx)
     app.cleanup_ctx.append(_auth_ctx)
-    if settings.retention > 0:
+    if settings.retention > 0 or settings.event_retention > 0:
         app.cleanup_ctx.append(_retention_ctx)
     if workers:
         app.cleanup_ctx.append(_workers_ctx)
@@ -175,7 +175,10 @@ async def _auth_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _retention_ctx(app: web.Application) -> AsyncIterator[None]:
-    sweeper = RetentionSweeper(app[service_key], app[settings_key].retention)
+    settings = app[settings_key]
+    sweeper = RetentionSweeper(
+        app[service_key], settings.retention, settings.event_retention
+    )
     await sweeper.start()
     yield
     await sweeper.stop()

@@ -80,6 +80,11 @@ SERVE_OPTIONS: dict[str, tuple[str, str]] = {
         "delete final jobs this long after they finish, e.g. 30d; 0 never "
         "[VTS_RETENTION, 0]",
     ),
+    "--event-retention": (
+        "event_retention",
+        "keep logged job events this long, e.g. 24h; 0 forever "
+        "[VTS_EVENT_RETENTION, 24h]",
+    ),
     "--request-timeout": (
         "request_timeout",
         "deadline for request headers and body [VTS_REQUEST_TIMEOUT, 10s]",

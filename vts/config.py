@@ -99,6 +99,15 @@ class Settings:
         lambda v: 0 <= v <= 3650 * 86400,
     )
     """VTS_RETENTION: delete final jobs this long after they finished (0: never)."""
+    event_retention: float = setting(
+        "VTS_EVENT_RETENTION",
+        86400.0,
+        "a duration such as 24h, 7d, 90m or 3600 (seconds), at most 3650d; "
+        "0 keeps events forever",
+        lambda v: 0 <= v <= 3650 * 86400,
+    )
+    """VTS_EVENT_RETENTION: keep logged job events (the resumable stream) this long
+    (24h); a consumer resuming from an older event starts over."""
     request_timeout: float = setting(
         "VTS_REQUEST_TIMEOUT",
         10.0,
@@ -232,7 +241,7 @@ def _structure_one(field: attrs.Attribute[Any], raw: object) -> Any:
 # Each field's annotation, evaluated (this module postpones annotations).
 _FIELD_TYPES: dict[str, Any] = get_type_hints(Settings)
 
-_DURATIONS = {"retention", "request_timeout", "keepalive_timeout"}
+_DURATIONS = {"retention", "event_retention", "request_timeout", "keepalive_timeout"}
 
 
 def env_names() -> dict[str, str]:

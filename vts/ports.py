@@ -10,6 +10,7 @@ import attrs
 
 from vts.apikeys import ApiKey, Tenant
 from vts.domain import Job, JobStatus
+from vts.snapshot import Snapshot
 
 
 @attrs.frozen
@@ -44,9 +45,13 @@ class JobStore(Protocol):
         """Return if the store answers; raise StoreUnavailableError otherwise."""
 
     async def create(
-        self, job: Job, idempotency: IdempotencyClaim | None
+        self,
+        job: Job,
+        idempotency: IdempotencyClaim | None,
+        snapshot: Snapshot | None = None,
     ) -> tuple[Job, bool]:
-        """Insert `job` durably; return it and True.
+        """Insert `job` durably, and log `snapshot` (its encoding, made here when not
+        given) in the event log; return it and True.
 
         Idempotency-Keys are scoped to `job.tenant`: with a claim whose key that
         tenant already used, the existing job and False when the fingerprint
@@ -72,19 +77,23 @@ class JobStore(Protocol):
         """Jobs of `tenant` (None: every tenant) newest first, optionally of one
         status; ValidationError on a bad cursor."""
 
-    async def update(self, job: Job, expected_version: int) -> None:
-        """Write `job` only if the stored version is `expected_version`.
+    async def update(
+        self, job: Job, expected_version: int, snapshot: Snapshot | None = None
+    ) -> None:
+        """Write `job` only if the stored version is `expected_version`, and log
+        `snapshot` (its encoding, made here when not given) in the event log.
 
         Raises VersionConflictError when it is not, JobNotFoundError when it is gone.
         """
 
     async def claim(
         self, now: datetime, limit: int, apply: Callable[[Job], Job]
-    ) -> list[Job]:
+    ) -> list[tuple[Job, Snapshot]]:
         """Atomically take up to `limit` due pending jobs, oldest first.
 
-        Each is passed through `apply` (the domain's claim transition) and written;
-        two concurrent claimers never get the same job.
+        Each is passed through `apply` (the domain's claim transition), written and
+        logged; each claimed job comes with its snapshot, encoded once. Two
+        concurrent claimers never get the same job.
         """
 
     async def renew_leases(
@@ -107,6 +116,25 @@ class JobStore(Protocol):
         of each, in no particular order."""
 
     async def count_by_status(self) -> Mapping[JobStatus, int]: ...
+
+    async def events_after(
+        self,
+        tenant: str | None,
+        after: int,
+        job_ids: Sequence[str] | None,
+        limit: int,
+    ) -> list[tuple[int, Snapshot]]:
+        """Up to `limit` logged job versions with a seq above `after`, oldest first:
+        of `tenant` (None: every tenant), of `job_ids` only if given. Seqs increase
+        in commit order, so resuming after the last seq read misses nothing."""
+
+    async def oldest_event_seq(self) -> int | None:
+        """The lowest seq still in the log (None: the log is empty); a consumer whose
+        cursor is below it may have missed pruned events."""
+
+    async def purge_events(self, before: datetime, limit: int) -> int:
+        """Delete up to `limit` of the oldest events logged before `before`
+        (VTS_EVENT_RETENTION); how many. Call again while it returns `limit`."""
 
     async def next_due(self) -> datetime | None:
         """When the earliest pending job becomes claimable, if any is pending."""

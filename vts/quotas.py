@@ -22,6 +22,7 @@ from vts.domain import Job
 from vts.errors import QuotaExceededError, RateLimitedError, UnavailableError
 from vts.metrics import Metrics
 from vts.ports import IdempotencyClaim, JobStore, KeyStore
+from vts.snapshot import Snapshot
 
 log = logging.getLogger(__name__)
 V = TypeVar("V")
@@ -160,15 +161,20 @@ class Quotas:
         )
 
     async def create(
-        self, store: JobStore, job: Job, idempotency: IdempotencyClaim | None
+        self,
+        store: JobStore,
+        job: Job,
+        idempotency: IdempotencyClaim | None,
+        snapshot: Snapshot | None = None,
     ) -> tuple[Job, bool]:
-        """`store.create(job, idempotency)` once the job's tenant has room for it."""
+        """`store.create(job, idempotency, snapshot)` once the job's tenant has room
+        for it."""
         tenant = job.tenant
         key = None if idempotency is None else idempotency.key
         counted = await self.admit_job(tenant, key)
         created = False
         try:
-            stored, created = await store.create(job, idempotency)
+            stored, created = await store.create(job, idempotency, snapshot)
         finally:
             if counted and not created:
                 self.release_job(tenant)  # a replay, or not stored

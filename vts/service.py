@@ -114,14 +114,18 @@ class JobService(JobReads):
             self.clock(),
             tenant,
         )
+        # Encoded once, before the write: the event log and every watcher get it.
+        snapshot = Snapshot.of(job)
         if self.quotas is None:
-            stored, created = await self.store.create(job, idempotency)
+            stored, created = await self.store.create(job, idempotency, snapshot)
         else:  # QuotaExceededError when the tenant's max_active_jobs are in use
-            stored, created = await self.quotas.create(self.store, job, idempotency)
+            stored, created = await self.quotas.create(
+                self.store, job, idempotency, snapshot
+            )
         if created:
             self.metrics.jobs_created.inc()
             self.metrics.tenant_jobs_created.labels(tenant).inc()
-            self.announcer.announce(stored, None)
+            self.announcer.announce(stored, None, snapshot)
         return stored, created
 
     async def advance(self, job: Job, event: Event) -> Job:
@@ -131,9 +135,11 @@ class JobService(JobReads):
     async def _advance(self, job: Job, event: Event) -> tuple[Job, Snapshot]:
         now = self.clock()
         new = transition(job, event, now)
-        await self.store.update(new, job.version)
+        snapshot = Snapshot.of(new)
+        await self.store.update(new, job.version, snapshot)
         self._finished(new)
-        return new, self.announcer.announce(new, job.status)
+        self.announcer.announce(new, job.status, snapshot)
+        return new, snapshot
 
     async def change(
         self,
@@ -181,12 +187,12 @@ class JobService(JobReads):
         """Take up to `limit` due jobs for `owner` under a lease."""
         now = self.clock()
         event = Claim(owner, now + timedelta(seconds=lease_seconds))
-        jobs = await self.store.claim(
+        claimed = await self.store.claim(
             now, limit, lambda job: transition(job, event, now)
         )
-        for job in jobs:
-            self.announcer.announce(job, JobStatus.PENDING)
-        return jobs
+        for job, snapshot in claimed:
+            self.announcer.announce(job, JobStatus.PENDING, snapshot)
+        return [job for job, _ in claimed]
 
     async def renew(
         self, owner: str, job_ids: list[str], lease_seconds: float

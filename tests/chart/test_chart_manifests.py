@@ -206,6 +206,7 @@ def test_chart_config_map_carries_the_vts_settings(render: Render) -> None:
         "VTS_EVENT_LOOP": "auto",
         "VTS_SHUTDOWN_GRACE": "20",
         "VTS_RETENTION": "30d",
+        "VTS_EVENT_RETENTION": "24h",
         "VTS_REQUEST_TIMEOUT": "10s",
         "VTS_KEEPALIVE_TIMEOUT": "75s",
         "VTS_MAX_CONNECTIONS": "10000",
@@ -220,6 +221,7 @@ def test_chart_config_map_carries_the_vts_settings(render: Render) -> None:
     defaults = one(render(), "ConfigMap", FULLNAME)["data"]
     assert "VTS_SIM_SEED" not in defaults
     assert defaults["VTS_RETENTION"] == "0"
+    assert load_settings(defaults).event_retention == 86400
     # Every vts setting has its place: the ConfigMap, or a Secret for the URLs and
     # the keys.
     secret = {"VTS_DATABASE_URL", "VTS_REDIS_URL", "VTS_ADMIN_KEY", "VTS_METRICS_KEY"}

@@ -35,7 +35,8 @@ async def claim(
     store: JobStore, owner: str, now: datetime, limit: int = 100, lease: float = 30
 ) -> list[Job]:
     event = Claim(owner, now + timedelta(seconds=lease))
-    return await store.claim(now, limit, lambda job: transition(job, event, now))
+    claimed = await store.claim(now, limit, lambda job: transition(job, event, now))
+    return [job for job, _ in claimed]
 
 
 async def advance(store: JobStore, job: Job, event: Event, now: datetime) -> Job:

@@ -27,7 +27,8 @@ def at(seconds: float) -> datetime:
 
 async def claim(store: JobStore, now: datetime, limit: int) -> list[Job]:
     event = Claim("w1", now + timedelta(seconds=30))
-    return await store.claim(now, limit, lambda job: transition(job, event, now))
+    claimed = await store.claim(now, limit, lambda job: transition(job, event, now))
+    return [job for job, _ in claimed]
 
 
 async def create(store: JobStore, tenant: str, first: int, count: int) -> list[str]:

@@ -135,7 +135,7 @@ async def test_lease_losses_survive_claims_and_updates(store: JobStore) -> None:
     job, _ = await store.create(make_job(max_attempts=1), None)
     for loss in range(1, 4):
         event = Claim("worker", at(loss * 60 + 30))
-        (claimed,) = await store.claim(
+        ((claimed, _),) = await store.claim(
             at(loss * 60), 10, lambda j, e=event, n=loss: transition(j, e, at(n * 60))
         )
         assert claimed.lease_losses == loss - 1

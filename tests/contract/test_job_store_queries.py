@@ -190,7 +190,7 @@ async def test_next_due_is_earliest_pending_availability(store: JobStore) -> Non
     claimed = await store.claim(
         at(2), 10, lambda job: transition(job, Claim("w1", at(60)), at(2))
     )
-    assert [job.job_id for job in claimed] == [running.job_id]
+    assert [job.job_id for job, _ in claimed] == [running.job_id]
 
     assert await store.next_due() == at(10.5)
     for job in (later, sooner):

@@ -65,7 +65,7 @@ async def test_dead_letters_show_only_the_tenants_jobs(store: JobStore) -> None:
         job, _ = await store.create(
             make_job(job_id(n), tenant=tenant, max_attempts=1), None
         )
-        (claimed,) = await store.claim(
+        ((claimed, _),) = await store.claim(
             T0, 1, lambda j: transition(j, _claim_event(), T0)
         )
         failed = transition(claimed, Fail(JobError("boom", "no", False)), T0)

@@ -16,6 +16,7 @@ from vts.stores.sqlite import (
     NEXT_DUE_SQL,
     TENANT_DEAD_LETTERS_SQL,
 )
+from vts.stores.sqlite_events import PURGE_EVENTS_SQL, events_sql
 from vts.stores.sqlite_keys import ACTIVE_JOBS_SQL
 from vts.stores.sqlite_writes import (
     PENDING_TENANTS_SQL,
@@ -48,6 +49,13 @@ from vts.stores.sqlite_writes import (
             ("acme", "failed", 10**9, 51),
             "jobs_tenant_status",
         ),
+        # A tenant's event stream after its cursor, also narrowed to jobs.
+        (events_sql("acme", None), (0, "acme", 500), "job_events_tenant"),
+        (
+            events_sql("acme", ["a", "b"]),
+            (0, "acme", "a", "b", 500),
+            "job_events_tenant",
+        ),
     ],
     ids=[
         "claim_tenants",
@@ -60,6 +68,8 @@ from vts.stores.sqlite_writes import (
         "tenant_dead_letters",
         "tenant_jobs",
         "tenant_jobs_by_status",
+        "tenant_events",
+        "tenant_job_events",
     ],
 )
 async def test_picking_jobs_walks_an_index_and_sorts_nothing(
@@ -73,3 +83,20 @@ async def test_picking_jobs_walks_an_index_and_sorts_nothing(
     uses = (f"USING INDEX {index}", f"USING COVERING INDEX {index}")
     assert any(use in step for step in plan for use in uses), plan
     assert not any("TEMP B-TREE" in step for step in plan), plan
+
+
+async def test_pruning_events_reads_only_the_oldest_rows(tmp_path: Path) -> None:
+    """The sweeper finds what to prune from the head of the log (the rowid is the
+    seq), so a sweep with nothing to delete reads `limit` rows, not the table."""
+    db = tmp_path / "plans.db"
+    async with opened_store(Settings(database_url=f"sqlite:///{db}")):
+        pass
+    with sqlite3.connect(db) as conn:
+        plan = [
+            row[3]
+            for row in conn.execute(
+                f"EXPLAIN QUERY PLAN {PURGE_EVENTS_SQL}", {"limit": 500, "before": 1.0}
+            )
+        ]
+    assert any(step.startswith("SCAN job_events") for step in plan), plan
+    assert not any("TEMP B-TREE" in step or "INDEX" in step for step in plan), plan

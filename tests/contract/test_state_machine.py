@@ -45,6 +45,7 @@ from vts.errors import (
     VersionConflictError,
 )
 from vts.ports import IdempotencyClaim
+from vts.snapshot import Snapshot
 
 T = TypeVar("T")
 OWNERS = ("worker-a", "worker-b")
@@ -164,9 +165,11 @@ class JobLifecycle(StoreMachine):
     def claim(self, owner: str, limit: int, lease: timedelta) -> None:
         now, expected = self.now, self.due()[:limit]
         event = Claim(owner, now + lease)
-        claimed = self.run(
+        pairs = self.run(
             self.store.claim(now, limit, lambda job: transition(job, event, now))
         )
+        assert [s for _, s in pairs] == [Snapshot.of(job) for job, _ in pairs]
+        claimed = [job for job, _ in pairs]
         assert [j.job_id for j in claimed] == [j.job_id for j in expected]
         for job in claimed:
             assert job == transition(self.model[job.job_id], event, now)
@@ -180,16 +183,15 @@ class JobLifecycle(StoreMachine):
         events = [Claim(owner, now + lease) for owner in OWNERS]
 
         async def both() -> list[list[Job]]:
-            return list(
-                await asyncio.gather(
-                    *(
-                        self.store.claim(
-                            now, limit, lambda job, e=event: transition(job, e, now)
-                        )
-                        for event, limit in zip(events, limits, strict=True)
+            claims = await asyncio.gather(
+                *(
+                    self.store.claim(
+                        now, limit, lambda job, e=event: transition(job, e, now)
                     )
+                    for event, limit in zip(events, limits, strict=True)
                 )
             )
+            return [[job for job, _ in pairs] for pairs in claims]
 
         batches = self.run(both())
         taken = [job.job_id for batch in batches for job in batch]

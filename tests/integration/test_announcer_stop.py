@@ -19,6 +19,7 @@ from vts.events.announcer import Announcer
 from vts.events.hub import EventHub
 from vts.metrics import Metrics
 from vts.ports import Broker
+from vts.snapshot import Snapshot
 
 
 class HeldBroker:
@@ -82,7 +83,8 @@ async def test_stop_finishes_the_flush_in_flight(brokers: tuple[Broker, ...]) ->
     announcer = Announcer(EventHub(), held, Metrics(), "stopping")  # type: ignore[arg-type]
     await announcer.start()
     job = make_job(status=JobStatus.FAILED, completed_at=T0, version=4)
-    snapshot = announcer.announce(job, JobStatus.PROCESSING)
+    snapshot = Snapshot.of(job)
+    announcer.announce(job, JobStatus.PROCESSING, snapshot)
     await asyncio.wait_for(held.writing.wait(), 10)
     # The write answers once stop() has begun (the old stop cancelled it there).
     asyncio.get_running_loop().call_soon(held.release.set)
@@ -107,7 +109,8 @@ async def test_stop_does_not_wait_for_a_broker_that_hangs(
     held = HeldBroker(brokers[0])
     announcer = Announcer(EventHub(), held, Metrics(), "stopping")  # type: ignore[arg-type]
     await announcer.start()
-    announcer.announce(attrs.evolve(make_job(), status=JobStatus.FAILED), None)
+    failed = attrs.evolve(make_job(), status=JobStatus.FAILED)
+    announcer.announce(failed, None, Snapshot.of(failed))
     await asyncio.wait_for(held.writing.wait(), 10)
     # held.release is never set: the write hangs
     await asyncio.wait_for(announcer.stop(timeout=0.1), 10)

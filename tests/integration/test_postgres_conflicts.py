@@ -47,7 +47,7 @@ async def test_a_batch_rolled_back_to_break_a_deadlock_runs_again(
     # Y runs under w1's lease; X waits.
     await store.create(make_job(Y), None)
     claim = Claim("w1", T0 + timedelta(seconds=30))
-    (running,) = await store.claim(T0, 1, lambda job: transition(job, claim, T0))
+    ((running, _),) = await store.claim(T0, 1, lambda job: transition(job, claim, T0))
     pending = make_job(X)
     await store.create(pending, None)
 

@@ -37,7 +37,8 @@ async def replicas(
 async def claim(store: JobStore, owner: str, limit: int) -> list[Job]:
     now: datetime = T0 + timedelta(seconds=1)
     event = Claim(owner, now + timedelta(seconds=30))
-    return await store.claim(now, limit, lambda job: transition(job, event, now))
+    claimed = await store.claim(now, limit, lambda job: transition(job, event, now))
+    return [job for job, _ in claimed]
 
 
 async def test_replicas_share_the_work_and_serve_every_tenant_first(

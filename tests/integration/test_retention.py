@@ -1,5 +1,5 @@
 """VTS_RETENTION: final jobs disappear from every view once they outlive it; jobs
-still pending or running never do."""
+still pending or running never do. VTS_EVENT_RETENTION: logged events likewise."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import asyncio
 from _support import wait_until
 
 from vts.errors import PermanentError
+from vts.keys import store_key
 
 
 async def _gone(client, job_id: str) -> bool:
@@ -58,13 +59,35 @@ async def test_final_jobs_are_deleted_after_the_retention(app_server, gate) -> N
         await wait_until(lambda j=job_id: _gone(client, j), 10, 0.05, f"{job_id} gone")
 
 
-async def test_by_default_nothing_sweeps(app_server) -> None:
-    """VTS_RETENTION=0 (the default) keeps every job: no sweeper runs at all."""
+async def test_with_both_retentions_off_nothing_sweeps(app_server) -> None:
+    """VTS_RETENTION=0 (the default) keeps every job, VTS_EVENT_RETENTION=0 every
+    event: then no sweeper runs at all; either one alone runs it."""
 
     def sweepers() -> list[asyncio.Task[object]]:
         return [t for t in asyncio.all_tasks() if t.get_name() == "vts-retention"]
 
-    await app_server()
+    await app_server(event_retention=0.0)
     assert sweepers() == []
-    await app_server(retention=3600.0)
+    await app_server(retention=3600.0, event_retention=0.0)
     assert len(sweepers()) == 1
+    await app_server()  # the event retention's default, 24h
+    assert len(sweepers()) == 2
+
+
+async def test_logged_events_are_deleted_after_the_event_retention(
+    app_server, gate
+) -> None:
+    """Events go once they outlive VTS_EVENT_RETENTION; the jobs stay (VTS_RETENTION
+    is 0)."""
+    client = await app_server(processor=gate, event_retention=0.5)
+    store = client.app[store_key]
+    job_id = await client.submit()
+    await gate.started(job_id)
+    gate.succeed(job_id)
+    await client.wait_status(job_id, "completed")
+
+    async def no_events() -> bool:
+        return await store.events_after(None, 0, None, 10) == []
+
+    await wait_until(no_events, 10, 0.05, "the events deleted")
+    assert (await client.job(job_id))["status"] == "completed"

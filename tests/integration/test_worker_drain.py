@@ -13,6 +13,7 @@ from _support import instant_settings, opened_service
 from vts.domain import Job, JobStatus
 from vts.ports import JobStore
 from vts.service import JobRequest, JobService
+from vts.snapshot import Snapshot
 from vts.worker.pool import WorkerPool
 
 REQUEST = JobRequest("en", "es", {"video_url": "https://example.com/video.mp4"})
@@ -32,7 +33,7 @@ class HeldClaimStore:
 
     async def claim(
         self, now: datetime, limit: int, claim: Callable[[Job], Job]
-    ) -> list[Job]:
+    ) -> list[tuple[Job, Snapshot]]:
         jobs = await self._store.claim(now, limit, claim)
         if jobs and not self.claimed.is_set():
             self.claimed.set()

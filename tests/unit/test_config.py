@@ -25,6 +25,7 @@ DEFAULTS = {
     "VTS_PROGRESS_INTERVAL": 0.1,
     "VTS_SHUTDOWN_GRACE": 20.0,
     "VTS_RETENTION": 0.0,
+    "VTS_EVENT_RETENTION": 86400.0,
     "VTS_REQUEST_TIMEOUT": 10.0,
     "VTS_KEEPALIVE_TIMEOUT": 75.0,
     "VTS_MAX_CONNECTIONS": 10000,
@@ -73,6 +74,7 @@ def test_load_settings_reads_every_variable() -> None:
         "VTS_PROGRESS_INTERVAL": "0",
         "VTS_SHUTDOWN_GRACE": "0",
         "VTS_RETENTION": "7d",
+        "VTS_EVENT_RETENTION": "36h",
         "VTS_REQUEST_TIMEOUT": "2.5s",
         "VTS_KEEPALIVE_TIMEOUT": "2m",
         "VTS_MAX_CONNECTIONS": "500",
@@ -96,6 +98,7 @@ def test_load_settings_reads_every_variable() -> None:
     assert (settings.concurrency, settings.max_attempts) == (4, 5)
     assert (settings.lease_seconds, settings.shutdown_grace) == (12.5, 0.0)
     assert settings.retention == 7 * 86400
+    assert settings.event_retention == 36 * 3600
     assert settings.max_lease_losses == 2
     assert (settings.request_timeout, settings.keepalive_timeout) == (2.5, 120.0)
     assert settings.max_connections == 500
@@ -161,6 +164,8 @@ def test_log_level_is_case_insensitive(raw: str, level: str) -> None:
 
 
 # What each setting refuses; each must stop start-up with one line naming it.
+# Durations refused by both retention settings.
+BAD_RETENTIONS = ["-1", "abc", "5w", "", "3651d", "1h30m", "nan", "inf", "\uff11d", "d"]
 BAD_VALUES = {
     "VTS_HOST": [""],
     "VTS_PORT": ["-1", "65536", "80.5", "http", "", "8000x", "1\n2"],
@@ -173,18 +178,8 @@ BAD_VALUES = {
     "VTS_LEASE_SECONDS": ["0.1"],
     "VTS_PROGRESS_INTERVAL": ["-0.1", "61", "often"],
     "VTS_SHUTDOWN_GRACE": ["-1"],
-    "VTS_RETENTION": [
-        "-1",
-        "abc",
-        "5w",
-        "",
-        "3651d",
-        "1h30m",
-        "nan",
-        "inf",
-        "\uff11d",
-        "d",
-    ],
+    "VTS_RETENTION": BAD_RETENTIONS,
+    "VTS_EVENT_RETENTION": BAD_RETENTIONS,
     "VTS_REQUEST_TIMEOUT": ["0", "0.05", "2h", "-1", "abc", "", "nan"],
     "VTS_KEEPALIVE_TIMEOUT": ["-1", "2h", "abc", "", "inf"],
     "VTS_MAX_CONNECTIONS": ["15", "1000001", "1e4", "", "many"],
@@ -273,6 +268,7 @@ def test_load_settings_junk_parses_or_raises_invalid_setting(
 )
 def test_retention_accepts_durations(raw: str, seconds: float) -> None:
     assert load_settings({"VTS_RETENTION": raw}).retention == seconds
+    assert load_settings({"VTS_EVENT_RETENTION": raw}).event_retention == seconds
 
 
 @pytest.mark.parametrize(

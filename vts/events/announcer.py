@@ -55,13 +55,15 @@ class Announcer:
             Relay(hub, broker, metrics, self.origin) if self.shared else None
         )
 
-    def announce(self, job: Job, previous: JobStatus | None) -> Snapshot:
-        """Publish a change that is already durable; returns its snapshot."""
-        snapshot = Snapshot.of(job)
+    def announce(
+        self, job: Job, previous: JobStatus | None, snapshot: Snapshot
+    ) -> None:
+        """Publish a change that is already durable: `job` as stored, `snapshot` its
+        encoding (the one the event log holds)."""
         self.hub.deliver(snapshot)
         self._published_local.inc()
         if not self.shared:
-            return snapshot
+            return
         self._cache[job.job_id] = snapshot
         self._relay.append(snapshot.framed())
         if job.status is JobStatus.FAILED:
@@ -69,7 +71,6 @@ class Announcer:
         elif previous is JobStatus.FAILED:
             self._dlq[job.job_id] = None
         self._wake.set()
-        return snapshot
 
     def purged(self, job_id: str, status: JobStatus) -> None:
         """Forget a job the store deleted: here at once, in the cache and (for a

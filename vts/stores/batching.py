@@ -13,6 +13,7 @@ import attrs
 from vts.domain import Job, JobStatus
 from vts.errors import StoreNotWritableError, StoreUnavailableError
 from vts.ports import IdempotencyClaim
+from vts.snapshot import Snapshot
 from vts.stores.write_health import WriteHealth
 
 
@@ -31,6 +32,7 @@ def scoped_key(tenant: str, key: str) -> str:
 class CreateOp(_Op):
     job: Job
     idempotency: IdempotencyClaim | None
+    snapshot: Snapshot
 
     @property
     def scoped_key(self) -> str | None:
@@ -43,6 +45,7 @@ class CreateOp(_Op):
 class UpdateOp(_Op):
     job: Job
     expected_version: int
+    snapshot: Snapshot
 
 
 @attrs.define(eq=False)
@@ -175,20 +178,27 @@ class BatchedWrites:
     _batcher: WriteBatcher
 
     async def create(
-        self, job: Job, idempotency: IdempotencyClaim | None
+        self,
+        job: Job,
+        idempotency: IdempotencyClaim | None,
+        snapshot: Snapshot | None = None,
     ) -> tuple[Job, bool]:
-        result: tuple[Job, bool] = await self._batcher.submit(
-            CreateOp(job, idempotency)
-        )
+        op = CreateOp(job, idempotency, snapshot or Snapshot.of(job))
+        result: tuple[Job, bool] = await self._batcher.submit(op)
         return result
 
-    async def update(self, job: Job, expected_version: int) -> None:
-        await self._batcher.submit(UpdateOp(job, expected_version))
+    async def update(
+        self, job: Job, expected_version: int, snapshot: Snapshot | None = None
+    ) -> None:
+        op = UpdateOp(job, expected_version, snapshot or Snapshot.of(job))
+        await self._batcher.submit(op)
 
     async def claim(
         self, now: datetime, limit: int, apply: Callable[[Job], Job]
-    ) -> list[Job]:
-        claimed: list[Job] = await self._batcher.submit(ClaimOp(now, limit, apply))
+    ) -> list[tuple[Job, Snapshot]]:
+        claimed: list[tuple[Job, Snapshot]] = await self._batcher.submit(
+            ClaimOp(now, limit, apply)
+        )
         return claimed
 
     async def purge_finished(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from vts.apikeys import ApiKey, Tenant
 from vts.stores.batching import scoped_key
@@ -16,21 +16,15 @@ from vts.stores.key_rows import (
     tenant_from_row,
     tenant_values,
 )
+from vts.stores.store_parts import PostgresParts
 
 if TYPE_CHECKING:
-    import asyncpg
+    pass
 
 
-class PostgresKeys:
+class PostgresKeys(PostgresParts):
     """KeyStore methods on the store's pool; each write is one statement or one
     transaction (keys change rarely: no batching)."""
-
-    @property
-    def pool(self) -> asyncpg.Pool:
-        raise NotImplementedError
-
-    def _errors(self) -> Any:
-        raise NotImplementedError
 
     async def create_key(self, key: ApiKey, tenant: Tenant) -> None:
         async with self._errors(), self.pool.acquire() as conn, conn.transaction():

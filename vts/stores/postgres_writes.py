@@ -9,6 +9,7 @@ from vts.codec import job_from_record, job_to_record, record_time
 from vts.domain import Job, JobStatus
 from vts.errors import IdempotencyKeyReusedError, JobNotFoundError, VersionConflictError
 from vts.ports import IdempotencyClaim
+from vts.snapshot import Snapshot
 from vts.stores.batching import (
     ClaimOp,
     CreateOp,
@@ -84,22 +85,54 @@ def _update_args(pairs: Sequence[tuple[Job, int]]) -> list[list[Any]]:
     return [list(column) for column in zip(*rows, strict=True)]
 
 
+# Commit order (docs/design-event-log.md): the counter row stays locked until this
+# transaction commits, so another replica's batch takes its seqs only after ours
+# are visible, and a reader resuming after any seq it saw never misses a lower one.
+# Taken last, after every job row lock: a batch holds it only while it commits.
+# One statement: the seqs are taken and the rows written in one round trip.
+INSERT_EVENTS_SQL = """
+WITH taken AS (UPDATE event_counter SET n = n + cardinality($1::text[]) RETURNING n)
+INSERT INTO job_events (seq, tenant, job_id, version, status, body)
+SELECT taken.n - cardinality($1::text[]) + e.ord, e.tenant, e.job_id, e.version,
+    e.status, e.body
+FROM taken, unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::bytea[])
+    WITH ORDINALITY AS e(tenant, job_id, version, status, body, ord)
+"""
+
+
 async def write_batch(conn: asyncpg.Connection, ops: list[Op]) -> None:
-    """Every queued write, in the transaction the caller opened on `conn`."""
-    await _apply_creates(conn, [o for o in ops if isinstance(o, CreateOp)])
-    await _apply_updates(conn, [o for o in ops if isinstance(o, UpdateOp)])
+    """Every queued write, in the transaction the caller opened on `conn`, and
+    every job version it stores logged in `job_events`, in the order applied."""
+    changed = await _apply_creates(conn, [o for o in ops if isinstance(o, CreateOp)])
+    changed += await _apply_updates(conn, [o for o in ops if isinstance(o, UpdateOp)])
     for op in ops:
         if isinstance(op, ClaimOp):
-            await _apply_claim(conn, op)
+            changed += await _apply_claim(conn, op)
         elif isinstance(op, RenewOp):
             await _apply_renew(conn, op)
         elif isinstance(op, PurgeOp):
             await _apply_purge(conn, op)
+    await _log_events(conn, changed)
 
 
-async def _apply_creates(conn: asyncpg.Connection, ops: list[CreateOp]) -> None:
-    if not ops:
+async def _log_events(conn: asyncpg.Connection, snaps: list[Snapshot]) -> None:
+    if not snaps:
         return
+    await conn.execute(
+        INSERT_EVENTS_SQL,
+        [s.tenant for s in snaps],
+        [s.job_id for s in snaps],
+        [s.version for s in snaps],
+        [s.status.value for s in snaps],
+        [s.body for s in snaps],
+    )
+
+
+async def _apply_creates(
+    conn: asyncpg.Connection, ops: list[CreateOp]
+) -> list[Snapshot]:
+    if not ops:
+        return []
     pending: dict[str, CreateOp] = {}
     rows = []
     for op in ops:
@@ -127,6 +160,7 @@ async def _apply_creates(conn: asyncpg.Connection, ops: list[CreateOp]) -> None:
         if (key := o.scoped_key) is not None and o.job.job_id not in inserted
     ]
     known: dict[str, tuple[str, Job]] = {}
+    created: list[Snapshot] = []
     if keys:
         for r in await conn.fetch(
             "SELECT idempotency_key, fingerprint, body::text FROM jobs "
@@ -140,6 +174,7 @@ async def _apply_creates(conn: asyncpg.Connection, ops: list[CreateOp]) -> None:
     for op in ops:
         if op.job.job_id in inserted:
             op.result = (op.job, True)
+            created.append(op.snapshot)
             continue
         key = op.scoped_key
         assert op.idempotency is not None and key is not None
@@ -150,10 +185,15 @@ async def _apply_creates(conn: asyncpg.Connection, ops: list[CreateOp]) -> None:
             op.error = IdempotencyKeyReusedError(
                 "this Idempotency-Key was already used with a different request body"
             )
+    return created
 
 
-async def _apply_updates(conn: asyncpg.Connection, ops: list[UpdateOp]) -> None:
+async def _apply_updates(
+    conn: asyncpg.Connection, ops: list[UpdateOp]
+) -> list[Snapshot]:
+    """The accepted updates, in the order applied (a job's in version order)."""
     # One statement per round so a job appears at most once in each.
+    accepted: list[Snapshot] = []
     remaining = ops
     while remaining:
         this_round: dict[str, UpdateOp] = {}
@@ -178,6 +218,7 @@ async def _apply_updates(conn: asyncpg.Connection, ops: list[UpdateOp]) -> None:
         for job_id, op in this_round.items():
             if job_id in updated:
                 op.result = None
+                accepted.append(op.snapshot)
             elif job_id not in versions:
                 op.error = JobNotFoundError(job_id)
             else:
@@ -186,14 +227,17 @@ async def _apply_updates(conn: asyncpg.Connection, ops: list[UpdateOp]) -> None:
                     f"not {op.expected_version}"
                 )
         remaining = later
+    return accepted
 
 
-async def _apply_claim(conn: asyncpg.Connection, op: ClaimOp) -> None:
+async def _apply_claim(conn: asyncpg.Connection, op: ClaimOp) -> list[Snapshot]:
     rows = await conn.fetch(FAIR_CLAIM_SQL, op.now, op.limit)
     pairs = [(op.apply(job_from_record(r["body"])), r["version"]) for r in rows]
     if pairs:
         await conn.fetch(_UPDATE_FROM_UNNEST, *_update_args(pairs))
-    op.result = [job for job, _ in pairs]
+    claimed = [(job, Snapshot.of(job)) for job, _ in pairs]
+    op.result = claimed
+    return [snap for _, snap in claimed]
 
 
 async def _apply_renew(conn: asyncpg.Connection, op: RenewOp) -> None:

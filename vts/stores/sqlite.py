@@ -18,19 +18,12 @@ import aiosqlite
 from vts.codec import epoch, job_from_record
 from vts.config import Settings
 from vts.domain import Job, JobStatus
-from vts.errors import (
-    ConfigError,
-    JobNotFoundError,
-    StoreUnavailableError,
-)
+from vts.errors import ConfigError, JobNotFoundError, StoreUnavailableError
 from vts.ports import Page
 from vts.stores import migrations
-from vts.stores.batching import (
-    BatchedWrites,
-    Op,
-    WriteBatcher,
-)
+from vts.stores.batching import BatchedWrites, Op, WriteBatcher
 from vts.stores.cursors import decode_cursor, encode_cursor
+from vts.stores.sqlite_events import SqliteEvents
 from vts.stores.sqlite_keys import SqliteKeys
 from vts.stores.sqlite_space import DiskSpace, WalBudget, not_writable, probe
 from vts.stores.sqlite_writes import write_batch
@@ -94,7 +87,7 @@ async def _driver_errors(path: str) -> AsyncIterator[None]:
         raise StoreUnavailableError(f"SQLite store failed: {exc}") from exc
 
 
-class SqliteJobStore(SqliteKeys, BatchedWrites):
+class SqliteJobStore(SqliteKeys, SqliteEvents, BatchedWrites):
     """Jobs in one SQLite file. Single process: several processes need Postgres."""
 
     def __init__(self, path: str) -> None:

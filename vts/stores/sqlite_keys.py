@@ -7,8 +7,6 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-import aiosqlite
-
 from vts.apikeys import ApiKey, Tenant
 from vts.codec import epoch
 from vts.stores.batching import scoped_key
@@ -20,6 +18,7 @@ from vts.stores.key_rows import (
     tenant_from_row,
     tenant_values,
 )
+from vts.stores.store_parts import SqliteParts
 
 T = TypeVar("T")
 ACTIVE_JOBS_SQL = (
@@ -53,23 +52,9 @@ def _in_transaction(
     return result
 
 
-class SqliteKeys:
+class SqliteKeys(SqliteParts):
     """KeyStore methods; reads on the reader connection, the rare writes each in a
     transaction of their own on the writer thread (between group commits)."""
-
-    @property
-    def _r(self) -> aiosqlite.Connection:
-        raise NotImplementedError
-
-    @property
-    def _w(self) -> sqlite3.Connection:
-        raise NotImplementedError
-
-    async def _in_writer(self, fn: Callable[..., T], *args: Any) -> T:
-        raise NotImplementedError
-
-    def _errors(self) -> Any:
-        raise NotImplementedError
 
     async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         async with self._errors():

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import time
 from typing import Any
 
 from vts.codec import epoch, job_from_record, job_to_record, record_time
 from vts.domain import Job, JobStatus
 from vts.errors import IdempotencyKeyReusedError, JobNotFoundError, VersionConflictError
 from vts.ports import IdempotencyClaim
+from vts.snapshot import Snapshot
 from vts.stores.batching import (
     ClaimOp,
     CreateOp,
@@ -86,19 +88,27 @@ def _update_row(job: Job) -> tuple[Any, ...]:
     return (*row[0:8], row[10])
 
 
+INSERT_EVENTS_SQL = (
+    "INSERT INTO job_events (tenant, job_id, version, status, body, created_at)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
+)
+
+
 def write_batch(conn: sqlite3.Connection, ops: list[Op]) -> None:
-    """Run every queued write in one transaction (on the writer thread)."""
+    """Run every queued write in one transaction (on the writer thread), and log
+    every job version it stores in `job_events`, in the order it applies them."""
     conn.execute("BEGIN IMMEDIATE")
     try:
-        _apply_creates(conn, [o for o in ops if isinstance(o, CreateOp)])
-        _apply_updates(conn, [o for o in ops if isinstance(o, UpdateOp)])
+        changed = _apply_creates(conn, [o for o in ops if isinstance(o, CreateOp)])
+        changed += _apply_updates(conn, [o for o in ops if isinstance(o, UpdateOp)])
         for op in ops:
             if isinstance(op, ClaimOp):
-                _apply_claim(conn, op)
+                changed += _apply_claim(conn, op)
             elif isinstance(op, RenewOp):
                 _apply_renew(conn, op)
             elif isinstance(op, PurgeOp):
                 _apply_purge(conn, op)
+        _log_events(conn, changed)
         conn.execute("COMMIT")
     except BaseException:
         with contextlib.suppress(Exception):
@@ -106,9 +116,21 @@ def write_batch(conn: sqlite3.Connection, ops: list[Op]) -> None:
         raise
 
 
-def _apply_creates(conn: sqlite3.Connection, ops: list[CreateOp]) -> None:
-    if not ops:
+def _log_events(conn: sqlite3.Connection, snaps: list[Snapshot]) -> None:
+    """One event row per stored version; INTEGER PRIMARY KEY: seq is commit order
+    (one writer at a time), and in a batch, the order the versions were applied."""
+    if not snaps:
         return
+    now = time.time()
+    conn.executemany(
+        INSERT_EVENTS_SQL,
+        [(s.tenant, s.job_id, s.version, s.status.value, s.body, now) for s in snaps],
+    )
+
+
+def _apply_creates(conn: sqlite3.Connection, ops: list[CreateOp]) -> list[Snapshot]:
+    if not ops:
+        return []
     keys = [o.scoped_key for o in ops if o.scoped_key is not None]
     known: dict[str, tuple[str, Job]] = {}
     if keys:
@@ -120,6 +142,7 @@ def _apply_creates(conn: sqlite3.Connection, ops: list[CreateOp]) -> None:
         ).fetchall()
         known = {r[0]: (r[1], job_from_record(r[2])) for r in rows}
     rows_to_insert = []
+    created: list[Snapshot] = []
     for op in ops:
         idem = op.idempotency
         key = op.scoped_key
@@ -135,16 +158,19 @@ def _apply_creates(conn: sqlite3.Connection, ops: list[CreateOp]) -> None:
         if idem is not None and key is not None:
             known[key] = (idem.fingerprint, op.job)
         rows_to_insert.append(_row(op.job, idem))
+        created.append(op.snapshot)
         op.result = (op.job, True)
     conn.executemany(
         f"INSERT INTO jobs ({_JOB_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
         rows_to_insert,
     )
+    return created
 
 
-def _apply_updates(conn: sqlite3.Connection, ops: list[UpdateOp]) -> None:
+def _apply_updates(conn: sqlite3.Connection, ops: list[UpdateOp]) -> list[Snapshot]:
+    """Accepted updates: the last of each job is written, every one is logged."""
     if not ops:
-        return
+        return []
     ids = list({o.job.job_id for o in ops})
     marks = ",".join("?" * len(ids))
     rows = conn.execute(
@@ -152,6 +178,7 @@ def _apply_updates(conn: sqlite3.Connection, ops: list[UpdateOp]) -> None:
     ).fetchall()
     versions: dict[str, int] = {r[0]: r[1] for r in rows}
     accepted: dict[str, Job] = {}
+    logged: list[Snapshot] = []
     for op in ops:
         current = versions.get(op.job.job_id)
         if current is None:
@@ -164,8 +191,10 @@ def _apply_updates(conn: sqlite3.Connection, ops: list[UpdateOp]) -> None:
         else:
             versions[op.job.job_id] = op.job.version
             accepted[op.job.job_id] = op.job
+            logged.append(op.snapshot)
             op.result = None
     conn.executemany(_UPDATE, [_update_row(job) for job in accepted.values()])
+    return logged
 
 
 def interleave(queues: list[list[tuple[float, int]]], limit: int) -> list[int]:
@@ -180,7 +209,7 @@ def interleave(queues: list[list[tuple[float, int]]], limit: int) -> list[int]:
     return [seq for _, _, seq in ranked[:limit]]
 
 
-def _apply_claim(conn: sqlite3.Connection, op: ClaimOp) -> None:
+def _apply_claim(conn: sqlite3.Connection, op: ClaimOp) -> list[Snapshot]:
     now = epoch(op.now)
     tenants = [r[0] for r in conn.execute(PENDING_TENANTS_SQL)]
     queues = [
@@ -194,7 +223,9 @@ def _apply_claim(conn: sqlite3.Connection, op: ClaimOp) -> None:
     )
     claimed = [op.apply(job_from_record(bodies[seq])) for seq in seqs]
     conn.executemany(_UPDATE, [_update_row(job) for job in claimed])
-    op.result = claimed
+    pairs = [(job, Snapshot.of(job)) for job in claimed]
+    op.result = pairs
+    return [snap for _, snap in pairs]
 
 
 def _apply_renew(conn: sqlite3.Connection, op: RenewOp) -> None:
