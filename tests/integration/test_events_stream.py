@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from _openapi import answer, component, documented, schema_errors
 from _sse import Event, EventReader
 from _support import wait_until
 
@@ -258,3 +259,16 @@ async def test_a_client_that_stops_reading_is_closed_and_others_go_on(
     assert head.startswith(b"HTTP/1.1 200")
     assert b"id: 1\nevent: job\n" in body
     await wait_until(lambda: len(streams) == 0, message="no stream left open")
+
+
+async def test_openapi_describes_the_events_and_their_errors(client: Any) -> None:
+    job_id = await client.submit()
+    await client.wait_status(job_id, "completed")
+    await answer(client, "get", "/events?last_event_id=-1", "/events", 422)
+    await answer(client, "get", "/events?job_id=x", "/events", 422)
+    async with client.get("/events", params={"last_event_id": "0"}) as response:
+        spec_response, _ = documented("get", "/events", 200)
+        assert response.content_type in spec_response["content"]
+        events = await EventReader(response).until(final(job_id))
+    for event in events:
+        assert schema_errors(component("Job"), event.json()) == []
