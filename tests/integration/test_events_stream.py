@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from _openapi import answer, component, documented, schema_errors
 from _sse import Event, EventReader
-from _support import wait_until
+from _support import make_job, wait_until
+from aiohttp.web_runner import BaseRunner
 
+from integration.conftest import VtsClient, VtsTestServer
 from integration.test_auth_tenants import ADMIN_KEY, ALL, bearer, new_key, submit
 from vts.api import events_stream
 from vts.api.event_streams import event_streams_key
-from vts.keys import metrics_key, store_key
+from vts.app import create_app
+from vts.config import Settings
+from vts.keys import hub_key, metrics_key, store_key
 
 FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
 
@@ -272,3 +277,41 @@ async def test_openapi_describes_the_events_and_their_errors(client: Any) -> Non
         events = await EventReader(response).until(final(job_id))
     for event in events:
         assert schema_errors(component("Job"), event.json()) == []
+
+
+async def test_a_stream_rereads_the_log_when_the_relay_comes_back(client: Any) -> None:
+    """Events this process was not told of (another replica's, while the relay was
+    down) reach its streams once the hub's gap closes."""
+    app = client.server.app
+    store = app[store_key]
+    async with client.get("/events") as response:
+        reader = EventReader(response)
+        await wait_until(lambda: len(app[event_streams_key]) == 1)
+        # Stored behind the service's back: no hub event, as if by another replica.
+        # Not claimable either: no worker's claim wakes the stream.
+        job = make_job(str(uuid.uuid4()), available_at=FAR_FUTURE)
+        await store.create(job, None)
+        app[hub_key].open_gap()
+        await app[hub_key].close_gap()
+        event = await reader.next()
+    assert event is not None and event.json()["job_id"] == job.job_id
+
+
+class KeepHandlers(VtsTestServer):
+    """As `vts serve` runs: a client that hangs up does not cancel its handler
+    (aiohttp's TestServer would)."""
+
+    async def _make_runner(self, **kwargs: Any) -> BaseRunner:
+        return await super()._make_runner(**{**kwargs, "handler_cancellation": False})
+
+
+async def test_a_stream_whose_client_left_is_closed_by_the_next_heartbeat(
+    settings: Settings,
+) -> None:
+    app = create_app(settings)
+    streams = app[event_streams_key]
+    streams.heartbeat = 0.05
+    async with VtsClient(KeepHandlers(app, host="127.0.0.1")) as client:
+        async with client.get("/events"):
+            await wait_until(lambda: len(streams) == 1, message="the stream open")
+        await wait_until(lambda: len(streams) == 0, message="the stream closed")
