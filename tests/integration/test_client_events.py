@@ -20,6 +20,7 @@ from _support import wait_until
 from translation_client import (
     JobEvent,
     StreamEvent,
+    SyncTranslationClient,
     TranslationClient,
     ValidationError,
 )
@@ -200,3 +201,23 @@ async def _take(
         if isinstance(event, JobEvent) and event.job["status"] == "completed":
             return
     raise AssertionError("the stream ended")  # pragma: no cover
+
+
+async def test_sync_client_events_is_a_blocking_iterator(spawn: Spawn) -> None:
+    vts = await spawn(ENV)
+
+    def follow() -> tuple[str, list[StreamEvent]]:
+        with SyncTranslationClient(vts.url) as client:
+            job_id = client.start_translation("en", "es", VIDEO)["job_id"]
+            seen: list[StreamEvent] = []
+            for event in client.events([job_id], last_event_id=0):
+                seen.append(event)
+                if isinstance(event, JobEvent) and event.job["status"] == "completed":
+                    break
+            return job_id, seen
+
+    job_id, seen = await asyncio.to_thread(follow)
+    jobs = [e.job for e in seen if isinstance(e, JobEvent)]
+    assert len(jobs) == len(seen)
+    assert {job["job_id"] for job in jobs} == {job_id}
+    assert [job["version"] for job in jobs] == list(range(1, len(jobs) + 1))
