@@ -103,6 +103,7 @@ async def test_job_id_narrows_the_stream_to_those_jobs(client: Any) -> None:
         ({"last_event_id": "-1"}, {}, "last_event_id"),
         ({"last_event_id": "1.5"}, {}, "last_event_id"),
         ({"last_event_id": "9" * 20}, {}, "last_event_id"),
+        ({"last_event_id": str(2**63)}, {}, "last_event_id"),
         ({}, {"Last-Event-ID": "abc"}, "Last-Event-ID"),
         ({}, {"Last-Event-ID": "-3"}, "Last-Event-ID"),
         ({"job_id": "not-a-uuid"}, {}, "job_id"),

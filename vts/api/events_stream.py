@@ -34,13 +34,14 @@ STALL_SECONDS = 10.0
 """A write the client does not take within this long ends the stream: a client
 that stops reading holds no more than the socket's buffers, and may resume."""
 MAX_JOB_IDS = 100
+MAX_EVENT_ID = 2**63 - 1  # a seq is a 64-bit integer in both stores
 HEADERS = {
     hdrs.CONTENT_TYPE: "text/event-stream; charset=utf-8",
     hdrs.CACHE_CONTROL: "no-cache",
     "X-Accel-Buffering": "no",  # nginx: pass each event on at once
 }
 PING = b": ping\n\n"
-_CURSOR_RULE = "must be a decimal event id >= 0"
+_CURSOR_RULE = f"must be a decimal event id, 0 to {MAX_EVENT_ID}"
 
 
 def event_bytes(seq: int, snapshot: Snapshot) -> bytes:
@@ -63,7 +64,9 @@ def parse_cursor(request: web.Request) -> int | None:
     if raw is None:
         return None
     raw = raw.strip()
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 19):
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 19) or (
+        int(raw) > MAX_EVENT_ID
+    ):
         raise ValidationError(errors={field: _CURSOR_RULE})
     return int(raw)
 
@@ -181,9 +184,9 @@ async def _send(
     response: web.StreamResponse, sink: StreamSink, parts: Sequence[bytes]
 ) -> None:
     """Write in chunks, each within STALL_SECONDS (TimeoutError past it, or at
-    once when the stream is stopped)."""
+    once when the stream is stopped mid-write); nothing once it is stopped."""
     at = 0
-    while at < len(parts):
+    while at < len(parts) and not sink.stopping:
         chunk: list[bytes] = []
         size = 0
         while at < len(parts) and (not chunk or size + len(parts[at]) <= CHUNK_BYTES):
@@ -192,8 +195,6 @@ async def _send(
             at += 1
         async with asyncio.timeout(STALL_SECONDS) as deadline:
             sink.deadline = deadline
-            if sink.stopping:
-                deadline.reschedule(asyncio.get_running_loop().time())
             try:
                 await response.write(b"".join(chunk))
             finally:
