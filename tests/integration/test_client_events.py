@@ -5,6 +5,7 @@ one printed line per event."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import subprocess
 import threading
@@ -20,6 +21,7 @@ from _support import wait_until
 from translation_client import (
     JobEvent,
     StreamEvent,
+    StreamReset,
     SyncTranslationClient,
     TranslationClient,
     ValidationError,
@@ -221,3 +223,32 @@ async def test_sync_client_events_is_a_blocking_iterator(spawn: Spawn) -> None:
     assert len(jobs) == len(seen)
     assert {job["job_id"] for job in jobs} == {job_id}
     assert [job["version"] for job in jobs] == list(range(1, len(jobs) + 1))
+
+
+async def test_client_events_yield_a_reset_once_the_sweeper_pruned_them(
+    spawn: Spawn,
+) -> None:
+    vts = await spawn({**ENV, "VTS_EVENT_RETENTION": "0.5s"})
+    async with TranslationClient(vts.url, retry_delay=0.05) as client:
+        old = (await client.start_translation("en", "es", VIDEO))["job_id"]
+        await client.wait_for_completion(old, timeout=30)
+
+        async def first_from_zero() -> StreamEvent:
+            async with contextlib.aclosing(client.events(last_event_id=0)) as events:
+                return await anext(events)
+
+        async def pruned() -> bool:
+            return isinstance(await first_from_zero(), StreamReset)
+
+        await wait_until(pruned, 30, 0.1, "the retention sweeper pruning the log")
+        async with contextlib.aclosing(client.events(last_event_id=0)) as events:
+            reset = await anext(events)
+            assert isinstance(reset, StreamReset) and reset.reason == "pruned"
+            new = (await client.start_translation("en", "es", VIDEO))["job_id"]
+            after: list[StreamEvent] = []
+            while not finals(after) & {new}:
+                after.append(await anext(events))
+    # From the oldest event kept on: the rest of the old job's, if any (the sweeper
+    # may prune them meanwhile: another reset), then the new one's.
+    ids = [int(e.id) for e in after]
+    assert ids == sorted(set(ids)) and ids[0] > int(reset.id)
