@@ -316,3 +316,27 @@ async def test_a_stream_whose_client_left_is_closed_by_the_next_heartbeat(
         async with client.get("/events"):
             await wait_until(lambda: len(streams) == 1, message="the stream open")
         await wait_until(lambda: len(streams) == 0, message="the stream closed")
+
+
+async def test_a_live_stream_that_lagged_past_the_retention_gets_a_reset(
+    app_server: Any,
+) -> None:
+    client = await app_server(event_retention=0.2)
+    app = client.server.app
+    store = app[store_key]
+    async with client.get("/events") as response:
+        reader = EventReader(response)
+        await wait_until(lambda: len(app[event_streams_key]) == 1)
+        # Logged without waking the stream, then pruned before it reads it.
+        job = make_job(str(uuid.uuid4()), available_at=FAR_FUTURE)
+        await store.create(job, None)
+
+        async def pruned() -> bool:
+            return await store.oldest_event_seq() is None
+
+        await wait_until(pruned, message="the sweeper pruning it")
+        app[hub_key].open_gap()
+        await app[hub_key].close_gap()
+        event = await reader.next()
+    assert event is not None and event.event == "reset"
+    assert event.json()["reason"] == "pruned"

@@ -20,7 +20,7 @@ from vts.api.auth import listing_tenant
 from vts.api.event_streams import StreamSink, event_streams_key
 from vts.api.validation import parse_job_id, query_value
 from vts.errors import UnavailableError, ValidationError
-from vts.keys import metrics_key, service_key
+from vts.keys import metrics_key, service_key, settings_key
 from vts.service import JobService
 from vts.snapshot import Snapshot
 
@@ -114,7 +114,8 @@ async def _stream(
     streams.add(sink)
     metrics.event_streams.inc()
     try:
-        await _follow(response, service, sink, job_ids, cursor, head)
+        retention = request.app[settings_key].event_retention
+        await _follow(response, service, sink, job_ids, cursor, head, retention)
     except TimeoutError:
         if not sink.stopping:
             metrics.event_streams_slow.inc()
@@ -139,10 +140,18 @@ async def _follow(
     job_ids: Sequence[str] | None,
     cursor: int | None,
     head: int,
+    retention: float,
 ) -> None:
-    """Send the log after the cursor, then every event as it is committed."""
+    """Send the log after the cursor, then every event as it is committed.
+
+    Pruning deletes only events older than `retention`: so a read that follows the
+    last one by less than half of it (the rest a margin for replicas' clocks) cannot
+    have lost any, and only the others check the log's oldest event.
+    """
+    loop = asyncio.get_running_loop()
     after = head if cursor is None else cursor
     catching_up = cursor is not None
+    read_at = loop.time()
     if cursor is not None and cursor > head:
         oldest = await service.oldest_event_seq()
         after = head if oldest is None else oldest - 1
@@ -150,8 +159,11 @@ async def _follow(
         await _send(response, sink, [reset_bytes(after, "unknown", detail)])
     while not sink.stopping:
         sink.wake.clear()
+        now = loop.time()
+        lagging = retention > 0 and now - read_at > retention / 2
+        read_at = now
         page = await service.events_after(sink.tenant, after, job_ids, PAGE)
-        if catching_up and (not page or page[0][0] != after + 1):
+        if (catching_up or lagging) and (not page or page[0][0] != after + 1):
             moved = await _pruned_to(service, after)
             if moved is not None:
                 detail = f"events after {after} were deleted (VTS_EVENT_RETENTION)"
