@@ -10,27 +10,31 @@ from aiohttp import web
 from vts.snapshot import Snapshot
 
 HEARTBEAT_SECONDS = 15.0
-"""How often every open stream gets a `: ping` comment (and re-reads the log)."""
+"""How often every open stream gets a `: ping` comment."""
 
 
 class StreamSink:
     """One stream's wake-up call. The hub pushes a change of a job the stream may
     see; the sink only sets a flag, and the stream task then reads the log after
-    the last seq it sent: one read per wake-up, however many events woke it.
+    the last seq it sent: one read per wake-up, however many events woke it. A
+    heartbeat wakes it to write a comment, without reading.
     """
 
-    __slots__ = ("deadline", "ping", "stopping", "tenant", "wake")
+    __slots__ = ("changed", "deadline", "ping", "stopping", "tenant", "wake")
 
     def __init__(self, tenant: str | None) -> None:
         self.tenant = tenant
         """The tenant whose jobs the stream may see; None: every tenant."""
         self.wake = asyncio.Event()
+        self.changed = False
+        """The log may hold events the stream has not read."""
         self.ping = False
         self.stopping = False
         self.deadline: asyncio.Timeout | None = None
         """The bound of the write in progress, if one is: shutdown cuts it short."""
 
     def push(self, snapshot: Snapshot, message: bytes) -> None:
+        self.changed = True
         self.wake.set()
 
     def stop(self) -> None:
@@ -80,6 +84,7 @@ class EventStreams:
         """Every stream re-reads the log: events of other replicas may have been
         missed while the relay was down (a gap listener of the service)."""
         for sink in self._open:
+            sink.changed = True
             sink.wake.set()
 
     def close(self) -> None:

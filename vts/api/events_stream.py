@@ -157,21 +157,26 @@ async def _follow(
         after = head if oldest is None else oldest - 1
         detail = f"event {cursor} was never sent: the log has started over"
         await _send(response, sink, [reset_bytes(after, "unknown", detail)])
+    changed = True
     while not sink.stopping:
         sink.wake.clear()
-        now = loop.time()
-        lagging = retention > 0 and now - read_at > retention / 2
-        read_at = now
-        page = await service.events_after(sink.tenant, after, job_ids, PAGE)
-        if (catching_up or lagging) and (not page or page[0][0] != after + 1):
-            moved = await _pruned_to(service, after)
-            if moved is not None:
-                detail = f"events after {after} were deleted (VTS_EVENT_RETENTION)"
-                await _send(response, sink, [reset_bytes(moved, "pruned", detail)])
-                after = moved
-                continue
         parts = [PING] if sink.ping else []
         sink.ping = False
+        page: list[tuple[int, Snapshot]] = []
+        if changed or catching_up:
+            sink.changed = False  # a change committed from here on reads again
+            now = loop.time()
+            lagging = retention > 0 and now - read_at > retention / 2
+            read_at = now
+            page = await service.events_after(sink.tenant, after, job_ids, PAGE)
+            if (catching_up or lagging) and (not page or page[0][0] != after + 1):
+                moved = await _pruned_to(service, after)
+                if moved is not None:
+                    detail = f"events after {after} were deleted (VTS_EVENT_RETENTION)"
+                    parts.append(reset_bytes(moved, "pruned", detail))
+                    await _send(response, sink, parts)
+                    after, catching_up = moved, True
+                    continue
         parts.extend(event_bytes(seq, snapshot) for seq, snapshot in page)
         await _send(response, sink, parts)
         if page:
@@ -179,6 +184,7 @@ async def _follow(
         catching_up = len(page) == PAGE
         if not catching_up:
             await sink.wake.wait()
+        changed = sink.changed
 
 
 async def _pruned_to(service: JobService, after: int) -> int | None:
