@@ -83,12 +83,13 @@ async def follow_events(
                         raise error
                     reason = f"HTTP {response.status}"
                 else:
+                    failures = 0  # connected: a later drop starts the backoff over
                     async for chunk in response.content.iter_any():
                         for sse in parser.feed(chunk):
                             event = _typed(sse)
                             if event is None:
                                 continue
-                            last_event_id, failures = event.id, 0
+                            last_event_id = event.id
                             yield event
                     reason = "the server ended the stream"
         except (aiohttp.ClientError, TimeoutError) as exc:
