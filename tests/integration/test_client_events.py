@@ -18,6 +18,8 @@ import pytest
 from _process import Spawn, VtsProcess, submit
 from _servers import free_port
 from _support import wait_until
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from translation_client import (
     JobEvent,
     StreamEvent,
@@ -252,3 +254,43 @@ async def test_client_events_yield_a_reset_once_the_sweeper_pruned_them(
     # may prune them meanwhile: another reset), then the new one's.
     ids = [int(e.id) for e in after]
     assert ids == sorted(set(ids)) and ids[0] > int(reset.id)
+
+
+async def test_client_events_reconnect_after_short_streams_with_the_last_id() -> None:
+    """Against a stand-in server on loopback: streams that end at once do not use
+    up the retries (each was answered), a 503 is retried, and every reconnect
+    sends the last id yielded."""
+    seen_ids: list[str | None] = []
+    script = ["end", "end", "end", "503", "event 5", "event 6"]
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        seen_ids.append(request.headers.get("Last-Event-ID"))
+        step = script.pop(0) if script else "end"
+        if step == "503":
+            return web.Response(status=503, headers={"Retry-After": "0"})
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        if step.startswith("event"):
+            seq = step.split()[1]
+            job = {"job_id": "j", "status": "pending", "version": int(seq)}
+            await response.write(
+                f"retry: 10\nid: {seq}\nevent: job\ndata: {json.dumps(job)}\n\n".encode()
+            )
+        return response
+
+    app = web.Application()
+    app.router.add_get("/events", events)
+    async with (
+        TestServer(app, host="127.0.0.1") as server,
+        TranslationClient(
+            str(server.make_url("")), max_retries=2, retry_delay=0.01
+        ) as client,
+        contextlib.aclosing(client.events(last_event_id=3)) as stream,
+    ):
+        got = []
+        async for event in stream:
+            got.append(event)
+            if len(got) == 2:
+                break
+    assert [e.id for e in got] == ["5", "6"]
+    assert seen_ids == ["3", "3", "3", "3", "3", "5"]
