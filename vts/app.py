@@ -11,6 +11,7 @@ from aiohttp import WSCloseCode, web
 
 from vts import registry
 from vts.api.auth import auth_middleware, auth_off_key
+from vts.api.event_streams import HEARTBEAT_SECONDS, EventStreams, event_streams_key
 from vts.api.metrics import request_metrics_middleware
 from vts.api.problems import problem_middleware
 from vts.api.routes import setup_routes
@@ -68,6 +69,7 @@ def create_app(
     app[metrics_key] = Metrics()
     app[hub_key] = EventHub()
     app[websockets_key] = weakref.WeakSet()
+    app[event_streams_key] = EventStreams(HEARTBEAT_SECONDS)
     app[store_key] = store or registry.create_store(settings)
     app[broker_key] = broker or registry.create_broker(settings)
     app[processor_key] = processor or registry.create_processor(settings)
@@ -80,6 +82,7 @@ def create_app(
         app.cleanup_ctx.append(_workers_ctx)
         app.on_shutdown.append(_drain_workers)
     app.on_shutdown.append(_close_websockets)
+    app.on_shutdown.append(_close_event_streams)
     setup_routes(app)
     return app
 
@@ -132,6 +135,8 @@ async def _service_ctx(app: web.Application) -> AsyncIterator[None]:
         quotas=quotas,
     )
     app[service_key] = service
+    # After a relay outage every event stream re-reads the log.
+    service.on_gap(app[event_streams_key].wake_all)
     await announcer.start()
     try:
         await service.resync_dead_letters()
@@ -208,3 +213,7 @@ async def _close_websockets(app: web.Application) -> None:
     sockets = app[websockets_key]
     for ws in list(sockets):
         await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
+
+
+async def _close_event_streams(app: web.Application) -> None:
+    app[event_streams_key].close()

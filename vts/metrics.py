@@ -115,6 +115,16 @@ class Metrics:
             ["endpoint"],
             registry=r,
         )
+        self.event_streams = Gauge(
+            "vts_event_streams",
+            "Open Server-Sent Events streams (GET /events).",
+            registry=r,
+        )
+        self.event_streams_slow = Counter(
+            "vts_event_streams_slow",
+            "GET /events streams closed because the client stopped reading.",
+            registry=r,
+        )
         self.http_requests = Counter(
             "vts_http_requests",
             "HTTP requests by route and status code; 499: the client closed the "

@@ -132,6 +132,10 @@ class JobStore(Protocol):
         """The lowest seq still in the log (None: the log is empty); a consumer whose
         cursor is below it may have missed pruned events."""
 
+    async def newest_event_seq(self) -> int:
+        """The highest seq ever handed out and committed (0: none), even if pruned
+        since: a new consumer starts after it, and a cursor above it is unknown."""
+
     async def purge_events(self, before: datetime, limit: int) -> int:
         """Delete up to `limit` of the oldest events logged before `before`
         (VTS_EVENT_RETENTION); how many. Call again while it returns `limit`."""

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from vts.domain import Job, JobStatus
 from vts.errors import BrokerUnavailableError, JobNotFoundError
 from vts.events.announcer import Announcer
-from vts.events.hub import EventHub, Listener, Sink
+from vts.events.hub import EventHub, GapListener, Listener, Sink
 from vts.metrics import Metrics
 from vts.ports import Broker, JobStore, Page
 from vts.snapshot import Snapshot
@@ -130,6 +130,30 @@ class JobReads:
         """When the earliest pending job becomes due (None: no pending job)."""
         return await self.store.next_due()
 
+    # --- the event log -------------------------------------------------------------
+
+    async def events_after(
+        self,
+        tenant: str | None,
+        after: int,
+        job_ids: Sequence[str] | None,
+        limit: int,
+    ) -> list[tuple[int, Snapshot]]:
+        """Up to `limit` logged versions of `tenant`'s jobs (None: every tenant's;
+        only `job_ids` if given) with a seq above `after`, in commit order.
+
+        Raises StoreUnavailableError.
+        """
+        return await self.store.events_after(tenant, after, job_ids, limit)
+
+    async def oldest_event_seq(self) -> int | None:
+        """The lowest seq still logged (None: the log is empty)."""
+        return await self.store.oldest_event_seq()
+
+    async def newest_event_seq(self) -> int:
+        """The highest seq handed out so far (0: none), pruned or not."""
+        return await self.store.newest_event_seq()
+
     # --- watching ------------------------------------------------------------------
 
     def subscribe(self, listener: Listener) -> None:
@@ -149,3 +173,8 @@ class JobReads:
 
     def unwatch_all(self, sink: Sink) -> None:
         self.hub.unwatch_all(sink)
+
+    def on_gap(self, listener: GapListener) -> None:
+        """Await `listener()` whenever this process may have missed events of other
+        replicas and hears them again (the relay is back)."""
+        self.hub.on_gap(listener)

@@ -21,6 +21,7 @@ from translation_client._errors import (
     ValidationError,
     WaitTimeoutError,
 )
+from translation_client._events import JobEvent, StreamEvent, StreamReset
 from translation_client._models import (
     FINAL_STATUSES,
     CreatedJob,
@@ -43,6 +44,7 @@ __all__ = [
     "JobCancelledError",
     "JobError",
     "JobErrorInfo",
+    "JobEvent",
     "JobFailedError",
     "JobStatus",
     "NotFoundError",
@@ -51,6 +53,8 @@ __all__ = [
     "ServerError",
     "ServiceUnavailableError",
     "Stage",
+    "StreamEvent",
+    "StreamReset",
     "SyncTranslationClient",
     "TranslationClient",
     "TranslationClientError",

@@ -101,6 +101,24 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--status", help="only jobs with this status")
     listing.add_argument("--limit", type=_positive_int, default=20, help="default 20")
 
+    events = commands.add_parser(
+        "events",
+        help="print every job change as it is stored, one line each (until Ctrl-C)",
+    )
+    events.add_argument(
+        "--job-id",
+        action="append",
+        metavar="JOB_ID",
+        help="only this job's events (repeatable)",
+    )
+    events.add_argument(
+        "--last-event-id",
+        type=_event_id,
+        metavar="ID",
+        help="resume after this event (0: everything the server keeps); "
+        "default: changes from now on",
+    )
+
     dlq = commands.add_parser("dlq", help="the dead-letter queue")
     dlq_commands = dlq.add_subparsers(dest="dlq_command", required=True)
     dlq_list = dlq_commands.add_parser("list", help="dead-lettered jobs")
@@ -155,6 +173,10 @@ async def _run(args: argparse.Namespace, out: Output) -> int:
         if command == "watch":
             job = await _final(client, args.job_id, args.timeout, out.update)
             return _outcome(job, out)
+        if command == "events":
+            async for event in client.events(args.job_id, args.last_event_id):
+                out.event(event)
+            return EXIT_OK  # pragma: no cover - the stream has no end
         if command == "status":
             out.job(await client.get_job(args.job_id))
         elif command == "cancel":
@@ -215,6 +237,12 @@ def _seconds(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError("must be > 0")
     return value
+
+
+def _event_id(text: str) -> str:
+    if not (text.isascii() and text.isdigit()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an event id (digits)")
+    return text
 
 
 def _positive_int(text: str) -> int:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, cast
 from urllib.parse import quote
@@ -17,6 +17,7 @@ from translation_client._errors import (
     TransportError,
     WaitTimeoutError,
 )
+from translation_client._events import StreamEvent, follow_events
 from translation_client._http import Http
 from translation_client._models import CreatedJob, Job, is_final
 from translation_client._retry import parse_retry_after, retry_wait
@@ -251,6 +252,27 @@ class TranslationClient:
             )
             attempt += 1
             await asyncio.sleep(delay)
+
+    async def events(
+        self,
+        job_ids: Iterable[str] | None = None,
+        last_event_id: str | int | None = None,
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """Every stored version of the tenant's jobs (only `job_ids`' if given), in
+        commit order, from `GET /events`: JobEvent(id, job), and StreamReset(id,
+        reason, detail) when events after `last_event_id` are gone (refetch state).
+
+        Without `last_event_id` it starts with changes from now on; `0` replays
+        everything the server still keeps. Runs until you stop iterating; a dropped
+        connection is reopened with backoff, resuming right after the last event
+        yielded (no gap, no duplicate). Raises TransportError after `max_retries`
+        failed attempts in a row, and the APIError of a 4xx (ValidationError for a
+        malformed id, AuthenticationError, PermissionDeniedError) at once.
+        """
+        ids = None if job_ids is None else list(job_ids)
+        cursor = None if last_event_id is None else str(last_event_id)
+        async for event in follow_events(self._http, ids, cursor):
+            yield event
 
     # --- plumbing -----------------------------------------------------------------
 

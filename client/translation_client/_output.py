@@ -7,6 +7,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any, TextIO
 
+from translation_client._events import JobEvent, StreamEvent
 from translation_client._models import Job
 
 PROG = "vts-client"
@@ -31,6 +32,22 @@ class Output:
 
     def update(self, job: Job) -> None:
         self.data(job, job_line(job))
+
+    def event(self, event: StreamEvent) -> None:
+        """One line per event: the id and the job's line, or the reset; with
+        --json, `{"id", "event", "job"}` or `{"id", "event", "reason", "detail"}`."""
+        if isinstance(event, JobEvent):
+            value = {"id": event.id, "event": "job", "job": event.job}
+            text = f"{event.id}  {job_line(event.job)}"
+        else:
+            value = {
+                "id": event.id,
+                "event": "reset",
+                "reason": event.reason,
+                "detail": event.detail,
+            }
+            text = f"{event.id}  reset ({event.reason}): {event.detail}"
+        self.data(value, text)
 
     def note(self, text: str) -> None:
         print(text, file=self.err, flush=True)

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from types import TracebackType
 from typing import Any, TypeVar
 
 from translation_client._client import TranslationClient
 from translation_client._errors import TransportError
+from translation_client._events import StreamEvent
 from translation_client._models import CreatedJob, Job
 
 T = TypeVar("T")
@@ -118,6 +126,14 @@ class SyncTranslationClient:
     def watch(self, job_id: str) -> Iterator[Job]:
         """See TranslationClient.watch; a blocking iterator."""
         return self._iterate(self._client.watch(job_id))
+
+    def events(
+        self,
+        job_ids: Iterable[str] | None = None,
+        last_event_id: str | int | None = None,
+    ) -> Iterator[StreamEvent]:
+        """See TranslationClient.events; a blocking iterator."""
+        return self._iterate(self._client.events(job_ids, last_event_id))
 
     def wait_for_completion(
         self,

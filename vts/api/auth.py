@@ -36,6 +36,7 @@ ROUTE_SCOPES: dict[tuple[str, str], str] = {
     ("POST", "/dlq/{job_id}/replay"): "dlq",
     ("GET", "/ws/job/{job_id}"): "jobs:read",
     ("GET", "/ws/jobs"): "jobs:read",
+    ("GET", "/events"): "jobs:read",
 }
 WS_BEARER_PROTOCOL = "vts.bearer"
 TENANT_HEADER = "VTS-Tenant"

@@ -27,20 +27,25 @@ async def request_metrics_middleware(
     metrics = request.app[metrics_key]
     started = time.perf_counter()
     status = 500
+    streamed = False
     try:
         response = await handler(request)
         status = response.status
+        # An event stream (GET /events) is counted by vts_event_streams: its life
+        # is no latency either.
+        streamed = not isinstance(response, web.Response)
         return response
     except web.HTTPException as exc:
         status = exc.status
         raise
     finally:
-        # A client that hung up before its answer was sent is no server error.
-        if client_gone(request):
-            status = CLIENT_CLOSED_REQUEST
-        metrics.observe_request(
-            request.method, _route(request), status, time.perf_counter() - started
-        )
+        if not streamed:
+            # A client that hung up before its answer was sent is no server error.
+            if client_gone(request):
+                status = CLIENT_CLOSED_REQUEST
+            metrics.observe_request(
+                request.method, _route(request), status, time.perf_counter() - started
+            )
 
 
 async def render_metrics(request: web.Request) -> web.Response:

@@ -9,7 +9,7 @@ import orjson
 from aiohttp import web
 
 import vts
-from vts.api import openapi_admin
+from vts.api import openapi_admin, openapi_events
 from vts.api.connections import PROBE_CONNECTIONS
 from vts.api.openapi_spec import JSON, Schema, components, problem, ref
 from vts.api.outbox import CLOSE_TRY_AGAIN_LATER, MAX_BUFFERED_BYTES
@@ -358,7 +358,12 @@ def build_spec() -> dict[str, Any]:
             {"name": "admin", "description": "API keys and tenants (scope admin)."},
         ],
         "paths": openapi_admin.secure(
-            {**_job_paths(), **_other_paths(), **openapi_admin.paths()}
+            {
+                **_job_paths(),
+                **openapi_events.paths(),
+                **_other_paths(),
+                **openapi_admin.paths(),
+            }
         ),
         "components": _components(),
     }

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
-from vts.api import admin, jobs, metrics, openapi, ws
+from vts.api import admin, events_stream, jobs, metrics, openapi, ws
 from vts.api.problems import PROBLEM_TYPE_BASE, instance_of
 from vts.api.ui import setup_ui_routes
 from vts.errors import StoreNotWritableError, UnavailableError
@@ -82,6 +82,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/dlq/{job_id}/replay", jobs.replay_dead_letter)
     app.router.add_get("/ws/job/{job_id}", ws.watch_job)
     app.router.add_get("/ws/jobs", ws.watch_jobs)
+    app.router.add_get("/events", events_stream.stream_events, allow_head=False)
     app.router.add_post("/admin/keys", admin.create_key)
     app.router.add_get("/admin/keys", admin.list_keys)
     app.router.add_delete("/admin/keys/{key_id}", admin.revoke_key)

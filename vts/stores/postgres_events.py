@@ -88,6 +88,12 @@ class PostgresEvents(PostgresParts):
             )
         return value
 
+    async def newest_event_seq(self) -> int:
+        # The counter row, as committed: transactions commit in its order.
+        async with self._errors():
+            value: int = await self.pool.fetchval("SELECT n FROM event_counter")
+        return value
+
     async def purge_events(self, before: datetime, limit: int) -> int:
         async with self._errors(), self.pool.acquire() as conn, conn.transaction():
             if not await conn.fetchval(PURGE_LOCK_SQL):

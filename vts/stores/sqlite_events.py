@@ -86,6 +86,17 @@ class SqliteEvents(SqliteParts):
         value: int | None = rows[0][0] if rows else None
         return value
 
+    async def newest_event_seq(self) -> int:
+        # AUTOINCREMENT keeps the highest seq handed out in sqlite_sequence, also
+        # once pruning has deleted that row.
+        async with self._errors():
+            rows = list(
+                await self._r.execute_fetchall(
+                    "SELECT seq FROM sqlite_sequence WHERE name = 'job_events'"
+                )
+            )
+        return int(rows[0][0]) if rows else 0
+
     async def purge_events(self, before: datetime, limit: int) -> int:
         async with self._errors():
             return await self._in_writer(_purge, self._w, epoch(before), limit)
