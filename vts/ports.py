@@ -115,7 +115,10 @@ class JobStore(Protocol):
         before `before`, those that finished first first; return (job id, status)
         of each, in no particular order."""
 
-    async def count_by_status(self) -> Mapping[JobStatus, int]: ...
+    async def count_by_status(
+        self, tenant: str | None = None
+    ) -> Mapping[JobStatus, int]:
+        """How many jobs of `tenant` (None: of every tenant) are in each status."""
 
     async def events_after(
         self,

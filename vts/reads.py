@@ -16,6 +16,8 @@ from vts.ports import Broker, JobStore, Page
 from vts.snapshot import Snapshot
 
 COUNTS_MAX_AGE = 2.0
+MAX_COUNTED_TENANTS = 1024
+"""Counts kept for this many tenants at most (then forgotten, and counted anew)."""
 """Seconds a job count by status serves /metrics before the store is counted again."""
 
 
@@ -27,8 +29,7 @@ class JobReads:
     announcer: Announcer
     hub: EventHub
     metrics: Metrics
-    _counts: Mapping[JobStatus, int] | None
-    _counts_at: float
+    _counts: dict[str | None, tuple[Mapping[JobStatus, int], float]]
     _counts_lock: asyncio.Lock
 
     # --- reads ---------------------------------------------------------------------
@@ -88,18 +89,19 @@ class JobReads:
     ) -> Page:
         return await self.store.list_jobs(status, limit, cursor, tenant=tenant)
 
-    async def job_counts(self) -> Mapping[JobStatus, int]:
-        """Jobs by status, for /metrics. Counting scans the store, so however many
-        scrapers ask, it runs at most once per COUNTS_MAX_AGE seconds and one at a
-        time; the others get that count."""
+    async def job_counts(self, tenant: str | None = None) -> Mapping[JobStatus, int]:
+        """Jobs of `tenant` (None: every tenant's) by status, for /metrics and GET
+        /jobs/counts. Counting scans the store (a tenant's: its part of an index),
+        so however many scrapers and dashboards ask, each tenant's runs at most once
+        per COUNTS_MAX_AGE seconds and one at a time; the others get that count."""
         async with self._counts_lock:
-            if (
-                self._counts is None
-                or time.monotonic() - self._counts_at >= COUNTS_MAX_AGE
-            ):
-                self._counts = await self.store.count_by_status()
-                self._counts_at = time.monotonic()
-            return self._counts
+            counted = self._counts.get(tenant)
+            if counted is None or time.monotonic() - counted[1] >= COUNTS_MAX_AGE:
+                if len(self._counts) >= MAX_COUNTED_TENANTS:
+                    self._counts.clear()
+                counts = await self.store.count_by_status(tenant)
+                counted = self._counts[tenant] = (counts, time.monotonic())
+            return counted[0]
 
     async def dead_letter_count(self) -> int:
         """How many jobs are dead-lettered: the shared broker's DLQ size, or the

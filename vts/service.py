@@ -81,8 +81,7 @@ class JobService(JobReads):
         self.jitter = jitter
         self.quotas = quotas
         self.hub.on_gap(self.resync_watched)
-        self._counts: Mapping[JobStatus, int] | None = None
-        self._counts_at = 0.0
+        self._counts: dict[str | None, tuple[Mapping[JobStatus, int], float]] = {}
         self._counts_lock = asyncio.Lock()
 
     async def resync_watched(self) -> None:

@@ -221,3 +221,22 @@ async def test_an_upgraded_store_keeps_jobs_and_keys_in_the_default_tenant(
         assert (again, created) == (old, False)
         theirs, created = await store.create(make_job(job_id(3), tenant="acme"), claim)
         assert created and theirs.tenant == "acme"
+
+
+async def test_counts_by_status_of_one_tenant(store: JobStore) -> None:
+    for n, tenant in enumerate(["acme", "acme", "globex"]):
+        await store.create(make_job(job_id(n), tenant=tenant), None)
+    (claimed, _), *_ = await store.claim(
+        T0, 1, lambda j: transition(j, _claim_event(), T0)
+    )
+
+    acme = await store.count_by_status("acme")
+    assert acme == {
+        **dict.fromkeys(JobStatus, 0),
+        JobStatus.PENDING: 1,
+        JobStatus.PROCESSING: 1,
+    }
+    assert claimed.tenant == "acme"
+    assert (await store.count_by_status("globex"))[JobStatus.PENDING] == 1
+    assert await store.count_by_status("nobody") == dict.fromkeys(JobStatus, 0)
+    assert sum((await store.count_by_status()).values()) == 3

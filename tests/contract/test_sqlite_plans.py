@@ -14,6 +14,7 @@ from vts.stores.sqlite import (
     DEAD_LETTERS_SQL,
     EXPIRED_SQL,
     NEXT_DUE_SQL,
+    TENANT_COUNTS_SQL,
     TENANT_DEAD_LETTERS_SQL,
 )
 from vts.stores.sqlite_events import PURGE_EVENTS_SQL, events_sql
@@ -49,6 +50,7 @@ from vts.stores.sqlite_writes import (
             ("acme", "failed", 10**9, 51),
             "jobs_tenant_status",
         ),
+        (TENANT_COUNTS_SQL, ("acme",), "jobs_tenant_status"),
         # A tenant's event stream after its cursor, also narrowed to jobs.
         (events_sql("acme", None), (0, "acme", 500), "job_events_tenant"),
         (
@@ -68,6 +70,7 @@ from vts.stores.sqlite_writes import (
         "tenant_dead_letters",
         "tenant_jobs",
         "tenant_jobs_by_status",
+        "tenant_counts",
         "tenant_events",
         "tenant_job_events",
     ],

@@ -282,3 +282,28 @@ async def test_a_key_offered_as_a_lone_subprotocol_is_not_logged(
         "/jobs", headers={"Sec-WebSocket-Protocol": f"vts.bearer, {acme}"}
     ) as r:
         await client.problem(r, 401)
+
+
+async def counts(client: Any, token: str, **query: str) -> dict[str, int]:
+    async with client.get("/jobs/counts", params=query, headers=bearer(token)) as r:
+        assert r.status == 200, await r.text()
+        body: dict[str, int] = (await r.json())["counts"]
+        return body
+
+
+async def test_job_counts_are_the_tenants_own(two: Any) -> None:
+    client, acme, globex = two
+    for _ in range(2):
+        await submit(client, acme)
+    await submit(client, globex)
+
+    async def counted() -> bool:  # the counts may be up to 2 s old
+        return sum((await counts(client, acme)).values()) == 2
+
+    await wait_until(counted, message="acme's two jobs counted")
+    mine = await counts(client, acme)
+    assert set(mine) == {"pending", "processing", "completed", "failed", "cancelled"}
+    assert mine["pending"] + mine["processing"] == 2
+    assert sum((await counts(client, globex)).values()) == 1
+    assert sum((await counts(client, ADMIN_KEY)).values()) == 3
+    assert sum((await counts(client, ADMIN_KEY, tenant="globex")).values()) == 1

@@ -42,12 +42,16 @@ class Keyed:
                 assert r.status == 202, await r.text()
                 return str((await r.json())["job_id"])
 
-    async def job_ids(self, key: str) -> list[str]:
+    async def jobs(self, key: str) -> list[dict[str, Any]]:
         headers = {"Authorization": f"Bearer {key}"}
         async with aiohttp.ClientSession() as http:
             async with http.get(f"{self.url}/jobs", headers=headers) as r:
                 assert r.status == 200, await r.text()
-                return [job["job_id"] for job in (await r.json())["jobs"]]
+                jobs: list[dict[str, Any]] = (await r.json())["jobs"]
+                return jobs
+
+    async def job_ids(self, key: str) -> list[str]:
+        return [job["job_id"] for job in await self.jobs(key)]
 
 
 async def _tenant_key(process: VtsProcess, tenant: str) -> str:
@@ -129,6 +133,10 @@ async def test_the_page_asks_for_a_key_and_shows_only_its_tenants_jobs(
     # The other tenant's job was created and finished first: it would be here.
     await expect(row(page, theirs)).to_have_count(0)
     assert theirs not in await page.locator("#jobs-table").inner_text()
+    # The counts are the store's, of this tenant only.
+    done = [j for j in await keyed.jobs(keyed.acme) if j["status"] == "completed"]
+    await expect(page.locator("#counts-source")).to_have_text("in the store")
+    await expect(page.locator("#count-completed")).to_have_text(str(len(done)))
 
     assert_key_in_no_url(log, keyed.acme)
     bearers = {h.get("authorization") for h in log.request_headers}

@@ -28,9 +28,11 @@ class CountedStore:
     def __getattr__(self, name: str) -> object:
         return getattr(self._store, name)
 
-    async def count_by_status(self) -> Mapping[JobStatus, int]:
+    async def count_by_status(
+        self, tenant: str | None = None
+    ) -> Mapping[JobStatus, int]:
         self.counts += 1
-        return await self._store.count_by_status()
+        return await self._store.count_by_status(tenant)
 
 
 @pytest.fixture

@@ -30,6 +30,7 @@ METRICS_PATH = "/metrics"
 ROUTE_SCOPES: dict[tuple[str, str], str] = {
     ("POST", "/translate"): "jobs:write",
     ("GET", "/jobs"): "jobs:read",
+    ("GET", "/jobs/counts"): "jobs:read",
     ("GET", "/jobs/{job_id}"): "jobs:read",
     ("POST", "/jobs/{job_id}/cancel"): "jobs:write",
     ("GET", "/dlq"): "dlq",

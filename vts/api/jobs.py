@@ -18,6 +18,7 @@ from vts.api.validation import (
     query_value,
     require_json,
 )
+from vts.domain import JobStatus
 from vts.keys import service_key, settings_key
 from vts.service import JobService
 from vts.snapshot import Snapshot
@@ -84,6 +85,14 @@ async def list_jobs(request: web.Request) -> web.Response:
     snapshots = [Snapshot.of(job).body for job in page.jobs]
     body = _list_body(snapshots, page.next_cursor)
     return web.Response(body=body, content_type=JSON)
+
+
+async def count_jobs(request: web.Request) -> web.Response:
+    """GET /jobs/counts?tenant=: how many of the caller's tenant's jobs (an admin's:
+    every tenant's, or `tenant`'s) are in each status; at most 2 s old."""
+    counts = await _service(request).job_counts(listing_tenant(request))
+    body = {"counts": {status.value: counts.get(status, 0) for status in JobStatus}}
+    return web.Response(body=orjson.dumps(body), content_type=JSON)
 
 
 async def cancel_job(request: web.Request) -> web.Response:

@@ -212,6 +212,15 @@ def _job_paths() -> dict[str, Schema]:
                 parameters=[_param("Status"), _param("Limit"), _param("Cursor")],
             )
         },
+        "/jobs/counts": {
+            "get": _operation(
+                "countJobs",
+                "jobs",
+                "Count jobs by status",
+                {"200": _json("Jobs by status.", ref("JobCounts"))},
+                errors=("503",),
+            )
+        },
         "/jobs/{job_id}": {
             "get": _operation(
                 "getJob",

@@ -260,6 +260,7 @@ def paths() -> dict[str, Schema]:
 
 TENANT_PARAMETERS: dict[tuple[str, str], tuple[str, ...]] = {
     ("get", "/jobs"): ("TenantFilter", "ActAsTenant"),
+    ("get", "/jobs/counts"): ("TenantFilter", "ActAsTenant"),
     ("get", "/dlq"): ("TenantFilter", "ActAsTenant"),
     ("post", "/translate"): ("ActAsTenant",),
     ("get", "/jobs/{job_id}"): ("ActAsTenant",),

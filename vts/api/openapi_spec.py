@@ -198,6 +198,19 @@ def _job_schemas() -> dict[str, Schema]:
             },
             closed=True,
         ),
+        "JobCounts": obj(
+            {
+                "counts": obj(
+                    {
+                        status.value: {"type": "integer", "minimum": 0}
+                        for status in JobStatus
+                    },
+                    closed=True,
+                )
+            },
+            closed=True,
+            description="How many jobs are in each status, counted at most 2 s ago.",
+        ),
         "CreateJobRequest": obj(
             {
                 "source_language": ref("LanguageTag"),

@@ -76,6 +76,7 @@ _TITLES = {
 def setup_routes(app: web.Application) -> None:
     app.router.add_post("/translate", jobs.create_job)
     app.router.add_get("/jobs", jobs.list_jobs)
+    app.router.add_get("/jobs/counts", jobs.count_jobs)
     app.router.add_get("/jobs/{job_id}", jobs.get_job)
     app.router.add_post("/jobs/{job_id}/cancel", jobs.cancel_job)
     app.router.add_get("/dlq", jobs.list_dead_letters)

@@ -238,11 +238,20 @@ class PostgresJobStore(PostgresKeys, PostgresEvents, BatchedWrites):
             tenant,
         )
 
-    async def count_by_status(self) -> Mapping[JobStatus, int]:
+    async def count_by_status(
+        self, tenant: str | None = None
+    ) -> Mapping[JobStatus, int]:
         async with _driver_errors():
-            rows = await self.pool.fetch(
-                "SELECT status, count(*) AS n FROM jobs GROUP BY status"
-            )
+            if tenant is None:
+                rows = await self.pool.fetch(
+                    "SELECT status, count(*) AS n FROM jobs GROUP BY status"
+                )
+            else:
+                rows = await self.pool.fetch(
+                    "SELECT status, count(*) AS n FROM jobs WHERE tenant = $1"
+                    " GROUP BY status",
+                    tenant,
+                )
         counts = dict.fromkeys(JobStatus, 0)
         counts.update({JobStatus(r["status"]): r["n"] for r in rows})
         return counts

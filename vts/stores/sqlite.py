@@ -48,6 +48,12 @@ TENANT_DEAD_LETTERS_SQL = DEAD_LETTERS_SQL.replace(
 NEXT_DUE_SQL = (
     "SELECT min(available_at) FROM jobs INDEXED BY jobs_due WHERE status = 'pending'"
 )
+COUNTS_SQL = "SELECT status, count(*) FROM jobs GROUP BY status"
+# Counted in the index alone, one tenant's range of it.
+TENANT_COUNTS_SQL = (
+    "SELECT status, count(*) FROM jobs INDEXED BY jobs_tenant_status"
+    " WHERE tenant = ? GROUP BY status"
+)
 
 
 def sqlite_path(url: str) -> str:
@@ -277,11 +283,14 @@ class SqliteJobStore(SqliteKeys, SqliteEvents, BatchedWrites):
             rows = await self._r.execute_fetchall(sql, params)
         return [job_from_record(r[0]) for r in rows]
 
-    async def count_by_status(self) -> Mapping[JobStatus, int]:
+    async def count_by_status(
+        self, tenant: str | None = None
+    ) -> Mapping[JobStatus, int]:
         async with self._errors():
-            rows = await self._r.execute_fetchall(
-                "SELECT status, count(*) FROM jobs GROUP BY status"
-            )
+            if tenant is None:
+                rows = await self._r.execute_fetchall(COUNTS_SQL)
+            else:
+                rows = await self._r.execute_fetchall(TENANT_COUNTS_SQL, (tenant,))
         counts = dict.fromkeys(JobStatus, 0)
         counts.update({JobStatus(r[0]): r[1] for r in rows})
         return counts

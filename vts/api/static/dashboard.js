@@ -23,8 +23,7 @@ const view = { live: true, ids: [], cursor: null, status: "" };
 const deadLetters = new Map();
 const tenantsSeen = new Set();
 let renderQueued = false;
-let storeCounts = null; // from /metrics while it answers without a key
-let metricsRefused = false; // VTS_METRICS_KEY is set: not asked again
+let storeCounts = null; // from GET /jobs/counts, refreshed with the health pill
 
 const table = new JobTable($("jobs-table").tBodies[0], { open: openDetail, cancel });
 const detail = new Detail($("detail"), book);
@@ -257,22 +256,14 @@ async function refreshGlance() {
     $("health").textContent = `health: ${error instanceof ApiError ? "unavailable" : "unreachable"}`;
     $("health").className = "pill bad";
   }
-  // Store-wide counts come from /metrics, which answers without a key only on a
-  // server without keys; with keys the page counts the jobs it holds.
-  if (metricsRefused || document.querySelector('meta[name="vts-auth"]').content !== "none" || session.tenant) {
-    storeCounts = null;
-    return;
-  }
+  // The tenant's counts from the store (an admin's: every tenant's, or the one
+  // chosen); the page's own jobs are counted only while the store cannot answer.
   try {
-    const text = await call("/metrics", { auth: false });
-    storeCounts = {};
-    for (const [, status, value] of text.matchAll(/^vts_jobs\{status="(\w+)"\} (\S+)$/gm)) {
-      storeCounts[status] = Math.round(Number(value));
-    }
-    renderCounts(storeCounts, "in the store (from /metrics)");
-  } catch (error) {
+    const { counts } = await call("/jobs/counts");
+    storeCounts = counts;
+    renderCounts(storeCounts, "in the store");
+  } catch {
     storeCounts = null;
-    metricsRefused = error instanceof ApiError && error.status === 401;
   }
 }
 
