@@ -269,17 +269,32 @@ async def spawn(tmp_path: Path) -> AsyncIterator[Spawn]:
     """Starts `vts serve` processes in tmp_path; kills any still running afterwards,
     and fails the test if one logged an error."""
     processes: list[VtsProcess] = []
+    yield _starter(tmp_path, processes)
+    for process in processes:
+        process.close()
+    for process in processes:
+        assert not process.error_lines(), process.logs()
+
+
+@pytest.fixture
+async def spawn_killable(tmp_path: Path) -> AsyncIterator[Spawn]:
+    """As `spawn`, for tests that kill servers and cut connections on purpose: the
+    errors the servers log for that are expected, not judged."""
+    processes: list[VtsProcess] = []
+    yield _starter(tmp_path, processes)
+    for process in processes:
+        process.close()
+
+
+def _starter(tmp_path: Path, processes: list[VtsProcess]) -> Spawn:
+    """Starts a `vts serve` in tmp_path (its database) and records it."""
 
     async def start(env: dict[str, str], *args: str) -> VtsProcess:
         process = VtsProcess(tmp_path, env, args)
         processes.append(process)
         return await process.start()
 
-    yield start
-    for process in processes:
-        process.close()
-    for process in processes:
-        assert not process.error_lines(), process.logs()
+    return start
 
 
 @pytest.fixture

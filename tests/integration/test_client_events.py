@@ -10,12 +10,11 @@ import json
 import subprocess
 import threading
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from _process import Spawn, VtsProcess, submit
+from _process import Spawn, submit
 from _servers import free_port
 from _support import wait_until
 from aiohttp import web
@@ -42,21 +41,6 @@ ENV = {
 VIDEO = {"video_url": "https://example.com/video.mp4"}
 
 
-@pytest.fixture
-async def spawn(tmp_path: Path) -> AsyncIterator[Spawn]:
-    """`vts serve` processes in tmp_path (one SQLite file); killed afterwards."""
-    processes: list[VtsProcess] = []
-
-    async def start(env: dict[str, str]) -> VtsProcess:
-        process = VtsProcess(tmp_path, env)
-        processes.append(process)
-        return await process.start()
-
-    yield start
-    for process in processes:
-        process.close()
-
-
 def finals(events: list[StreamEvent]) -> set[str]:
     return {
         e.job["job_id"]
@@ -73,10 +57,10 @@ async def collect(
 
 
 async def test_client_events_resume_by_themselves_across_a_kill_9(
-    spawn: Spawn,
+    spawn_killable: Spawn,
 ) -> None:
     env = {**ENV, "VTS_PORT": str(free_port())}
-    first = await spawn(env)
+    first = await spawn_killable(env)
     seen: list[StreamEvent] = []
     async with TranslationClient(first.url, max_retries=30, retry_delay=0.05) as client:
         job_ids = [
@@ -87,7 +71,7 @@ async def test_client_events_resume_by_themselves_across_a_kill_9(
         await wait_until(lambda: len(seen) >= 8, 20, message="the first events")
         first.kill()
         await first.wait(10)
-        second = await spawn(env)  # the same port and SQLite file
+        second = await spawn_killable(env)  # the same port and SQLite file
         # One created after the restart: the stream must have reconnected to see it.
         job_ids.append((await client.start_translation("en", "es", VIDEO))["job_id"])
         await wait_until(
@@ -111,9 +95,9 @@ async def test_client_events_resume_by_themselves_across_a_kill_9(
 
 
 async def test_client_events_narrow_start_now_and_refuse_a_bad_id(
-    spawn: Spawn,
+    spawn_killable: Spawn,
 ) -> None:
-    vts = await spawn(ENV)
+    vts = await spawn_killable(ENV)
     async with TranslationClient(vts.url, retry_delay=0.05) as client:
         old = (await client.start_translation("en", "es", VIDEO))["job_id"]
         await client.wait_for_completion(old, timeout=30)
@@ -154,8 +138,8 @@ def _lines(process: subprocess.Popen[str], until: str, out: list[str]) -> None:
             return
 
 
-async def test_cli_events_prints_one_line_per_event(spawn: Spawn) -> None:
-    vts = await spawn(ENV)
+async def test_cli_events_prints_one_line_per_event(spawn_killable: Spawn) -> None:
+    vts = await spawn_killable(ENV)
     async with aiohttp.ClientSession() as http:
         (job_id,) = await submit(http, vts, 1)
         async with TranslationClient(vts.url) as client:
@@ -207,8 +191,8 @@ async def _take(
     raise AssertionError("the stream ended")  # pragma: no cover
 
 
-async def test_sync_client_events_is_a_blocking_iterator(spawn: Spawn) -> None:
-    vts = await spawn(ENV)
+async def test_sync_client_events_is_a_blocking_iterator(spawn_killable: Spawn) -> None:
+    vts = await spawn_killable(ENV)
 
     def follow() -> tuple[str, list[StreamEvent]]:
         with SyncTranslationClient(vts.url) as client:
@@ -228,9 +212,9 @@ async def test_sync_client_events_is_a_blocking_iterator(spawn: Spawn) -> None:
 
 
 async def test_client_events_yield_a_reset_once_the_sweeper_pruned_them(
-    spawn: Spawn,
+    spawn_killable: Spawn,
 ) -> None:
-    vts = await spawn({**ENV, "VTS_EVENT_RETENTION": "0.5s"})
+    vts = await spawn_killable({**ENV, "VTS_EVENT_RETENTION": "0.5s"})
     async with TranslationClient(vts.url, retry_delay=0.05) as client:
         old = (await client.start_translation("en", "es", VIDEO))["job_id"]
         await client.wait_for_completion(old, timeout=30)

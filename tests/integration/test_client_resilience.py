@@ -6,13 +6,11 @@ import asyncio
 import logging
 import signal
 import time
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import translation_client._watch
-from _process import Spawn, VtsProcess
+from _process import Spawn
 from _proxy import TcpProxy
 from _servers import free_port
 from _support import wait_until
@@ -23,28 +21,13 @@ pytestmark = pytest.mark.slow
 VIDEO = {"video_url": "https://example.com/video.mp4"}
 
 
-@pytest.fixture
-async def spawn(tmp_path: Path) -> AsyncIterator[Spawn]:
-    """Starts `vts serve` processes in tmp_path (one database); kills them afterwards."""
-    processes: list[VtsProcess] = []
-
-    async def start(env: dict[str, str]) -> VtsProcess:
-        process = VtsProcess(tmp_path, env)
-        processes.append(process)
-        return await process.start()
-
-    yield start
-    for process in processes:
-        process.close()
-
-
 def assert_each_version_once(updates: list[dict[str, Any]]) -> None:
     versions = [job["version"] for job in updates]
     assert versions == sorted(set(versions)), versions
     assert [job["status"] for job in updates].count("completed") == 1
 
 
-async def test_client_wait_survives_kill_9_and_restart(spawn: Spawn) -> None:
+async def test_client_wait_survives_kill_9_and_restart(spawn_killable: Spawn) -> None:
     port = free_port()
     env = {
         "VTS_PORT": str(port),
@@ -52,7 +35,7 @@ async def test_client_wait_survives_kill_9_and_restart(spawn: Spawn) -> None:
         "VTS_SIM_ERROR_RATE": "0",
         "VTS_LEASE_SECONDS": "1",
     }
-    first = await spawn(env)
+    first = await spawn_killable(env)
     seen: list[dict[str, Any]] = []
     async with TranslationClient(
         first.url, max_retries=20, retry_delay=0.1, heartbeat_interval=1.0
@@ -68,7 +51,7 @@ async def test_client_wait_survives_kill_9_and_restart(spawn: Spawn) -> None:
         assert await first.wait(10) == -signal.SIGKILL
         assert not waiting.done()
 
-        second = await spawn(env)
+        second = await spawn_killable(env)
         assert second.port == port
         job = await waiting
     # Run again after the kill, without using an attempt for the one it cut short.
@@ -80,9 +63,9 @@ async def test_client_wait_survives_kill_9_and_restart(spawn: Spawn) -> None:
 
 
 async def test_client_wait_reconnects_after_the_connection_is_cut(
-    spawn: Spawn,
+    spawn_killable: Spawn,
 ) -> None:
-    vts = await spawn({"VTS_SIM_DURATION": "1.5", "VTS_SIM_ERROR_RATE": "0"})
+    vts = await spawn_killable({"VTS_SIM_DURATION": "1.5", "VTS_SIM_ERROR_RATE": "0"})
     seen: list[dict[str, Any]] = []
     async with (
         TcpProxy(vts.port) as proxy,
@@ -104,8 +87,10 @@ async def test_client_wait_reconnects_after_the_connection_is_cut(
     assert not vts.error_lines(), vts.logs()
 
 
-async def test_client_heartbeat_detects_a_frozen_connection(spawn: Spawn) -> None:
-    vts = await spawn({"VTS_SIM_DURATION": "3", "VTS_SIM_ERROR_RATE": "0"})
+async def test_client_heartbeat_detects_a_frozen_connection(
+    spawn_killable: Spawn,
+) -> None:
+    vts = await spawn_killable({"VTS_SIM_DURATION": "3", "VTS_SIM_ERROR_RATE": "0"})
     heartbeat = 0.5
     seen: list[dict[str, Any]] = []
     async with (
@@ -129,9 +114,9 @@ async def test_client_heartbeat_detects_a_frozen_connection(spawn: Spawn) -> Non
 
 
 async def test_client_polls_when_the_websocket_is_refused(
-    spawn: Spawn, caplog: pytest.LogCaptureFixture
+    spawn_killable: Spawn, caplog: pytest.LogCaptureFixture
 ) -> None:
-    vts = await spawn({"VTS_SIM_DURATION": "0.3", "VTS_SIM_ERROR_RATE": "0"})
+    vts = await spawn_killable({"VTS_SIM_DURATION": "0.3", "VTS_SIM_ERROR_RATE": "0"})
     async with (
         TcpProxy(vts.port, refuse_upgrades=True) as proxy,
         TranslationClient(proxy.url, retry_delay=0.05) as client,
@@ -161,11 +146,11 @@ async def test_client_polls_when_the_websocket_is_refused(
 
 
 async def test_client_tries_the_websocket_again_after_a_refusal_passes(
-    spawn: Spawn, monkeypatch: pytest.MonkeyPatch
+    spawn_killable: Spawn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A refused upgrade may be a rolling deploy: later waits try the WebSocket again."""
     monkeypatch.setattr(translation_client._watch, "WEBSOCKET_RETRY_SECONDS", 0.2)
-    vts = await spawn({"VTS_SIM_DURATION": "0.3", "VTS_SIM_ERROR_RATE": "0"})
+    vts = await spawn_killable({"VTS_SIM_DURATION": "0.3", "VTS_SIM_ERROR_RATE": "0"})
     async with (
         TcpProxy(vts.port, refuse_upgrades=True) as proxy,
         TranslationClient(proxy.url, retry_delay=0.05) as client,
