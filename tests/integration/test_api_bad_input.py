@@ -233,7 +233,7 @@ async def test_malformed_job_id_refuses_websocket_upgrade(client) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/nope", "/jobs/", "/translate/extra", "/dlq/x", "/ws/job/"]
+    "path", ["/ui/nope", "/nope", "/jobs/", "/translate/extra", "/dlq/x", "/ws/job/"]
 )
 async def test_unknown_route_is_404_problem(client, path) -> None:
     async with client.get(path) as response:

@@ -106,6 +106,8 @@ async def test_job_id_narrows_the_stream_to_those_jobs(client: Any) -> None:
         ({"last_event_id": str(2**63)}, {}, "last_event_id"),
         ({}, {"Last-Event-ID": "abc"}, "Last-Event-ID"),
         ({}, {"Last-Event-ID": "-3"}, "Last-Event-ID"),
+        # The header wins over the query, but a malformed query is still refused.
+        ({"last_event_id": ""}, {"Last-Event-ID": "0"}, "last_event_id"),
         ({"job_id": "not-a-uuid"}, {}, "job_id"),
     ],
 )

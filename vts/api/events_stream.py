@@ -57,10 +57,13 @@ def reset_bytes(seq: int, reason: str, detail: str) -> bytes:
 def parse_cursor(request: web.Request) -> int | None:
     """The event id to resume after: `Last-Event-ID` (as EventSource sends it),
     else `?last_event_id=`; None to start from now. ValidationError if malformed."""
-    raw = request.headers.get("Last-Event-ID")
-    field = "Last-Event-ID"
-    if raw is None:
-        raw, field = query_value(request.query, "last_event_id"), "last_event_id"
+    # Both are checked when both are sent: a malformed one is an error either way.
+    query = _event_id("last_event_id", query_value(request.query, "last_event_id"))
+    header = _event_id("Last-Event-ID", request.headers.get("Last-Event-ID"))
+    return query if header is None else header
+
+
+def _event_id(field: str, raw: str | None) -> int | None:
     if raw is None:
         return None
     raw = raw.strip()

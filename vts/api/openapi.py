@@ -218,7 +218,7 @@ def _job_paths() -> dict[str, Schema]:
                 "jobs",
                 "Count jobs by status",
                 {"200": _json("Jobs by status.", ref("JobCounts"))},
-                errors=("503",),
+                errors=("422", "503"),
             )
         },
         "/jobs/{job_id}": {
@@ -381,6 +381,7 @@ def build_spec() -> dict[str, Any]:
 def _components() -> dict[str, Any]:
     parts = components()
     parts["schemas"].update(openapi_admin.schemas())
+    parts["schemas"]["StreamReset"] = openapi_events.stream_reset_schema()
     parts["responses"].update(openapi_admin.responses())
     parts["parameters"].update(openapi_admin.parameters())
     parts["securitySchemes"] = openapi_admin.SECURITY_SCHEMES

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from vts.api.event_streams import HEARTBEAT_SECONDS
 from vts.api.events_stream import MAX_JOB_IDS, STALL_SECONDS
-from vts.api.openapi_spec import Schema
+from vts.api.openapi_spec import Schema, obj, ref
 
 EVENTS_DESCRIPTION = f"""\
 Every stored version of the caller's tenant's jobs (an admin's: every tenant's, or
@@ -43,6 +43,32 @@ arrive in order, every one of them (`version` grows by one with each stored chan
 `/ws/jobs` is live only (what happens while connected); this stream is durable and
 resumable.
 """
+
+
+def _event(name: str, data: Schema) -> Schema:
+    """One kind of event: its `event` field, an id, and `data` holding JSON."""
+    return obj(
+        {
+            "id": {"type": "string", "pattern": "^[0-9]{1,19}$"},
+            "event": {"const": name},
+            "data": {
+                "type": "string",
+                "contentMediaType": "application/json",
+                "contentSchema": data,
+            },
+        }
+    )
+
+
+def stream_reset_schema() -> Schema:
+    """The data of an `event: reset`."""
+    return obj(
+        {
+            "reason": {"enum": ["pruned", "unknown"]},
+            "detail": {"type": "string"},
+        },
+        closed=True,
+    )
 
 
 def _param(name: str) -> Schema:
@@ -98,7 +124,14 @@ def paths() -> dict[str, Schema]:
                         },
                         "content": {
                             "text/event-stream": {
-                                "schema": {"type": "string"},
+                                # Each event of the stream (the OpenAPI 3.2 form
+                                # of an SSE item), its data a JSON document.
+                                "schema": {
+                                    "oneOf": [
+                                        _event("job", ref("Job")),
+                                        _event("reset", ref("StreamReset")),
+                                    ]
+                                },
                                 "example": 'id: 42\nevent: job\ndata: {"job_id": '
                                 '"550e8400-e29b-41d4-a716-446655440000", ...}\n\n',
                             }
