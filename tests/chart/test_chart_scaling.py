@@ -30,6 +30,7 @@ def test_chart_each_service_selects_exactly_its_own_pods(render: Render) -> None
     expected = {
         FULLNAME: {FULLNAME},
         f"{FULLNAME}-postgresql": {f"{FULLNAME}-postgresql"},
+        f"{FULLNAME}-postgresql-hl": {f"{FULLNAME}-postgresql"},
         f"{FULLNAME}-redis": {f"{FULLNAME}-redis"},
     }
     selected = {

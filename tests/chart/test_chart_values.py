@@ -81,4 +81,4 @@ def test_chart_names_fit_kubernetes_limits_with_a_long_release_name(helm: Path) 
         if doc["kind"] == "StatefulSet":
             assert len(name) <= 52, name  # + "-" + revision hash must fit a label value
     services = {d["metadata"]["name"] for d in docs if d["kind"] == "Service"}
-    assert len(services) == 3  # still three distinct Services
+    assert len(services) == 4  # still four distinct Services (one headless)
