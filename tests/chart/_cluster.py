@@ -28,6 +28,7 @@ KINDS = {
     "apps/v1/deployments": "Deployment",
     "apps/v1/statefulsets": "StatefulSet",
     "batch/v1/jobs": "Job",
+    "networking.k8s.io/v1/networkpolicies": "NetworkPolicy",
     "rbac.authorization.k8s.io/v1/clusterroles": "ClusterRole",
     "rbac.authorization.k8s.io/v1/clusterrolebindings": "ClusterRoleBinding",
 }
