@@ -10,6 +10,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import random
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
@@ -27,6 +28,7 @@ from translation_client import (
 )
 
 from vts_operator import mapping
+from vts_operator.kube import StatusApi
 from vts_operator.mapping import GROUP, PLURAL, VERSION
 from vts_operator.settings import ConfigError, OperatorConfig, configure
 from vts_operator.status import StatusWriter
@@ -45,7 +47,9 @@ class Runtime:
 
     client: TranslationClient
     config: OperatorConfig
-    settings: kopf.OperatorSettings
+    kube: StatusApi
+    following: set[str] = dataclasses.field(default_factory=set)
+    """Resources (namespace/name) a daemon follows now: the liveness probe shows it."""
 
 
 @kopf.on.startup()
@@ -64,18 +68,33 @@ async def start(
         )
     except (ConfigError, ValueError) as exc:
         raise kopf.PermanentError(str(exc)) from None
-    configure(settings)
-    memo[_MEMO_KEY] = Runtime(client, config, settings)
+    try:
+        kube = await StatusApi.connect()
+    except Exception as exc:
+        await client.close()
+        raise kopf.PermanentError(f"no Kubernetes credentials: {exc}") from None
+    configure(settings, config.namespaces)
+    memo[_MEMO_KEY] = Runtime(client, config, kube)
     keyed = "with" if os.environ.get("VTS_API_KEY", "").strip() else "without"
     logger.info(f"TranslationJobs run on vts at {config.vts_url}, {keyed} an API key")
 
 
 @kopf.on.cleanup()
 async def stop(memo: kopf.Memo, **_: Any) -> None:
-    """Close the vts client (its WebSocket and HTTP connections)."""
+    """Close the vts client (its WebSocket and HTTP connections) and the API's."""
     runtime = memo.pop(_MEMO_KEY, None)
     if isinstance(runtime, Runtime):
         await runtime.client.close()
+        await runtime.kube.close()
+
+
+@kopf.on.probe(id="following")
+def following(memo: kopf.Memo, **_: Any) -> int:
+    """`kopf run --liveness`: the endpoint answers while the operator's event loop
+    runs; this adds how many TranslationJobs it follows. A vts outage never fails it:
+    restarting the operator would not bring vts back."""
+    runtime = memo.get(_MEMO_KEY)
+    return len(runtime.following) if isinstance(runtime, Runtime) else 0
 
 
 def _not_final(status: kopf.Status, **_: Any) -> bool:
@@ -90,8 +109,8 @@ async def follow(
     spec: kopf.Spec,
     status: kopf.Status,
     uid: str,
+    retry: int,
     memo: kopf.Memo,
-    resource: kopf.Resource,
     logger: kopf.Logger,
     stopped: kopf.DaemonStopped,
     **_: Any,
@@ -104,14 +123,18 @@ async def follow(
     """
     runtime = _runtime(memo)
     writer = StatusWriter(
-        settings=runtime.settings,
-        resource=resource,
+        api=runtime.kube,
         body=body,
         logger=logger,
         interval=runtime.config.status_interval,
     )
-    work = _mirror(runtime, writer, spec, status, uid, body.metadata.namespace)
-    await _unless_stopped(stopped, work)
+    key = f"{body.metadata.namespace}/{body.metadata.name}"
+    runtime.following.add(key)
+    try:
+        work = _mirror(runtime, writer, spec, status, uid, retry)
+        await _unless_stopped(stopped, work)
+    finally:
+        runtime.following.discard(key)
 
 
 async def _mirror(
@@ -120,11 +143,12 @@ async def _mirror(
     spec: kopf.Spec,
     status: kopf.Status,
     uid: str,
-    namespace: str | None,
+    retry: int,
 ) -> None:
-    async with _retry_when_unavailable(runtime, writer):
+    async with _retry_when_unavailable(runtime, writer, retry):
         job_id = status.get("jobId")
         if not job_id:
+            namespace = writer.body.metadata.namespace
             job_id = await _submit(runtime, spec, uid, namespace, writer)
         try:
             async with contextlib.aclosing(runtime.client.watch(job_id)) as jobs:
@@ -224,10 +248,12 @@ async def cancel(
 
 @contextlib.asynccontextmanager
 async def _retry_when_unavailable(
-    runtime: Runtime, writer: StatusWriter
+    runtime: Runtime, writer: StatusWriter, retry: int
 ) -> AsyncIterator[None]:
     """vts unreachable, 5xx, 429 (after the client's own retries): show it in the
-    Ready condition and have kopf retry after Retry-After or the retry delay.
+    Ready condition and have kopf retry after Retry-After, else after a delay that
+    doubles with each retry (`retry`, 0 first) from the retry delay up to the
+    maximum, with jitter, so a long outage is not met with a steady hammering.
 
     The operator's key refused (401) or lacking the scope (403): Ready=False,
     Unauthorized, retried slowly (VTS_OPERATOR_AUTH_RETRY_DELAY): not the spec's
@@ -245,7 +271,12 @@ async def _retry_when_unavailable(
         if isinstance(exc, APIError) and _not_retryable(exc):
             raise
         await writer.unavailable(str(exc))
-        delay = _retry_after(exc) or runtime.config.retry_delay
+        delay = _retry_after(exc) or mapping.unavailable_backoff(
+            retry,
+            runtime.config.retry_delay,
+            runtime.config.retry_max_delay,
+            random.random(),
+        )
         raise kopf.TemporaryError(f"vts unavailable: {exc}", delay=delay) from exc
 
 

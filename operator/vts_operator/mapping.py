@@ -109,7 +109,7 @@ def job_status(
         "result": job.get("result"),
         "error": job.get("error"),
         "conditions": phase_conditions(
-            phase, job, previous=previous_conditions, now=now
+            phase, job, previous=previous_conditions, now=now, generation=generation
         ),
     }
     if generation is not None:
@@ -123,6 +123,7 @@ def phase_conditions(
     *,
     previous: Sequence[Mapping[str, Any]],
     now: datetime,
+    generation: int | None = None,
 ) -> list[Condition]:
     """Ready and Failed for a job in `phase`; other condition types are kept."""
     error = job.get("error") or {}
@@ -145,8 +146,8 @@ def phase_conditions(
     else:
         failed = (False, phase, "the vts job has not failed")
     made = [
-        condition(READY, *ready, previous=previous, now=now),
-        condition(FAILED, *failed, previous=previous, now=now),
+        condition(READY, *ready, previous=previous, now=now, generation=generation),
+        condition(FAILED, *failed, previous=previous, now=now, generation=generation),
     ]
     return merge_conditions(made, previous)
 
@@ -189,6 +190,7 @@ def failed_status(
             message,
             previous=previous_conditions,
             now=now,
+            generation=generation,
         )
         for kind in (READY, FAILED)
     ]
@@ -207,6 +209,7 @@ def unavailable_status(
     *,
     previous_conditions: Sequence[Mapping[str, Any]] = (),
     now: datetime,
+    generation: int | None = None,
 ) -> Status:
     """Ready=False (VtsUnavailable) while vts cannot be reached; the phase stays."""
     return not_ready_status(
@@ -214,6 +217,7 @@ def unavailable_status(
         f"vts unreachable, retrying: {message}",
         previous_conditions=previous_conditions,
         now=now,
+        generation=generation,
     )
 
 
@@ -223,6 +227,7 @@ def unauthorized_status(
     retry_in: float,
     previous_conditions: Sequence[Mapping[str, Any]] = (),
     now: datetime,
+    generation: int | None = None,
 ) -> Status:
     """Ready=False (Unauthorized) while vts refuses the operator's API key (401) or
     its scope (403). The phase stays: the spec is fine, the operator's key is not."""
@@ -231,6 +236,7 @@ def unauthorized_status(
         f"vts refused the operator's API key, retrying in {retry_in:g}s: {message}",
         previous_conditions=previous_conditions,
         now=now,
+        generation=generation,
     )
 
 
@@ -240,10 +246,23 @@ def not_ready_status(
     *,
     previous_conditions: Sequence[Mapping[str, Any]] = (),
     now: datetime,
+    generation: int | None = None,
 ) -> Status:
-    """Only the Ready condition, False with reason `why`; every other field stays."""
-    ready = condition(READY, False, why, message, previous=previous_conditions, now=now)
-    return {"conditions": merge_conditions([ready], previous_conditions)}
+    """Only the Ready condition, False with reason `why` (and observedGeneration);
+    every other field stays."""
+    ready = condition(
+        READY,
+        False,
+        why,
+        message,
+        previous=previous_conditions,
+        now=now,
+        generation=generation,
+    )
+    status: Status = {"conditions": merge_conditions([ready], previous_conditions)}
+    if generation is not None:
+        status["observedGeneration"] = generation
+    return status
 
 
 # --- conditions -----------------------------------------------------------------------
@@ -257,21 +276,26 @@ def condition(
     *,
     previous: Sequence[Mapping[str, Any]],
     now: datetime,
+    generation: int | None = None,
 ) -> Condition:
-    """A condition; its lastTransitionTime is `now` only if its status flipped."""
+    """A condition; its lastTransitionTime is `now` only if its status flipped, its
+    observedGeneration the resource's generation it was computed from."""
     status = "True" if true else "False"
     prior = find_condition(previous, kind)
     if prior is not None and prior.get("status") == status:
         since = prior.get("lastTransitionTime") or timestamp(now)
     else:
         since = timestamp(now)
-    return {
+    made: Condition = {
         "type": kind,
         "status": status,
         "reason": reason,
         "message": message,
         "lastTransitionTime": since,
     }
+    if generation is not None:
+        made["observedGeneration"] = generation
+    return made
 
 
 def find_condition(
@@ -357,6 +381,14 @@ def should_patch(
 def cancel_backoff(retry: int, base: float, cap: float = 60.0) -> float:
     """Seconds before retry number `retry` (0 first) of cancelling: doubling, capped."""
     return float(min(cap, base * 2 ** min(retry, 30)))
+
+
+def unavailable_backoff(retry: int, base: float, cap: float, jitter: float) -> float:
+    """Seconds before retry number `retry` (0 first) while vts stays unreachable:
+    doubling from `base` up to `cap`, then a random half of it taken off (`jitter`
+    in [0, 1)), so resources that lost vts together do not all return together."""
+    ceiling = max(base, min(cap, base * 2.0 ** min(retry, 30)))
+    return ceiling * (1 - jitter / 2)
 
 
 def _error_text(error: Mapping[str, Any]) -> str:

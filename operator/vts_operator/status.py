@@ -11,12 +11,8 @@ from typing import Any
 
 import kopf
 
-# kopf applies a daemon's `patch` only when the daemon function returns; a daemon
-# that mirrors a job for minutes has to patch as it goes. kopf has no public call for
-# that, so this uses the one kopf itself uses: same API session, credentials, retries.
-from kopf._cogs.clients import patching
-
 from vts_operator import mapping
+from vts_operator.kube import StatusApi
 
 
 class StatusWriter:
@@ -30,15 +26,13 @@ class StatusWriter:
     def __init__(
         self,
         *,
-        settings: kopf.OperatorSettings,
-        resource: kopf.Resource,
+        api: StatusApi,
         body: kopf.Body,
         logger: kopf.Logger,
         interval: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.settings = settings
-        self.resource = resource
+        self.api = api
         self.body = body
         self.logger = logger
         self.interval = interval
@@ -98,7 +92,10 @@ class StatusWriter:
     async def unavailable(self, message: str) -> None:
         """Show why the resource is stuck (Ready=False, VtsUnavailable)."""
         status = mapping.unavailable_status(
-            message, previous_conditions=self.conditions, now=self.now()
+            message,
+            previous_conditions=self.conditions,
+            now=self.now(),
+            generation=self.generation,
         )
         await self.patch(status)
 
@@ -112,20 +109,15 @@ class StatusWriter:
             retry_in=retry_in,
             previous_conditions=self.conditions,
             now=self.now(),
+            generation=self.generation,
         )
         await self.patch(status)
         if not already:
             self.event(mapping.unauthorized_event(message))
 
     async def patch(self, status: mapping.Status) -> None:
-        await patching.patch_obj(
-            settings=self.settings,
-            resource=self.resource,
-            namespace=self.body.metadata.namespace,
-            name=self.body.metadata.name,
-            patch=kopf.Patch({"status": status}),
-            logger=self.logger,
-        )
+        namespace = self.body.metadata.namespace or ""
+        await self.api.patch_status(namespace, self.body.metadata.name or "", status)
         self.phase = status.get("phase", self.phase)
         self.conditions = status.get("conditions", self.conditions)
         self._patched_at = self.clock()

@@ -104,3 +104,15 @@ def test_cancel_backoff_doubles_up_to_the_cap() -> None:
     delays = [mapping.cancel_backoff(retry, base=10.0) for retry in range(5)]
     assert delays == [10.0, 20.0, 40.0, 60.0, 60.0]
     assert mapping.cancel_backoff(10_000, base=0.5, cap=3.0) == 3.0
+
+
+def test_unavailable_backoff_doubles_up_to_the_cap_with_jitter() -> None:
+    ceilings = [mapping.unavailable_backoff(n, 10.0, 300.0, 0.0) for n in range(8)]
+    assert ceilings == [10.0, 20.0, 40.0, 80.0, 160.0, 300.0, 300.0, 300.0]
+    assert mapping.unavailable_backoff(10_000, 10.0, 300.0, 0.0) == 300.0
+    # jitter takes off up to half, never more, never makes it shorter than half
+    assert mapping.unavailable_backoff(2, 10.0, 300.0, 0.999) == pytest.approx(20.02)
+    spread = {mapping.unavailable_backoff(3, 10.0, 300.0, j / 10) for j in range(10)}
+    assert len(spread) == 10 and min(spread) > 40.0 and max(spread) == 80.0
+    # a cap below the base never shortens the first wait
+    assert mapping.unavailable_backoff(0, 10.0, 5.0, 0.0) == 10.0

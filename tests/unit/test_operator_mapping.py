@@ -226,6 +226,7 @@ def test_rejected_status_quotes_the_problem_detail() -> None:
         "reason": "Rejected",
         "message": message,
         "lastTransitionTime": "2026-01-01T12:00:00Z",
+        "observedGeneration": 1,
     }
     assert (by_type["Ready"]["status"], by_type["Ready"]["reason"]) == (
         "False",
@@ -292,4 +293,30 @@ def test_timestamp_is_utc_to_the_second() -> None:
     paris = timezone(timedelta(hours=1))
     assert mapping.timestamp(datetime(2026, 1, 1, 14, 0, 0, 999_999, paris)) == (
         "2026-01-01T13:00:00Z"
+    )
+
+
+def test_every_condition_carries_the_generation_it_was_computed_from() -> None:
+    made = [
+        mapping.job_status(make_job("processing"), now=T0, generation=3),
+        mapping.job_status(make_job("completed"), now=T0, generation=3),
+        mapping.rejected_status("bad", now=T0, generation=3),
+        mapping.failed_status("JobLost", "gone", code="x", now=T0, generation=3),
+        mapping.unavailable_status("refused", now=T0, generation=3),
+        mapping.unauthorized_status("401", retry_in=60, now=T0, generation=3),
+    ]
+    for status in made:
+        assert status["observedGeneration"] == 3
+        assert status["conditions"]
+        assert all(c["observedGeneration"] == 3 for c in status["conditions"])
+    # a condition that did not change keeps its time but tells the new generation
+    first = mapping.job_status(make_job("processing"), now=T0, generation=1)
+    later = T0 + timedelta(seconds=5)
+    second = mapping.unavailable_status(
+        "refused", previous_conditions=first["conditions"], now=later, generation=2
+    )
+    (ready,) = [c for c in second["conditions"] if c["type"] == "Ready"]
+    assert (ready["observedGeneration"], ready["lastTransitionTime"]) == (
+        2,
+        "2026-01-01T12:00:00Z",
     )
