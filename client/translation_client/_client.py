@@ -12,12 +12,14 @@ from urllib.parse import quote
 
 from translation_client._auth import TENANT_HEADER, resolve_api_key
 from translation_client._errors import (
+    ConflictError,
     JobCancelledError,
     JobFailedError,
     TransportError,
     WaitTimeoutError,
 )
 from translation_client._http import Http
+from translation_client._lost_answers import done_before, is_cancelled, is_replayed
 from translation_client._models import CreatedJob, Job, is_final
 from translation_client._retry import parse_retry_after, retry_wait
 from translation_client._watch import WatchHub
@@ -157,8 +159,14 @@ class TranslationClient:
 
     async def cancel(self, job_id: str) -> Job:
         """Cancel a pending or running job; the cancelled job. ConflictError if it
-        is already final, NotFoundError if unknown."""
-        data, _ = await self._http.request("POST", _job_path(job_id) + "/cancel")
+        is already final, NotFoundError if unknown.
+
+        A retry after a lost answer that gets 409 returns the job if it is
+        cancelled: the lost attempt did it."""
+        try:
+            data, _ = await self._http.request("POST", _job_path(job_id) + "/cancel")
+        except ConflictError as exc:
+            return await done_before(exc, lambda: self.get_job(job_id), is_cancelled)
         return cast(Job, data)
 
     async def list_dead_letters(self, limit: int = 100) -> list[Job]:
@@ -167,9 +175,15 @@ class TranslationClient:
         return cast(list[Job], data["jobs"])
 
     async def replay(self, job_id: str) -> Job:
-        """Start a failed job over with fresh attempts; ConflictError if not failed."""
+        """Start a failed job over with fresh attempts; ConflictError if not failed.
+
+        A retry after a lost answer that gets 409 returns the job if it is pending
+        or processing again: the lost attempt replayed it."""
         path = "/dlq/" + quote(job_id, safe="") + "/replay"
-        data, _ = await self._http.request("POST", path)
+        try:
+            data, _ = await self._http.request("POST", path)
+        except ConflictError as exc:
+            return await done_before(exc, lambda: self.get_job(job_id), is_replayed)
         return cast(Job, data)
 
     # --- watching -----------------------------------------------------------------
