@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import os
 import random
@@ -27,29 +26,17 @@ from translation_client import (
     ValidationError,
 )
 
-from vts_operator import mapping
+from vts_operator import events, mapping
 from vts_operator.kube import StatusApi
 from vts_operator.mapping import GROUP, PLURAL, VERSION
+from vts_operator.runtime import MEMO_KEY, Runtime, runtime_of
 from vts_operator.settings import ConfigError, OperatorConfig, configure
 from vts_operator.status import StatusWriter
 
 CANCEL_RETRIES = 5
 """Attempts to cancel a deleted resource's job before releasing it anyway."""
 
-_MEMO_KEY = "vts"
-
 log = logging.getLogger("vts_operator")
-
-
-@dataclasses.dataclass(frozen=True)
-class Runtime:
-    """What every handler shares, kept in kopf's memo: one client per process."""
-
-    client: TranslationClient
-    config: OperatorConfig
-    kube: StatusApi
-    following: set[str] = dataclasses.field(default_factory=set)
-    """Resources (namespace/name) a daemon follows now: the liveness probe shows it."""
 
 
 @kopf.on.startup()
@@ -74,7 +61,7 @@ async def start(
         await client.close()
         raise kopf.PermanentError(f"no Kubernetes credentials: {exc}") from None
     configure(settings, config.namespaces)
-    memo[_MEMO_KEY] = Runtime(client, config, kube)
+    memo[MEMO_KEY] = Runtime(client, config, kube)
     keyed = "with" if os.environ.get("VTS_API_KEY", "").strip() else "without"
     logger.info(f"TranslationJobs run on vts at {config.vts_url}, {keyed} an API key")
 
@@ -82,7 +69,7 @@ async def start(
 @kopf.on.cleanup()
 async def stop(memo: kopf.Memo, **_: Any) -> None:
     """Close the vts client (its WebSocket and HTTP connections) and the API's."""
-    runtime = memo.pop(_MEMO_KEY, None)
+    runtime = memo.pop(MEMO_KEY, None)
     if isinstance(runtime, Runtime):
         await runtime.client.close()
         await runtime.kube.close()
@@ -93,7 +80,7 @@ def following(memo: kopf.Memo, **_: Any) -> int:
     """`kopf run --liveness`: the endpoint answers while the operator's event loop
     runs; this adds how many TranslationJobs it follows. A vts outage never fails it:
     restarting the operator would not bring vts back."""
-    runtime = memo.get(_MEMO_KEY)
+    runtime = memo.get(MEMO_KEY)
     return len(runtime.following) if isinstance(runtime, Runtime) else 0
 
 
@@ -121,7 +108,7 @@ async def follow(
     never saw its own status patch, gets the same vts job back, never a second one.
     The job is created in the tenant of the resource's namespace (VTS-Tenant).
     """
-    runtime = _runtime(memo)
+    runtime = runtime_of(memo)
     writer = StatusWriter(
         api=runtime.kube,
         body=body,
@@ -220,7 +207,7 @@ async def cancel(
     times in all; then the resource is released with a CancelAbandoned warning, so
     a deletion never hangs on a vts that is gone for good.
     """
-    runtime = _runtime(memo)
+    runtime = runtime_of(memo)
     job_id = status.get("jobId")
     if not job_id or status.get("phase") in mapping.TERMINAL_PHASES:
         return
@@ -230,14 +217,14 @@ async def cancel(
         return  # already final, or gone: nothing left to stop
     except TranslationClientError as exc:
         if retry + 1 >= CANCEL_RETRIES or _not_retryable(exc):
-            event = mapping.cancel_abandoned_event(job_id, str(exc))
+            event = events.cancel_abandoned_event(job_id, str(exc))
             kopf.event(
                 body, type=event.type, reason=event.reason, message=event.message
             )
             # Not on kopf's object logger: that would post the warning a second time.
             log.warning("%s/%s: %s", namespace, name, event.message)
             return
-        delay = _retry_after(exc) or mapping.cancel_backoff(
+        delay = _retry_after(exc) or events.cancel_backoff(
             retry, runtime.config.retry_delay
         )
         raise kopf.TemporaryError(
@@ -271,7 +258,7 @@ async def _retry_when_unavailable(
         if isinstance(exc, APIError) and _not_retryable(exc):
             raise
         await writer.unavailable(str(exc))
-        delay = _retry_after(exc) or mapping.unavailable_backoff(
+        delay = _retry_after(exc) or events.unavailable_backoff(
             retry,
             runtime.config.retry_delay,
             runtime.config.retry_max_delay,
@@ -302,10 +289,3 @@ def _retry_after(exc: TranslationClientError) -> float | None:
     """The server's Retry-After, if the client passes it on (`retry_after`)."""
     value = getattr(exc, "retry_after", None)
     return float(value) if isinstance(value, int | float) and value > 0 else None
-
-
-def _runtime(memo: kopf.Memo) -> Runtime:
-    runtime = memo.get(_MEMO_KEY)
-    if not isinstance(runtime, Runtime):
-        raise RuntimeError("the vts operator's startup handler has not run")
-    return runtime

@@ -11,7 +11,7 @@ from typing import Any
 
 import kopf
 
-from vts_operator import mapping
+from vts_operator import conditions, events, mapping
 from vts_operator.kube import StatusApi
 
 
@@ -53,7 +53,7 @@ class StatusWriter:
 
     async def job(self, job: Mapping[str, Any]) -> None:
         """Mirror a job snapshot: an Event if the phase moved, a (paced) patch."""
-        event = mapping.phase_event(self.phase, job)
+        event = events.phase_event(self.phase, job)
         status = mapping.job_status(
             job,
             previous_conditions=self.conditions,
@@ -61,7 +61,7 @@ class StatusWriter:
             generation=self.generation,
         )
         elapsed = self.clock() - self._patched_at
-        if mapping.should_patch(self.phase, status["phase"], elapsed, self.interval):
+        if events.should_patch(self.phase, status["phase"], elapsed, self.interval):
             await self.patch(status)
         if event is not None:
             self.event(event)
@@ -75,7 +75,7 @@ class StatusWriter:
             generation=self.generation,
         )
         await self.patch(status)
-        self.event(mapping.rejected_event(detail))
+        self.event(events.rejected_event(detail))
 
     async def lost(self, job_id: str, detail: str) -> None:
         """Mark the resource Failed because its vts job no longer exists."""
@@ -102,7 +102,7 @@ class StatusWriter:
     async def unauthorized(self, message: str, retry_in: float) -> None:
         """Show that vts refused the operator's key (Ready=False, Unauthorized); the
         warning Event goes out once, not on every slow retry."""
-        ready = mapping.find_condition(self.conditions, mapping.READY) or {}
+        ready = conditions.find_condition(self.conditions, mapping.READY) or {}
         already = ready.get("reason") == mapping.UNAUTHORIZED
         status = mapping.unauthorized_status(
             message,
@@ -113,7 +113,7 @@ class StatusWriter:
         )
         await self.patch(status)
         if not already:
-            self.event(mapping.unauthorized_event(message))
+            self.event(events.unauthorized_event(message))
 
     async def patch(self, status: mapping.Status) -> None:
         namespace = self.body.metadata.namespace or ""
@@ -122,7 +122,7 @@ class StatusWriter:
         self.conditions = status.get("conditions", self.conditions)
         self._patched_at = self.clock()
 
-    def event(self, event: mapping.Event) -> None:
+    def event(self, event: events.Event) -> None:
         kopf.event(
             self.body, type=event.type, reason=event.reason, message=event.message
         )

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from vts_operator import mapping
+from vts_operator import conditions, events, mapping
 from vts_operator.mapping import SpecError
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -192,10 +192,10 @@ def test_last_transition_time_changes_exactly_when_a_status_flips(
             make_job(job_status), previous_conditions=previous, now=now
         )
         for cond in made["conditions"]:
-            before = mapping.find_condition(previous, cond["type"])
+            before = conditions.find_condition(previous, cond["type"])
             flipped = before is None or before["status"] != cond["status"]
             expected = (
-                mapping.timestamp(now) if flipped else before["lastTransitionTime"]
+                conditions.timestamp(now) if flipped else before["lastTransitionTime"]
             )
             assert cond["lastTransitionTime"] == expected
         previous = made["conditions"]
@@ -268,7 +268,7 @@ def test_unauthorized_status_keeps_the_phase_and_says_when_it_retries() -> None:
     )
     assert ready["lastTransitionTime"] == "2026-01-01T12:00:00Z"  # still False
     assert conditions_by_type(status)["Failed"]["status"] == "False"
-    assert mapping.unauthorized_event("no API key (HTTP 401)") == mapping.Event(
+    assert events.unauthorized_event("no API key (HTTP 401)") == events.Event(
         "Warning",
         "Unauthorized",
         "vts refused the operator's API key: no API key (HTTP 401)",
@@ -286,12 +286,12 @@ def test_unauthorized_status_keeps_the_phase_and_says_when_it_retries() -> None:
     ],
 )
 def test_reason_is_camel_case_starting_with_a_letter(code: str, reason: str) -> None:
-    assert mapping.reason(code) == reason
+    assert conditions.reason(code) == reason
 
 
 def test_timestamp_is_utc_to_the_second() -> None:
     paris = timezone(timedelta(hours=1))
-    assert mapping.timestamp(datetime(2026, 1, 1, 14, 0, 0, 999_999, paris)) == (
+    assert conditions.timestamp(datetime(2026, 1, 1, 14, 0, 0, 999_999, paris)) == (
         "2026-01-01T13:00:00Z"
     )
 

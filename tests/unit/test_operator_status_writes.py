@@ -10,8 +10,9 @@ import kopf
 import pytest
 from kubernetes_asyncio import client
 from translation_client import TranslationClient, TransportError
-from vts_operator.handlers import Runtime, _retry_when_unavailable
+from vts_operator.handlers import _retry_when_unavailable
 from vts_operator.kube import StatusApi
+from vts_operator.runtime import Runtime
 from vts_operator.settings import OperatorConfig
 from vts_operator.status import StatusWriter
 
