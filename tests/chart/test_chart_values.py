@@ -44,6 +44,13 @@ def test_chart_values_document_every_key() -> None:
         (("service.type=Internal",), (), "type"),
         (("postgresql.persistence.size=lots",), (), "size"),
         (("replicaCuont=3",), (), "replicaCuont"),
+        (("operator.watchNamespaces={Team_A}",), (), "watchNamespaces"),
+        (("networkPolicy.operatorEgress.apiServer.ports={70000}",), (), "ports"),
+        (("networkPolicy.operatorEgress.apiServer.cidrs={10.0.0.1}",), (), "cidrs"),
+        ((), ("networkPolicy.enabled=maybe",), "enabled"),
+        (("postgresql.auth.existingSecret=Not_A_Name",), (), "existingSecret"),
+        (("redis.nodeSelector.disk=1",), (), "disk"),
+        (("postgresql.tolerations=oops",), (), "tolerations"),
     ],
 )
 def test_chart_values_schema_rejects_bad_values(
