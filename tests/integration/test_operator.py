@@ -380,7 +380,9 @@ async def test_operator_rides_out_a_vts_outage(
     first = await VtsProcess(tmp_path, env).start()
     second = VtsProcess(tmp_path, {**env, "VTS_PORT": str(first.port)})
     try:
-        async with running_operator(kmock, first, monkeypatch, retry=0.1):
+        async with running_operator(
+            kmock, first, monkeypatch, retry=0.1, max_retry=1.0
+        ):
             await apply(kmock, "running")
             await apply(kmock, "orphaned")
             await reach(kmock, first, "running", "Processing")
