@@ -8,6 +8,7 @@ import re
 
 UPGRADE_HEADER = re.compile(rb"^upgrade\s*:", re.I | re.M)
 CONNECTION_HEADER = re.compile(rb"^connection\s*:[^\r\n]*\r\n", re.I | re.M)
+CONTENT_LENGTH = re.compile(rb"^content-length\s*:\s*(\d+)", re.I | re.M)
 REFUSAL = (
     b"HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nContent-Length: 24\r\n"
     b"Connection: close\r\n\r\nWebSockets not allowed.\n"
@@ -41,6 +42,10 @@ class TcpProxy:
       handshake) is answered 403, like a proxy that does not speak WebSocket; other
       requests are forwarded with `Connection: close`, so each connection carries
       exactly one request and every request is inspected.
+    - `drop_answers = n`: the next n connections each carry one request to the
+      server, which answers it, but the answer is kept from the client (in
+      `dropped`) and its connection reset, as when a load balancer fails between
+      the two: the request was done, the client cannot know.
     `connections` counts accepted connections, `upgrades` the handshakes seen.
     """
 
@@ -49,6 +54,8 @@ class TcpProxy:
         self.refuse_upgrades = refuse_upgrades
         self.connections = 0
         self.upgrades = 0
+        self.drop_answers = 0
+        self.dropped: list[bytes] = []
         self.port = 0
         self._links: set[_Link] = set()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -103,6 +110,10 @@ class TcpProxy:
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
         upstream: asyncio.StreamWriter | None = None
+        if self.drop_answers > 0:
+            self.drop_answers -= 1
+            await self._drop_answer(reader, writer)
+            return
         try:
             head = b""
             if self.refuse_upgrades:
@@ -135,6 +146,27 @@ class TcpProxy:
                     side.close()
                     with contextlib.suppress(OSError):
                         await side.wait_closed()
+
+    async def _drop_answer(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """Forward one request, read the whole answer, reset the client instead."""
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = CONTENT_LENGTH.search(head)
+            body = await reader.readexactly(int(length[1]) if length else 0)
+            head = CONNECTION_HEADER.sub(b"", head)
+            head = head[:-2] + b"Connection: close\r\n\r\n"
+            up_reader, upstream = await asyncio.open_connection(
+                "127.0.0.1", self.target_port
+            )
+            upstream.write(head + body)
+            self.dropped.append(await up_reader.read())  # until vts closes
+            upstream.close()
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            writer.transport.abort()
 
     async def _pipe(
         self,

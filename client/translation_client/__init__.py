@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from translation_client._client import TranslationClient
 from translation_client._errors import (
     APIError,
@@ -63,3 +65,8 @@ __all__ = [
     "WaitTimeoutError",
     "__version__",
 ]
+
+# A library logs, the application decides where to: without a handler of the
+# application's, the client's warnings do not reach stderr through logging's
+# last resort.
+logging.getLogger("translation_client").addHandler(logging.NullHandler())

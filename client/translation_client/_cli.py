@@ -33,6 +33,7 @@ from translation_client._errors import (
 )
 from translation_client._models import Job
 from translation_client._output import PROG, Output, progress_display
+from translation_client._version import __version__ as VERSION
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -72,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--json", action="store_true", help="machine-readable JSON on stdout"
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     submit = commands.add_parser("submit", help="create a translation job")

@@ -12,6 +12,7 @@ from urllib.parse import quote
 
 from translation_client._auth import TENANT_HEADER, resolve_api_key
 from translation_client._errors import (
+    ConflictError,
     JobCancelledError,
     JobFailedError,
     TransportError,
@@ -19,6 +20,7 @@ from translation_client._errors import (
 )
 from translation_client._events import StreamEvent, follow_events
 from translation_client._http import Http
+from translation_client._lost_answers import done_before, is_cancelled, is_replayed
 from translation_client._models import CreatedJob, Job, is_final
 from translation_client._retry import parse_retry_after, retry_wait
 from translation_client._watch import WatchHub
@@ -158,8 +160,14 @@ class TranslationClient:
 
     async def cancel(self, job_id: str) -> Job:
         """Cancel a pending or running job; the cancelled job. ConflictError if it
-        is already final, NotFoundError if unknown."""
-        data, _ = await self._http.request("POST", _job_path(job_id) + "/cancel")
+        is already final, NotFoundError if unknown.
+
+        A retry after a lost answer that gets 409 returns the job if it is
+        cancelled: the lost attempt did it."""
+        try:
+            data, _ = await self._http.request("POST", _job_path(job_id) + "/cancel")
+        except ConflictError as exc:
+            return await done_before(exc, lambda: self.get_job(job_id), is_cancelled)
         return cast(Job, data)
 
     async def list_dead_letters(self, limit: int = 100) -> list[Job]:
@@ -168,9 +176,15 @@ class TranslationClient:
         return cast(list[Job], data["jobs"])
 
     async def replay(self, job_id: str) -> Job:
-        """Start a failed job over with fresh attempts; ConflictError if not failed."""
+        """Start a failed job over with fresh attempts; ConflictError if not failed.
+
+        A retry after a lost answer that gets 409 returns the job if it is pending
+        or processing again: the lost attempt replayed it."""
         path = "/dlq/" + quote(job_id, safe="") + "/replay"
-        data, _ = await self._http.request("POST", path)
+        try:
+            data, _ = await self._http.request("POST", path)
+        except ConflictError as exc:
+            return await done_before(exc, lambda: self.get_job(job_id), is_replayed)
         return cast(Job, data)
 
     # --- watching -----------------------------------------------------------------

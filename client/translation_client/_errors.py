@@ -39,7 +39,11 @@ class APIError(TranslationClientError):
     `/problems/job-not-found`), `title` its summary, `detail` what went wrong in this
     case, and `errors` maps each invalid request field to its problem. `retry_after`
     is the delay in seconds the server asked for (`Retry-After`), if it sent one.
+    `answer_lost` is true when an earlier attempt of the same request got no answer
+    (a connection error, a timeout, a proxy's 502 or 504): it may have been done.
     """
+
+    answer_lost: bool = False
 
     def __init__(
         self,

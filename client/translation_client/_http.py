@@ -84,6 +84,7 @@ class Http:
         retries are spent, and TransportError when no answer came.
         """
         url = self.base_url + path
+        answer_lost = False  # an earlier attempt may have been done, unbeknown
         for attempt in range(self.max_retries + 1):
             last_try = attempt == self.max_retries
             unanswered = False
@@ -96,16 +97,20 @@ class Http:
                         return _decode(raw, method, url), response.headers
                     retry_after = parse_retry_after(response.headers.get("Retry-After"))
                     if response.status not in RETRY_STATUSES or last_try:
-                        raise api_error(
+                        error = api_error(
                             response.status, raw, response.reason, retry_after
                         )
+                        error.answer_lost = answer_lost
+                        raise error
                     delay = retry_wait(attempt, self.retry_delay, retry_after)
                     reason = f"HTTP {response.status}"
+                    # a proxy's 502/504: vts may have done it all the same
+                    answer_lost |= response.status in (502, 504)
             except (aiohttp.ClientError, TimeoutError) as exc:
                 reason = (
                     f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
                 )
-                unanswered = True
+                unanswered = answer_lost = True
                 delay = backoff_delay(attempt, self.retry_delay)
             if unanswered and last_try:
                 # Raised out here, so aiohttp's error is neither its cause nor its

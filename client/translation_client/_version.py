@@ -1,4 +1,5 @@
-"""The client's version, apart so the HTTP layer can name it in User-Agent."""
+"""The client's version, written here only: the build reads it (pyproject's dynamic
+version), User-Agent and `vts-client --version` name it."""
 
 from __future__ import annotations
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 import os
+import random
 from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 
@@ -26,26 +26,17 @@ from translation_client import (
     ValidationError,
 )
 
-from vts_operator import mapping
+from vts_operator import events, mapping
+from vts_operator.kube import StatusApi
 from vts_operator.mapping import GROUP, PLURAL, VERSION
+from vts_operator.runtime import MEMO_KEY, Runtime, runtime_of
 from vts_operator.settings import ConfigError, OperatorConfig, configure
 from vts_operator.status import StatusWriter
 
 CANCEL_RETRIES = 5
 """Attempts to cancel a deleted resource's job before releasing it anyway."""
 
-_MEMO_KEY = "vts"
-
 log = logging.getLogger("vts_operator")
-
-
-@dataclasses.dataclass(frozen=True)
-class Runtime:
-    """What every handler shares, kept in kopf's memo: one client per process."""
-
-    client: TranslationClient
-    config: OperatorConfig
-    settings: kopf.OperatorSettings
 
 
 @kopf.on.startup()
@@ -64,18 +55,33 @@ async def start(
         )
     except (ConfigError, ValueError) as exc:
         raise kopf.PermanentError(str(exc)) from None
-    configure(settings)
-    memo[_MEMO_KEY] = Runtime(client, config, settings)
+    try:
+        kube = await StatusApi.connect()
+    except Exception as exc:
+        await client.close()
+        raise kopf.PermanentError(f"no Kubernetes credentials: {exc}") from None
+    configure(settings, config.namespaces)
+    memo[MEMO_KEY] = Runtime(client, config, kube)
     keyed = "with" if os.environ.get("VTS_API_KEY", "").strip() else "without"
     logger.info(f"TranslationJobs run on vts at {config.vts_url}, {keyed} an API key")
 
 
 @kopf.on.cleanup()
 async def stop(memo: kopf.Memo, **_: Any) -> None:
-    """Close the vts client (its WebSocket and HTTP connections)."""
-    runtime = memo.pop(_MEMO_KEY, None)
+    """Close the vts client (its WebSocket and HTTP connections) and the API's."""
+    runtime = memo.pop(MEMO_KEY, None)
     if isinstance(runtime, Runtime):
         await runtime.client.close()
+        await runtime.kube.close()
+
+
+@kopf.on.probe(id="following")
+def following(memo: kopf.Memo, **_: Any) -> int:
+    """`kopf run --liveness`: the endpoint answers while the operator's event loop
+    runs; this adds how many TranslationJobs it follows. A vts outage never fails it:
+    restarting the operator would not bring vts back."""
+    runtime = memo.get(MEMO_KEY)
+    return len(runtime.following) if isinstance(runtime, Runtime) else 0
 
 
 def _not_final(status: kopf.Status, **_: Any) -> bool:
@@ -90,8 +96,8 @@ async def follow(
     spec: kopf.Spec,
     status: kopf.Status,
     uid: str,
+    retry: int,
     memo: kopf.Memo,
-    resource: kopf.Resource,
     logger: kopf.Logger,
     stopped: kopf.DaemonStopped,
     **_: Any,
@@ -102,16 +108,20 @@ async def follow(
     never saw its own status patch, gets the same vts job back, never a second one.
     The job is created in the tenant of the resource's namespace (VTS-Tenant).
     """
-    runtime = _runtime(memo)
+    runtime = runtime_of(memo)
     writer = StatusWriter(
-        settings=runtime.settings,
-        resource=resource,
+        api=runtime.kube,
         body=body,
         logger=logger,
         interval=runtime.config.status_interval,
     )
-    work = _mirror(runtime, writer, spec, status, uid, body.metadata.namespace)
-    await _unless_stopped(stopped, work)
+    key = f"{body.metadata.namespace}/{body.metadata.name}"
+    runtime.following.add(key)
+    try:
+        work = _mirror(runtime, writer, spec, status, uid, retry)
+        await _unless_stopped(stopped, work)
+    finally:
+        runtime.following.discard(key)
 
 
 async def _mirror(
@@ -120,11 +130,12 @@ async def _mirror(
     spec: kopf.Spec,
     status: kopf.Status,
     uid: str,
-    namespace: str | None,
+    retry: int,
 ) -> None:
-    async with _retry_when_unavailable(runtime, writer):
+    async with _retry_when_unavailable(runtime, writer, retry):
         job_id = status.get("jobId")
         if not job_id:
+            namespace = writer.body.metadata.namespace
             job_id = await _submit(runtime, spec, uid, namespace, writer)
         try:
             async with contextlib.aclosing(runtime.client.watch(job_id)) as jobs:
@@ -196,7 +207,7 @@ async def cancel(
     times in all; then the resource is released with a CancelAbandoned warning, so
     a deletion never hangs on a vts that is gone for good.
     """
-    runtime = _runtime(memo)
+    runtime = runtime_of(memo)
     job_id = status.get("jobId")
     if not job_id or status.get("phase") in mapping.TERMINAL_PHASES:
         return
@@ -206,14 +217,14 @@ async def cancel(
         return  # already final, or gone: nothing left to stop
     except TranslationClientError as exc:
         if retry + 1 >= CANCEL_RETRIES or _not_retryable(exc):
-            event = mapping.cancel_abandoned_event(job_id, str(exc))
+            event = events.cancel_abandoned_event(job_id, str(exc))
             kopf.event(
                 body, type=event.type, reason=event.reason, message=event.message
             )
             # Not on kopf's object logger: that would post the warning a second time.
             log.warning("%s/%s: %s", namespace, name, event.message)
             return
-        delay = _retry_after(exc) or mapping.cancel_backoff(
+        delay = _retry_after(exc) or events.cancel_backoff(
             retry, runtime.config.retry_delay
         )
         raise kopf.TemporaryError(
@@ -224,10 +235,12 @@ async def cancel(
 
 @contextlib.asynccontextmanager
 async def _retry_when_unavailable(
-    runtime: Runtime, writer: StatusWriter
+    runtime: Runtime, writer: StatusWriter, retry: int
 ) -> AsyncIterator[None]:
     """vts unreachable, 5xx, 429 (after the client's own retries): show it in the
-    Ready condition and have kopf retry after Retry-After or the retry delay.
+    Ready condition and have kopf retry after Retry-After, else after a delay that
+    doubles with each retry (`retry`, 0 first) from the retry delay up to the
+    maximum, with jitter, so a long outage is not met with a steady hammering.
 
     The operator's key refused (401) or lacking the scope (403): Ready=False,
     Unauthorized, retried slowly (VTS_OPERATOR_AUTH_RETRY_DELAY): not the spec's
@@ -245,7 +258,12 @@ async def _retry_when_unavailable(
         if isinstance(exc, APIError) and _not_retryable(exc):
             raise
         await writer.unavailable(str(exc))
-        delay = _retry_after(exc) or runtime.config.retry_delay
+        delay = _retry_after(exc) or events.unavailable_backoff(
+            retry,
+            runtime.config.retry_delay,
+            runtime.config.retry_max_delay,
+            random.random(),
+        )
         raise kopf.TemporaryError(f"vts unavailable: {exc}", delay=delay) from exc
 
 
@@ -271,10 +289,3 @@ def _retry_after(exc: TranslationClientError) -> float | None:
     """The server's Retry-After, if the client passes it on (`retry_after`)."""
     value = getattr(exc, "retry_after", None)
     return float(value) if isinstance(value, int | float) and value > 0 else None
-
-
-def _runtime(memo: kopf.Memo) -> Runtime:
-    runtime = memo.get(_MEMO_KEY)
-    if not isinstance(runtime, Runtime):
-        raise RuntimeError("the vts operator's startup handler has not run")
-    return runtime

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from datetime import datetime
+from typing import Any
+
+from vts_operator.conditions import (
+    Condition,
+    condition,
+    merge_conditions,
+    reason,
+)
 
 GROUP = "vts.dev"
 VERSION = "v1alpha1"
@@ -29,24 +35,11 @@ REJECTED = "Rejected"
 UNAVAILABLE = "VtsUnavailable"
 UNAUTHORIZED = "Unauthorized"
 
-# Kubernetes condition reasons: CamelCase, starting with a letter.
-_WORD = re.compile(r"[A-Za-z0-9]+")
-
-Condition = dict[str, Any]
 Status = dict[str, Any]
 
 
 class SpecError(ValueError):
     """The spec lacks a required field or has one of the wrong type."""
-
-
-class Event(NamedTuple):
-    """A Kubernetes Event to post on the resource."""
-
-    type: str
-    """`Normal` or `Warning`."""
-    reason: str
-    message: str
 
 
 # --- spec -> request ----------------------------------------------------------------
@@ -109,7 +102,7 @@ def job_status(
         "result": job.get("result"),
         "error": job.get("error"),
         "conditions": phase_conditions(
-            phase, job, previous=previous_conditions, now=now
+            phase, job, previous=previous_conditions, now=now, generation=generation
         ),
     }
     if generation is not None:
@@ -123,6 +116,7 @@ def phase_conditions(
     *,
     previous: Sequence[Mapping[str, Any]],
     now: datetime,
+    generation: int | None = None,
 ) -> list[Condition]:
     """Ready and Failed for a job in `phase`; other condition types are kept."""
     error = job.get("error") or {}
@@ -131,13 +125,21 @@ def phase_conditions(
         ready = (True, phase, f"translated video: {output}" if output else "done")
     elif phase == "Processing":
         stage = job.get("stage") or "starting"
-        ready = (False, phase, f"{stage}, {job.get('progress') or 0}%{_attempt(job)}")
+        ready = (
+            False,
+            phase,
+            f"{stage}, {job.get('progress') or 0}%{attempt_text(job)}",
+        )
     elif phase == "Pending" and error:
-        ready = (False, phase, f"{_error_text(error)}; waiting to retry{_attempt(job)}")
+        ready = (
+            False,
+            phase,
+            f"{error_text(error)}; waiting to retry{attempt_text(job)}",
+        )
     elif phase == "Pending":
         ready = (False, phase, "waiting for a vts worker")
     elif phase == "Failed":
-        ready = (False, phase, _error_text(error) or "the vts job failed")
+        ready = (False, phase, error_text(error) or "the vts job failed")
     else:
         ready = (False, phase, "the vts job was cancelled")
     if phase == "Failed":
@@ -145,8 +147,8 @@ def phase_conditions(
     else:
         failed = (False, phase, "the vts job has not failed")
     made = [
-        condition(READY, *ready, previous=previous, now=now),
-        condition(FAILED, *failed, previous=previous, now=now),
+        condition(READY, *ready, previous=previous, now=now, generation=generation),
+        condition(FAILED, *failed, previous=previous, now=now, generation=generation),
     ]
     return merge_conditions(made, previous)
 
@@ -189,6 +191,7 @@ def failed_status(
             message,
             previous=previous_conditions,
             now=now,
+            generation=generation,
         )
         for kind in (READY, FAILED)
     ]
@@ -207,6 +210,7 @@ def unavailable_status(
     *,
     previous_conditions: Sequence[Mapping[str, Any]] = (),
     now: datetime,
+    generation: int | None = None,
 ) -> Status:
     """Ready=False (VtsUnavailable) while vts cannot be reached; the phase stays."""
     return not_ready_status(
@@ -214,6 +218,7 @@ def unavailable_status(
         f"vts unreachable, retrying: {message}",
         previous_conditions=previous_conditions,
         now=now,
+        generation=generation,
     )
 
 
@@ -223,6 +228,7 @@ def unauthorized_status(
     retry_in: float,
     previous_conditions: Sequence[Mapping[str, Any]] = (),
     now: datetime,
+    generation: int | None = None,
 ) -> Status:
     """Ready=False (Unauthorized) while vts refuses the operator's API key (401) or
     its scope (403). The phase stays: the spec is fine, the operator's key is not."""
@@ -231,6 +237,7 @@ def unauthorized_status(
         f"vts refused the operator's API key, retrying in {retry_in:g}s: {message}",
         previous_conditions=previous_conditions,
         now=now,
+        generation=generation,
     )
 
 
@@ -240,131 +247,33 @@ def not_ready_status(
     *,
     previous_conditions: Sequence[Mapping[str, Any]] = (),
     now: datetime,
+    generation: int | None = None,
 ) -> Status:
-    """Only the Ready condition, False with reason `why`; every other field stays."""
-    ready = condition(READY, False, why, message, previous=previous_conditions, now=now)
-    return {"conditions": merge_conditions([ready], previous_conditions)}
-
-
-# --- conditions -----------------------------------------------------------------------
-
-
-def condition(
-    kind: str,
-    true: bool,
-    reason: str,
-    message: str,
-    *,
-    previous: Sequence[Mapping[str, Any]],
-    now: datetime,
-) -> Condition:
-    """A condition; its lastTransitionTime is `now` only if its status flipped."""
-    status = "True" if true else "False"
-    prior = find_condition(previous, kind)
-    if prior is not None and prior.get("status") == status:
-        since = prior.get("lastTransitionTime") or timestamp(now)
-    else:
-        since = timestamp(now)
-    return {
-        "type": kind,
-        "status": status,
-        "reason": reason,
-        "message": message,
-        "lastTransitionTime": since,
-    }
-
-
-def find_condition(
-    conditions: Sequence[Mapping[str, Any]], kind: str
-) -> Mapping[str, Any] | None:
-    return next((c for c in conditions if c.get("type") == kind), None)
-
-
-def merge_conditions(
-    made: Sequence[Condition], previous: Sequence[Mapping[str, Any]]
-) -> list[Condition]:
-    """`made` first; previous conditions of other types follow unchanged."""
-    kinds = {c["type"] for c in made}
-    return [*made, *(dict(c) for c in previous if c.get("type") not in kinds)]
-
-
-def reason(code: str) -> str:
-    """A condition reason from an error code: `asr-overloaded` -> `AsrOverloaded`."""
-    words = _WORD.findall(code)
-    camel = "".join(w[:1].upper() + w[1:] for w in words)
-    if not camel:
-        return "Unknown"
-    return camel if camel[0].isalpha() else f"E{camel}"
-
-
-def timestamp(now: datetime) -> str:
-    """RFC 3339 in UTC, to the second, as Kubernetes writes times."""
-    return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-# --- events and pacing ------------------------------------------------------------------
-
-
-def phase_event(old_phase: str | None, job: Mapping[str, Any]) -> Event | None:
-    """The Event announcing the move from `old_phase` to the job's phase, if it moved."""
-    phase = phase_of(job)
-    if phase == old_phase:
-        return None
-    job_id = job["job_id"]
-    error = job.get("error") or {}
-    if phase == "Pending" and old_phase is None:
-        return Event("Normal", "Submitted", f"created vts job {job_id}")
-    if phase == "Pending" and error:
-        return Event("Warning", "Retrying", f"{_error_text(error)}{_attempt(job)}")
-    if phase == "Processing":
-        return Event("Normal", "Processing", f"vts job {job_id} started{_attempt(job)}")
-    if phase == "Completed":
-        output = (job.get("result") or {}).get("output_url")
-        return Event("Normal", "Completed", f"translated video: {output or 'ready'}")
-    if phase == "Failed":
-        return Event("Warning", "Failed", _error_text(error) or "the vts job failed")
-    if phase == "Cancelled":
-        return Event("Normal", "Cancelled", f"vts job {job_id} was cancelled")
-    return Event("Normal", phase, f"vts job {job_id} is {job['status']}")
-
-
-def unauthorized_event(message: str) -> Event:
-    return Event(
-        "Warning", UNAUTHORIZED, f"vts refused the operator's API key: {message}"
+    """Only the Ready condition, False with reason `why` (and observedGeneration);
+    every other field stays."""
+    ready = condition(
+        READY,
+        False,
+        why,
+        message,
+        previous=previous_conditions,
+        now=now,
+        generation=generation,
     )
+    status: Status = {"conditions": merge_conditions([ready], previous_conditions)}
+    if generation is not None:
+        status["observedGeneration"] = generation
+    return status
 
 
-def rejected_event(detail: str) -> Event:
-    return Event("Warning", REJECTED, f"vts rejected the spec: {detail}")
-
-
-def cancel_abandoned_event(job_id: str, error: str) -> Event:
-    return Event(
-        "Warning",
-        "CancelAbandoned",
-        f"could not cancel vts job {job_id} ({error}); released the resource anyway",
-    )
-
-
-def should_patch(
-    old_phase: str | None, new_phase: str, elapsed: float, interval: float
-) -> bool:
-    """Patch now? Always on a phase change (terminal included); progress at most
-    once per `interval` seconds."""
-    return new_phase != old_phase or new_phase in TERMINAL_PHASES or elapsed >= interval
-
-
-def cancel_backoff(retry: int, base: float, cap: float = 60.0) -> float:
-    """Seconds before retry number `retry` (0 first) of cancelling: doubling, capped."""
-    return float(min(cap, base * 2 ** min(retry, 30)))
-
-
-def _error_text(error: Mapping[str, Any]) -> str:
+def error_text(error: Mapping[str, Any]) -> str:
+    """`code: message` of a job error, for condition messages and Events."""
     if not error:
         return ""
     return f"{error.get('code', 'error')}: {error.get('message', '')}".rstrip(": ")
 
 
-def _attempt(job: Mapping[str, Any]) -> str:
+def attempt_text(job: Mapping[str, Any]) -> str:
+    """` (attempt 2 of 3)`, or nothing if the job does not say."""
     attempts, limit = job.get("attempts"), job.get("max_attempts")
     return f" (attempt {attempts} of {limit})" if attempts and limit else ""

@@ -18,6 +18,7 @@ FINALIZER = f"{GROUP}/operator"
 
 
 _URL = re.compile(r"https?://[^/\s]+(/\S*)?")
+_NAMESPACE = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
 
 
 class ConfigError(ValueError):
@@ -55,6 +56,15 @@ class OperatorConfig:
     """VTS_OPERATOR_TENANT_MAP: `namespace=tenant,...` pairs that win over both
     (empty)."""
 
+    retry_max_delay: float = 300.0
+    """VTS_OPERATOR_RETRY_MAX_DELAY: the longest wait between two retries of a
+    resource while vts stays unreachable (300): the delay grows from
+    VTS_OPERATOR_RETRY_DELAY, doubling, with jitter, up to this."""
+
+    namespaces: tuple[str, ...] = ()
+    """VTS_OPERATOR_NAMESPACES: `ns-a,ns-b`, the namespaces to watch, with a Role in
+    each instead of a ClusterRole; empty (the default): every namespace."""
+
     # The API key is no field: the client reads VTS_API_KEY itself, so the key is
     # never in this object's repr or in a log of the configuration.
 
@@ -69,6 +79,13 @@ class OperatorConfig:
             retry_delay=_number(
                 environ, "VTS_OPERATOR_RETRY_DELAY", cls.retry_delay, positive=True
             ),
+            retry_max_delay=_number(
+                environ,
+                "VTS_OPERATOR_RETRY_MAX_DELAY",
+                cls.retry_max_delay,
+                positive=True,
+            ),
+            namespaces=_namespaces(environ),
             status_interval=_number(
                 environ, "VTS_OPERATOR_STATUS_INTERVAL", cls.status_interval
             ),
@@ -90,6 +107,18 @@ class OperatorConfig:
     def client_retry_delay(self) -> float:
         """The backoff base of the client's own retries."""
         return min(1.0, self.retry_delay)
+
+
+def _namespaces(environ: Mapping[str, str]) -> tuple[str, ...]:
+    raw = environ.get("VTS_OPERATOR_NAMESPACES", "")
+    names = tuple(dict.fromkeys(n.strip() for n in raw.split(",") if n.strip()))
+    for name in names:
+        if not _NAMESPACE.fullmatch(name):
+            raise ConfigError(
+                f"VTS_OPERATOR_NAMESPACES: {name!r} is not a namespace name"
+                " (lower-case letters, digits and '-', at most 63)"
+            )
+    return names
 
 
 def _tenant(environ: Mapping[str, str]) -> str | None:
@@ -125,7 +154,9 @@ def _number(
     return value
 
 
-def configure(settings: kopf.OperatorSettings) -> None:
+def configure(
+    settings: kopf.OperatorSettings, namespaces: tuple[str, ...] = ()
+) -> None:
     """Tune kopf for TranslationJobs.
 
     - kopf's bookkeeping (handler progress, the last-handled spec) lives in
@@ -135,6 +166,8 @@ def configure(settings: kopf.OperatorSettings) -> None:
     - Watch requests end every 10 minutes (server side) and are re-established,
       and each has a connect timeout, so a half-open connection cannot hang forever.
     - Standalone: run one replica (peering would need kopf's peering CRDs).
+    - Watching named namespaces (`-n`, VTS_OPERATOR_NAMESPACES): no scanning of
+      namespaces and CRDs, which would need cluster-wide permissions a Role lacks.
     """
     settings.persistence.finalizer = FINALIZER
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
@@ -149,3 +182,5 @@ def configure(settings: kopf.OperatorSettings) -> None:
     settings.watching.client_timeout = 660
     settings.watching.connect_timeout = 30
     settings.peering.standalone = True
+    if namespaces:
+        settings.scanning.disabled = True

@@ -11,12 +11,8 @@ from typing import Any
 
 import kopf
 
-# kopf applies a daemon's `patch` only when the daemon function returns; a daemon
-# that mirrors a job for minutes has to patch as it goes. kopf has no public call for
-# that, so this uses the one kopf itself uses: same API session, credentials, retries.
-from kopf._cogs.clients import patching
-
-from vts_operator import mapping
+from vts_operator import conditions, events, mapping
+from vts_operator.kube import StatusApi
 
 
 class StatusWriter:
@@ -30,15 +26,13 @@ class StatusWriter:
     def __init__(
         self,
         *,
-        settings: kopf.OperatorSettings,
-        resource: kopf.Resource,
+        api: StatusApi,
         body: kopf.Body,
         logger: kopf.Logger,
         interval: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.settings = settings
-        self.resource = resource
+        self.api = api
         self.body = body
         self.logger = logger
         self.interval = interval
@@ -59,7 +53,7 @@ class StatusWriter:
 
     async def job(self, job: Mapping[str, Any]) -> None:
         """Mirror a job snapshot: an Event if the phase moved, a (paced) patch."""
-        event = mapping.phase_event(self.phase, job)
+        event = events.phase_event(self.phase, job)
         status = mapping.job_status(
             job,
             previous_conditions=self.conditions,
@@ -67,7 +61,7 @@ class StatusWriter:
             generation=self.generation,
         )
         elapsed = self.clock() - self._patched_at
-        if mapping.should_patch(self.phase, status["phase"], elapsed, self.interval):
+        if events.should_patch(self.phase, status["phase"], elapsed, self.interval):
             await self.patch(status)
         if event is not None:
             self.event(event)
@@ -81,7 +75,7 @@ class StatusWriter:
             generation=self.generation,
         )
         await self.patch(status)
-        self.event(mapping.rejected_event(detail))
+        self.event(events.rejected_event(detail))
 
     async def lost(self, job_id: str, detail: str) -> None:
         """Mark the resource Failed because its vts job no longer exists."""
@@ -98,39 +92,37 @@ class StatusWriter:
     async def unavailable(self, message: str) -> None:
         """Show why the resource is stuck (Ready=False, VtsUnavailable)."""
         status = mapping.unavailable_status(
-            message, previous_conditions=self.conditions, now=self.now()
+            message,
+            previous_conditions=self.conditions,
+            now=self.now(),
+            generation=self.generation,
         )
         await self.patch(status)
 
     async def unauthorized(self, message: str, retry_in: float) -> None:
         """Show that vts refused the operator's key (Ready=False, Unauthorized); the
         warning Event goes out once, not on every slow retry."""
-        ready = mapping.find_condition(self.conditions, mapping.READY) or {}
+        ready = conditions.find_condition(self.conditions, mapping.READY) or {}
         already = ready.get("reason") == mapping.UNAUTHORIZED
         status = mapping.unauthorized_status(
             message,
             retry_in=retry_in,
             previous_conditions=self.conditions,
             now=self.now(),
+            generation=self.generation,
         )
         await self.patch(status)
         if not already:
-            self.event(mapping.unauthorized_event(message))
+            self.event(events.unauthorized_event(message))
 
     async def patch(self, status: mapping.Status) -> None:
-        await patching.patch_obj(
-            settings=self.settings,
-            resource=self.resource,
-            namespace=self.body.metadata.namespace,
-            name=self.body.metadata.name,
-            patch=kopf.Patch({"status": status}),
-            logger=self.logger,
-        )
+        namespace = self.body.metadata.namespace or ""
+        await self.api.patch_status(namespace, self.body.metadata.name or "", status)
         self.phase = status.get("phase", self.phase)
         self.conditions = status.get("conditions", self.conditions)
         self._patched_at = self.clock()
 
-    def event(self, event: mapping.Event) -> None:
+    def event(self, event: events.Event) -> None:
         kopf.event(
             self.body, type=event.type, reason=event.reason, message=event.message
         )

@@ -28,6 +28,7 @@ KINDS = {
     "apps/v1/deployments": "Deployment",
     "apps/v1/statefulsets": "StatefulSet",
     "batch/v1/jobs": "Job",
+    "networking.k8s.io/v1/networkpolicies": "NetworkPolicy",
     "rbac.authorization.k8s.io/v1/clusterroles": "ClusterRole",
     "rbac.authorization.k8s.io/v1/clusterrolebindings": "ClusterRoleBinding",
 }
@@ -48,10 +49,13 @@ class _Emulator(kmock.KubernetesEmulator):
 class Cluster:
     """The emulated cluster: `render(*sets)` runs helm against it."""
 
-    def __init__(self, emulator: _Emulator, helm: Path, kubeconfig: Path) -> None:
+    def __init__(
+        self, emulator: _Emulator, helm: Path, kubeconfig: Path, release: str
+    ) -> None:
         self._emulator = emulator
         self._helm = helm
         self._kubeconfig = kubeconfig
+        self.release = release
 
     async def put_secret(self, name: str, data: Mapping[str, str]) -> None:
         """A Secret as a previous install of the release left it (Helm's ownership
@@ -65,7 +69,7 @@ class Cluster:
                 "resourceVersion": "1",
                 "labels": {"app.kubernetes.io/managed-by": "Helm"},
                 "annotations": {
-                    "meta.helm.sh/release-name": RELEASE,
+                    "meta.helm.sh/release-name": self.release,
                     "meta.helm.sh/release-namespace": NAMESPACE,
                 },
             },
@@ -88,7 +92,7 @@ class Cluster:
         """The manifests `helm upgrade` would apply now (lookup reads the cluster)."""
         args = [
             "template",
-            RELEASE,
+            self.release,
             str(CHART),
             "--namespace",
             NAMESPACE,
@@ -112,7 +116,9 @@ class Cluster:
 
 
 @asynccontextmanager
-async def emulated_cluster(helm: Path, tmp: Path) -> AsyncIterator[Cluster]:
+async def emulated_cluster(
+    helm: Path, tmp: Path, release: str = RELEASE
+) -> AsyncIterator[Cluster]:
     async with _Emulator() as emulator, kmock.Server(emulator):
         for resource, kind in KINDS.items():
             emulator.resources[resource] = emulator.ResourceInfo(
@@ -133,4 +139,4 @@ async def emulated_cluster(helm: Path, tmp: Path) -> AsyncIterator[Cluster]:
             "current-context": "test",
         }
         kubeconfig.write_text(yaml.safe_dump(config))
-        yield Cluster(emulator, helm, kubeconfig)
+        yield Cluster(emulator, helm, kubeconfig, release)

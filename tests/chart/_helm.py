@@ -43,6 +43,11 @@ SCENARIOS: dict[str, tuple[str, ...]] = {
         "externalRedis.existingSecretKey=url",
         "auth.existingSecret=vts-auth",
     ),
+    "in-chart-existing-secrets": (
+        "postgresql.auth.existingSecret=pg-pass",
+        "redis.auth.existingSecret=redis-pass",
+        "redis.auth.existingSecretKey=pw",
+    ),
     "scaled-out": (
         "replicaCount=3",
         "autoscaling.enabled=true",

@@ -63,14 +63,14 @@ def test_chart_auth_is_on_by_default_with_a_generated_admin_key(
     assert "VTS_METRICS_KEY" not in env_of(docs, "Deployment", FULLNAME)
 
 
-def test_chart_helm_test_pod_proves_auth_is_on_then_submits_with_the_key(
+def test_chart_helm_test_pod_proves_auth_is_on_then_reads_with_the_key(
     render: Render,
 ) -> None:
     on = one(render(), "Pod", f"{FULLNAME}-test")["spec"]["containers"][0]
     script = on["command"][-1]
     assert 'wget -q -T 10 -O- "$VTS/jobs"' in script and "grep -q 401" in script
     assert 'set -- --header "Authorization: Bearer $VTS_API_KEY"' in script
-    assert '"$@"' in script and '"$VTS/translate"' in script
+    assert '"$@" "$VTS/jobs?limit=1"' in script
     off = one(render("auth.enabled=false"), "Pod", f"{FULLNAME}-test")
     off_script = off["spec"]["containers"][0]["command"][-1]
     assert "Authorization" not in off_script and "401" not in off_script

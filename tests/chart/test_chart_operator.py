@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import copy
 from typing import Any
+from urllib.parse import urlsplit
 
 import jsonschema
 import pytest
 import yaml
+from _operator_rbac import granted, readme_permissions
 
 from chart._helm import (
     CHART,
@@ -23,44 +25,71 @@ from vts.api.urls import VIDEO_URL_PATTERN
 
 OPERATOR = f"{FULLNAME}-operator"
 
-# What `kopf run --all-namespaces --standalone` needs for TranslationJobs, and nothing else.
-OPERATOR_PERMISSIONS = {
-    *(
-        ("vts.dev", "translationjobs", v)
-        for v in ("get", "list", "watch", "patch", "update")
-    ),
-    *(("vts.dev", "translationjobs/status", v) for v in ("get", "patch", "update")),
-    *(("", "events", v) for v in ("create", "patch")),
-    *(("events.k8s.io", "events", v) for v in ("create", "patch")),
-    *(
-        ("apiextensions.k8s.io", "customresourcedefinitions", v)
-        for v in ("get", "list", "watch")
-    ),
-    ("", "namespaces", "list"),
-    ("", "namespaces", "watch"),
-}
+# What `kopf run --standalone` needs for TranslationJobs, and nothing else: the
+# operator README's Permissions table (integration/test_operator.py checks every
+# request the operator makes against it).
+EVERYWHERE, CLUSTER_ONLY = readme_permissions()
+
+
+def _rules_granted(role: dict[str, Any]) -> set[tuple[str, str, str]]:
+    for rule in role["rules"]:
+        # no resourceNames/nonResourceURLs, no wildcards
+        assert set(rule) == {"apiGroups", "resources", "verbs"}, rule
+        for part in ("apiGroups", "resources", "verbs"):
+            assert "*" not in rule[part], rule
+    return granted(role["rules"])
 
 
 def test_chart_operator_cluster_role_grants_exactly_what_kopf_needs(
     render: Render,
 ) -> None:
     role = one(render(), "ClusterRole", OPERATOR)
-    granted = set()
-    for rule in role["rules"]:
-        assert set(rule) == {
-            "apiGroups",
-            "resources",
-            "verbs",
-        }  # no resourceNames/nonResourceURLs
-        for part in ("apiGroups", "resources", "verbs"):
-            assert "*" not in rule[part], rule
-        granted |= {
-            (group, resource, verb)
-            for group in rule["apiGroups"]
-            for resource in rule["resources"]
-            for verb in rule["verbs"]
+    assert _rules_granted(role) == EVERYWHERE | CLUSTER_ONLY
+    assert not any(verb in ("update", "get") for _, _, verb in EVERYWHERE)
+
+
+def test_chart_operator_in_named_namespaces_gets_a_role_in_each_and_no_cluster_role(
+    render: Render,
+) -> None:
+    docs = render("operator.watchNamespaces={team-a,team-b}")
+    assert of_kind(docs, "ClusterRole") == []
+    assert of_kind(docs, "ClusterRoleBinding") == []
+    roles = {r["metadata"]["namespace"]: r for r in of_kind(docs, "Role")}
+    bindings = {b["metadata"]["namespace"]: b for b in of_kind(docs, "RoleBinding")}
+    assert set(roles) == set(bindings) == {"team-a", "team-b"}
+    for namespace, role in roles.items():
+        assert role["metadata"]["name"] == OPERATOR
+        assert _rules_granted(role) == EVERYWHERE
+        assert bindings[namespace]["roleRef"] == {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "Role",
+            "name": OPERATOR,
         }
-    assert granted == OPERATOR_PERMISSIONS
+        assert bindings[namespace]["subjects"] == [
+            {"kind": "ServiceAccount", "name": OPERATOR, "namespace": NAMESPACE}
+        ]
+    (container,) = one(docs, "Deployment", OPERATOR)["spec"]["template"]["spec"][
+        "containers"
+    ]
+    scope = [a for a in container["command"] if "namespace" in a]
+    assert scope == ["--namespace=team-a", "--namespace=team-b"]
+    assert {"name": "VTS_OPERATOR_NAMESPACES", "value": "team-a,team-b"} in container[
+        "env"
+    ]
+
+
+def test_chart_operator_liveness_probe_asks_kopfs_liveness_endpoint(
+    render: Render,
+) -> None:
+    (container,) = one(render(), "Deployment", OPERATOR)["spec"]["template"]["spec"][
+        "containers"
+    ]
+    (endpoint,) = [a for a in container["command"] if a.startswith("--liveness=")]
+    url = urlsplit(endpoint.split("=", 1)[1])
+    probe = container["livenessProbe"]["httpGet"]
+    (port,) = [p for p in container["ports"] if p["name"] == probe["port"]]
+    assert (probe["path"], port["containerPort"]) == (url.path, url.port)
+    assert url.hostname == "0.0.0.0"  # the kubelet probes the pod's IP
 
 
 def test_chart_operator_role_is_bound_to_its_service_account_only(

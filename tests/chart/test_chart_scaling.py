@@ -30,6 +30,7 @@ def test_chart_each_service_selects_exactly_its_own_pods(render: Render) -> None
     expected = {
         FULLNAME: {FULLNAME},
         f"{FULLNAME}-postgresql": {f"{FULLNAME}-postgresql"},
+        f"{FULLNAME}-postgresql-hl": {f"{FULLNAME}-postgresql"},
         f"{FULLNAME}-redis": {f"{FULLNAME}-redis"},
     }
     selected = {
@@ -236,12 +237,14 @@ def test_chart_migrations_run_in_a_hook_job_that_waits_for_the_database(
     assert of_kind(render("migrations.enabled=false"), "Job") == []
 
 
-def test_chart_helm_test_pod_checks_health_and_submits_a_job(render: Render) -> None:
+def test_chart_helm_test_pod_checks_health_and_creates_no_job(render: Render) -> None:
     pod = one(render(), "Pod", f"{FULLNAME}-test")
     assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
     (container,) = pod["spec"]["containers"]
     assert {"name": "VTS", "value": f"http://{FULLNAME}:80"} in container["env"]
     script = container["command"][-1]
-    assert '"$VTS/healthz"' in script
-    assert "--post-data" in script and '"$VTS/translate"' in script
+    assert '"$VTS/healthz"' in script and '"$VTS/readyz"' in script
+    assert '"$VTS/jobs?limit=1"' in script
+    # every test run would leave a job in the production database
+    assert "--post-data" not in script and "/translate" not in script
     assert pod["spec"]["restartPolicy"] == "Never"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 import pytest
+import yaml
 
-from chart._helm import CHART, RenderError, load, template
+from chart._helm import CHART, REPO, RenderError, load, template
 from chart._helm import helm as run_helm
 
 # A mapping key, possibly the first key of a list item.
@@ -42,6 +44,13 @@ def test_chart_values_document_every_key() -> None:
         (("service.type=Internal",), (), "type"),
         (("postgresql.persistence.size=lots",), (), "size"),
         (("replicaCuont=3",), (), "replicaCuont"),
+        (("operator.watchNamespaces={Team_A}",), (), "watchNamespaces"),
+        (("networkPolicy.operatorEgress.apiServer.ports={70000}",), (), "ports"),
+        (("networkPolicy.operatorEgress.apiServer.cidrs={10.0.0.1}",), (), "cidrs"),
+        ((), ("networkPolicy.enabled=maybe",), "enabled"),
+        (("postgresql.auth.existingSecret=Not_A_Name",), (), "existingSecret"),
+        (("redis.nodeSelector.disk=1",), (), "disk"),
+        (("postgresql.tolerations=oops",), (), "tolerations"),
     ],
 )
 def test_chart_values_schema_rejects_bad_values(
@@ -81,4 +90,37 @@ def test_chart_names_fit_kubernetes_limits_with_a_long_release_name(helm: Path) 
         if doc["kind"] == "StatefulSet":
             assert len(name) <= 52, name  # + "-" + revision hash must fit a label value
     services = {d["metadata"]["name"] for d in docs if d["kind"] == "Service"}
-    assert len(services) == 3  # still three distinct Services
+    assert len(services) == 4  # still four distinct Services (one headless)
+
+
+def test_chart_metadata_is_what_a_catalogue_expects() -> None:
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert chart["home"].startswith("https://")
+    assert chart["sources"] and all(s.startswith("https://") for s in chart["sources"])
+    assert chart["maintainers"] and all(m["name"] for m in chart["maintainers"])
+    notes = chart["annotations"]
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    license_ = project["license"]
+    assert notes["artifacthub.io/license"] == (
+        license_["text"] if isinstance(license_, dict) else license_
+    )
+    assert notes["artifacthub.io/operator"] == "true"
+    crds = [yaml.safe_load(p.read_text()) for p in (CHART / "crds").glob("*.yaml")]
+    declared = yaml.safe_load(notes["artifacthub.io/crds"])
+    assert {(c["kind"], c["name"], c["version"]) for c in declared} == {
+        (crd["spec"]["names"]["kind"], crd["metadata"]["name"], version["name"])
+        for crd in crds
+        for version in crd["spec"]["versions"]
+    }
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    images = {i["image"] for i in yaml.safe_load(notes["artifacthub.io/images"])}
+    assert images == {
+        f"{values['image']['repository']}:{chart['appVersion']}",
+        *(
+            f"{values[c]['image']['repository']}:{values[c]['image']['tag']}"
+            for c in ("postgresql", "redis")
+        ),
+        values["tests"]["image"],
+    }
+    for link in yaml.safe_load(notes["artifacthub.io/links"]):
+        assert link["url"].startswith("https://")

@@ -14,7 +14,12 @@ from _process import Spawn
 from _proxy import TcpProxy
 from _servers import free_port
 from _support import wait_until
-from translation_client import TranslationClient, TransportError
+from translation_client import (
+    ConflictError,
+    JobFailedError,
+    TranslationClient,
+    TransportError,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -181,3 +186,52 @@ async def test_client_gives_up_after_max_retries_without_a_server() -> None:
             await client.wait_for_completion("00000000-0000-4000-8000-000000000001")
         assert "after 3 attempts" in str(waiting.value)
         assert time.monotonic() - started < 5
+
+
+async def test_client_cancel_whose_answer_was_lost_returns_the_cancelled_job(
+    spawn: Spawn,
+) -> None:
+    """The first POST /cancel is done but its answer lost; the retry gets 409
+    (already cancelled), which is what was asked for: the job, not an error."""
+    vts = await spawn({"VTS_SIM_DURATION": "600", "VTS_SIM_ERROR_RATE": "0"})
+    async with TranslationClient(vts.url) as direct:
+        job_id = (await direct.start_translation("en", "es", VIDEO))["job_id"]
+    async with (
+        TcpProxy(vts.port) as proxy,
+        TranslationClient(proxy.url, retry_delay=0.05) as client,
+    ):
+        proxy.drop_answers = 1
+        job = await client.cancel(job_id)
+        assert (job["job_id"], job["status"]) == (job_id, "cancelled")
+        (lost,) = proxy.dropped
+        assert lost.startswith(b"HTTP/1.1 200"), lost  # the first attempt did it
+        with pytest.raises(ConflictError):  # nothing lost: a plain 409 stays one
+            await client.cancel(job_id)
+
+
+async def test_client_replay_whose_answer_was_lost_returns_the_replayed_job(
+    spawn: Spawn,
+) -> None:
+    failing = await spawn(
+        {"VTS_SIM_DURATION": "0", "VTS_SIM_ERROR_RATE": "1", "VTS_MAX_ATTEMPTS": "1"}
+    )
+    async with TranslationClient(failing.url, retry_delay=0.05) as direct:
+        job_id = (await direct.start_translation("en", "es", VIDEO))["job_id"]
+        with pytest.raises(JobFailedError):
+            await direct.wait_for_completion(job_id, timeout=60)
+    failing.close()
+    # The replayed job then runs for far longer than the test: it stays replayed.
+    vts = await spawn({"VTS_SIM_DURATION": "600", "VTS_SIM_ERROR_RATE": "0"})
+    async with (
+        TcpProxy(vts.port) as proxy,
+        TranslationClient(proxy.url, retry_delay=0.05) as client,
+    ):
+        proxy.drop_answers = 1
+        job = await client.replay(job_id)
+        assert job["job_id"] == job_id
+        assert job["status"] in ("pending", "processing") and job["error"] is None
+        assert job["attempts"] <= 1  # reset by the replay
+        (lost,) = proxy.dropped
+        assert lost.startswith(b"HTTP/1.1 202"), lost  # the first attempt did it
+        with pytest.raises(ConflictError):  # not failed, nothing lost: 409
+            await client.replay(job_id)

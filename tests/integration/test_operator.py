@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import json
 import logging
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,7 +20,9 @@ import kopf
 import pytest
 import vts_operator.handlers  # noqa: F401  (registers the handlers with kopf)
 from _auth_server import ADMIN, auth_server
+from _operator_rbac import readme_permissions, used
 from _process import VtsProcess, jobs_by_id
+from _servers import free_port
 from _support import wait_until
 
 
@@ -91,17 +96,48 @@ class Served(Protocol):
     url: str
 
 
+def _kubeconfig(kmock: Any, directory: Path) -> Path:
+    """A kubeconfig naming the emulator: the operator's status writes (through
+    kubernetes_asyncio) find the API server the way they do outside a cluster."""
+    path = directory / "kubeconfig"
+    cluster = {"server": str(kmock.url).rstrip("/"), "insecure-skip-tls-verify": True}
+    path.write_text(
+        json.dumps(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [{"name": "kmock", "cluster": cluster}],
+                "users": [{"name": "test", "user": {"token": "test"}}],
+                "contexts": [
+                    {"name": "test", "context": {"cluster": "kmock", "user": "test"}}
+                ],
+                "current-context": "test",
+            }
+        )
+    )
+    return path
+
+
 @contextlib.asynccontextmanager
 async def running_operator(
-    kmock: Any, vts: Served, monkeypatch: pytest.MonkeyPatch, retry: float = 0.3
-) -> AsyncIterator[None]:
+    kmock: Any,
+    vts: Served,
+    monkeypatch: pytest.MonkeyPatch,
+    retry: float = 0.3,
+    max_retry: float = 300.0,
+) -> AsyncIterator[str]:
     """kopf.operator() as a task of the test itself: kopf's shutdown cancels tasks
-    created after it started, so it cannot live in an async fixture (RECIPES.md §3)."""
+    created after it started, so it cannot live in an async fixture (RECIPES.md §3).
+    Yields the URL of kopf's liveness endpoint."""
     monkeypatch.setenv("VTS_URL", vts.url)
     monkeypatch.setenv("VTS_OPERATOR_RETRY_DELAY", str(retry))
+    monkeypatch.setenv("VTS_OPERATOR_RETRY_MAX_DELAY", str(max_retry))
     monkeypatch.setenv("VTS_OPERATOR_STATUS_INTERVAL", "0.2")
     _declare_resources(kmock)
     _API["url"] = str(kmock.url).rstrip("/")
+    directory = Path(tempfile.mkdtemp(prefix="vts-operator-"))
+    monkeypatch.setenv("KUBECONFIG", str(_kubeconfig(kmock, directory)))
+    liveness = f"http://127.0.0.1:{free_port()}/healthz"
     settings = kopf.OperatorSettings()
     settings.scanning.disabled = True
     stop, ready = asyncio.Event(), asyncio.Event()
@@ -114,15 +150,17 @@ async def running_operator(
             namespaces=[NS],
             stop_flag=stop,
             ready_flag=ready,
+            liveness_endpoint=liveness,
         )
     )
     try:
         await asyncio.wait_for(ready.wait(), 10)
         await wait_until(lambda: _watchers(kmock) > watchers, 10, 0.02, "kopf's watch")
-        yield
+        yield liveness
     finally:
         stop.set()
         await asyncio.wait_for(task, 30)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 async def apply(kmock: Any, name: str, uid: str | None = None, **spec: Any) -> None:
@@ -204,7 +242,7 @@ async def test_operator_completes_rejects_and_cancels_translationjobs(
 ) -> None:
     env = {"VTS_SIM_DURATION": "3", "VTS_SIM_ERROR_RATE": "0"}
     async with VtsProcess(tmp_path, env) as vts:
-        async with running_operator(kmock, vts, monkeypatch):
+        async with running_operator(kmock, vts, monkeypatch) as liveness:
             await apply(kmock, "deleted")
             await apply(kmock, "stopped")
             await apply(kmock, "done", metadata={"title": "Intro"})
@@ -242,6 +280,10 @@ async def test_operator_completes_rejects_and_cancels_translationjobs(
 
             done = await reach(kmock, vts, "done", "Completed")
             await wait_event(kmock, vts, "done", "Completed")
+            async with http.get(liveness) as response:  # kopf run --liveness
+                assert response.status == 200, await response.text()
+                body = await response.json()
+                assert body.get("following") == 0, body  # all final now
         job = await vts_job(http, vts, done["jobId"])
         assert job["metadata"] == {"title": "Intro", "video_url": VIDEO}
         assert done["result"] == job["result"]
@@ -253,6 +295,9 @@ async def test_operator_completes_rejects_and_cancels_translationjobs(
         )
         assert condition(kmock, "done", "Ready")["status"] == "True"
         assert condition(kmock, "done", "Failed")["status"] == "False"
+        for name in ("done", "same", "stopped"):
+            for kind in ("Ready", "Failed"):
+                assert condition(kmock, name, kind)["observedGeneration"] == 1
         assert events(kmock, "done") == [
             ("Normal", "Submitted"),
             ("Normal", "Processing"),
@@ -260,6 +305,10 @@ async def test_operator_completes_rejects_and_cancels_translationjobs(
         ]
         assert len(await jobs_by_id(http, vts)) == 3  # none for the rejected spec
         assert not vts.error_lines(), vts.logs()
+    # Create, follow, reject, cancel, release: every request was one the README's
+    # permissions (and so the chart's Role) allow, and each of them was needed.
+    everywhere, _ = readme_permissions()
+    assert used(kmock) == everywhere
 
 
 async def test_operator_marks_a_failed_job_failed(
@@ -331,7 +380,9 @@ async def test_operator_rides_out_a_vts_outage(
     first = await VtsProcess(tmp_path, env).start()
     second = VtsProcess(tmp_path, {**env, "VTS_PORT": str(first.port)})
     try:
-        async with running_operator(kmock, first, monkeypatch, retry=0.1):
+        async with running_operator(
+            kmock, first, monkeypatch, retry=0.1, max_retry=1.0
+        ):
             await apply(kmock, "running")
             await apply(kmock, "orphaned")
             await reach(kmock, first, "running", "Processing")

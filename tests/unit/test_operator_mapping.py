@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from vts_operator import mapping
+from vts_operator import conditions, events, mapping
 from vts_operator.mapping import SpecError
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -192,10 +192,10 @@ def test_last_transition_time_changes_exactly_when_a_status_flips(
             make_job(job_status), previous_conditions=previous, now=now
         )
         for cond in made["conditions"]:
-            before = mapping.find_condition(previous, cond["type"])
+            before = conditions.find_condition(previous, cond["type"])
             flipped = before is None or before["status"] != cond["status"]
             expected = (
-                mapping.timestamp(now) if flipped else before["lastTransitionTime"]
+                conditions.timestamp(now) if flipped else before["lastTransitionTime"]
             )
             assert cond["lastTransitionTime"] == expected
         previous = made["conditions"]
@@ -226,6 +226,7 @@ def test_rejected_status_quotes_the_problem_detail() -> None:
         "reason": "Rejected",
         "message": message,
         "lastTransitionTime": "2026-01-01T12:00:00Z",
+        "observedGeneration": 1,
     }
     assert (by_type["Ready"]["status"], by_type["Ready"]["reason"]) == (
         "False",
@@ -267,7 +268,7 @@ def test_unauthorized_status_keeps_the_phase_and_says_when_it_retries() -> None:
     )
     assert ready["lastTransitionTime"] == "2026-01-01T12:00:00Z"  # still False
     assert conditions_by_type(status)["Failed"]["status"] == "False"
-    assert mapping.unauthorized_event("no API key (HTTP 401)") == mapping.Event(
+    assert events.unauthorized_event("no API key (HTTP 401)") == events.Event(
         "Warning",
         "Unauthorized",
         "vts refused the operator's API key: no API key (HTTP 401)",
@@ -285,11 +286,37 @@ def test_unauthorized_status_keeps_the_phase_and_says_when_it_retries() -> None:
     ],
 )
 def test_reason_is_camel_case_starting_with_a_letter(code: str, reason: str) -> None:
-    assert mapping.reason(code) == reason
+    assert conditions.reason(code) == reason
 
 
 def test_timestamp_is_utc_to_the_second() -> None:
     paris = timezone(timedelta(hours=1))
-    assert mapping.timestamp(datetime(2026, 1, 1, 14, 0, 0, 999_999, paris)) == (
+    assert conditions.timestamp(datetime(2026, 1, 1, 14, 0, 0, 999_999, paris)) == (
         "2026-01-01T13:00:00Z"
+    )
+
+
+def test_every_condition_carries_the_generation_it_was_computed_from() -> None:
+    made = [
+        mapping.job_status(make_job("processing"), now=T0, generation=3),
+        mapping.job_status(make_job("completed"), now=T0, generation=3),
+        mapping.rejected_status("bad", now=T0, generation=3),
+        mapping.failed_status("JobLost", "gone", code="x", now=T0, generation=3),
+        mapping.unavailable_status("refused", now=T0, generation=3),
+        mapping.unauthorized_status("401", retry_in=60, now=T0, generation=3),
+    ]
+    for status in made:
+        assert status["observedGeneration"] == 3
+        assert status["conditions"]
+        assert all(c["observedGeneration"] == 3 for c in status["conditions"])
+    # a condition that did not change keeps its time but tells the new generation
+    first = mapping.job_status(make_job("processing"), now=T0, generation=1)
+    later = T0 + timedelta(seconds=5)
+    second = mapping.unavailable_status(
+        "refused", previous_conditions=first["conditions"], now=later, generation=2
+    )
+    (ready,) = [c for c in second["conditions"] if c["type"] == "Ready"]
+    assert (ready["observedGeneration"], ready["lastTransitionTime"]) == (
+        2,
+        "2026-01-01T12:00:00Z",
     )

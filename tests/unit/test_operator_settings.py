@@ -6,6 +6,7 @@ import logging
 
 import kopf
 import pytest
+from vts_operator.__main__ import kopf_args
 from vts_operator.settings import FINALIZER, ConfigError, OperatorConfig, configure
 
 
@@ -21,9 +22,17 @@ def test_config_reads_every_variable() -> None:
             "VTS_URL": " https://vts.example:8443/ ",
             "VTS_OPERATOR_RETRY_DELAY": "0.25",
             "VTS_OPERATOR_STATUS_INTERVAL": "0",
+            "VTS_OPERATOR_RETRY_MAX_DELAY": "30",
+            "VTS_OPERATOR_NAMESPACES": " team-a, team-b ,,team-a",
         }
     )
-    assert config == OperatorConfig("https://vts.example:8443", 0.25, 0.0)
+    assert config == OperatorConfig(
+        "https://vts.example:8443",
+        0.25,
+        0.0,
+        retry_max_delay=30.0,
+        namespaces=("team-a", "team-b"),
+    )
     assert config.client_retry_delay == 0.25
 
 
@@ -37,6 +46,9 @@ def test_config_reads_every_variable() -> None:
         ("VTS_OPERATOR_STATUS_INTERVAL", "-1", "'-1' is not a number >= 0"),
         ("VTS_OPERATOR_STATUS_INTERVAL", "inf", "'inf' is not a number >= 0"),
         ("VTS_OPERATOR_STATUS_INTERVAL", "nan", "'nan' is not a number >= 0"),
+        ("VTS_OPERATOR_RETRY_MAX_DELAY", "0", "not a number > 0"),
+        ("VTS_OPERATOR_NAMESPACES", "team-a,Team_B", "'Team_B' is not a namespace"),
+        ("VTS_OPERATOR_NAMESPACES", "x" * 64, "is not a namespace name"),
     ],
 )
 def test_config_names_the_bad_variable(name: str, value: str, message: str) -> None:
@@ -59,3 +71,29 @@ def test_configure_keeps_kopf_state_in_vts_annotations() -> None:
     assert settings.posting.enabled  # the operator's own Events still go out
     assert settings.peering.standalone
     assert settings.watching.server_timeout == 600
+    assert not settings.scanning.disabled  # cluster-wide: kopf may scan CRDs
+
+
+def test_configure_for_named_namespaces_turns_kopfs_cluster_scanning_off() -> None:
+    """A Role grants no cluster-wide reads of namespaces or CRDs."""
+    settings = kopf.OperatorSettings()
+    configure(settings, ("team-a",))
+    assert settings.scanning.disabled
+
+
+@pytest.mark.parametrize(
+    ("argv", "environ", "scope"),
+    [
+        ([], {}, ["--all-namespaces"]),
+        ([], {"VTS_OPERATOR_NAMESPACES": "a,b"}, ["--namespace=a", "--namespace=b"]),
+        (["-n", "c"], {"VTS_OPERATOR_NAMESPACES": "a"}, ["-n", "c"]),
+        (["--all-namespaces"], {"VTS_OPERATOR_NAMESPACES": "a"}, ["--all-namespaces"]),
+        (["--namespace=c"], {}, ["--namespace=c"]),
+    ],
+)
+def test_vts_operator_watches_the_configured_namespaces_unless_told_otherwise(
+    argv: list[str], environ: dict[str, str], scope: list[str]
+) -> None:
+    args = kopf_args(["--standalone", *argv], environ)
+    assert args[:4] == ["run", "-m", "vts_operator.handlers", "--standalone"]
+    assert args[4:] == scope

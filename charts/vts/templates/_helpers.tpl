@@ -84,16 +84,35 @@ The vts image, also run by the migration Job and the operator.
 {{- end }}
 
 {{/*
+Where the in-chart Postgres and Redis passwords live: (name, key) of a Secret, the chart's own
+(named by the component's fullname helper, the one name both the Secret and its lookup use) or
+<component>.auth.existingSecret. Call with (dict "root" $ "component" "postgresql"|"redis").
+*/}}
+{{- define "vts.passwordSecretName" -}}
+{{- $auth := get (get .root.Values .component) "auth" }}
+{{- default (include (printf "vts.%s.fullname" .component) .root) $auth.existingSecret }}
+{{- end }}
+
+{{- define "vts.passwordSecretKey" -}}
+{{- $auth := get (get .root.Values .component) "auth" }}
+{{- if $auth.existingSecret }}
+{{- $auth.existingSecretKey }}
+{{- else -}}
+password
+{{- end }}
+{{- end }}
+
+{{/*
 A password that stays the same across upgrades: the value given, else the one already in the component's
-Secret (lookup; empty under `helm template`), else a new random one. Remembered in .Values for the rest of
-this render, so the component's Secret and the URL in the vts Secret always carry the same password.
-Call with (dict "root" $ "component" "postgresql"|"redis").
+Secret (lookup of the name the Secret is rendered with; empty under `helm template`), else a new random
+one. Remembered in .Values for the rest of this render, so the component's Secret and the URL in the vts
+Secret always carry the same password. Call with (dict "root" $ "component" "postgresql"|"redis").
 */}}
 {{- define "vts.password" -}}
 {{- $root := .root }}
 {{- $auth := get (get $root.Values .component) "auth" }}
 {{- if not $auth.password }}
-{{- $secretName := printf "%s-%s" (include "vts.fullname" $root) .component }}
+{{- $secretName := include (printf "vts.%s.fullname" .component) $root }}
 {{- $existing := lookup "v1" "Secret" $root.Release.Namespace $secretName }}
 {{- if and $existing $existing.data (hasKey $existing.data "password") }}
 {{- $_ := set $auth "password" (index $existing.data "password" | b64dec) }}
@@ -146,7 +165,8 @@ VTS_REDIS_URL
 The database URL the vts Secret holds; empty when an existing Secret provides it.
 */}}
 {{- define "vts.database.url" -}}
-{{- if .Values.postgresql.enabled }}
+{{- if and .Values.postgresql.enabled .Values.postgresql.auth.existingSecret }}
+{{- else if .Values.postgresql.enabled }}
 {{- $auth := .Values.postgresql.auth }}
 {{- $password := include "vts.password" (dict "root" . "component" "postgresql") }}
 {{- printf "postgresql://%s:%s@%s:5432/%s" ($auth.username | urlquery) ($password | urlquery) (include "vts.postgresql.fullname" .) $auth.database }}
@@ -163,7 +183,8 @@ The Redis URL the vts Secret holds; empty when an existing Secret provides it.
 */}}
 {{- define "vts.redis.url" -}}
 {{- if .Values.redis.enabled }}
-{{- if .Values.redis.auth.enabled }}
+{{- if and .Values.redis.auth.enabled .Values.redis.auth.existingSecret }}
+{{- else if .Values.redis.auth.enabled }}
 {{- $password := include "vts.password" (dict "root" . "component" "redis") }}
 {{- printf "redis://:%s@%s:6379/0" ($password | urlquery) (include "vts.redis.fullname" .) }}
 {{- else }}
@@ -178,22 +199,46 @@ The Redis URL the vts Secret holds; empty when an existing Secret provides it.
 {{- end }}
 
 {{/*
-Env entries that bring VTS_DATABASE_URL and VTS_REDIS_URL from Secrets (never from a ConfigMap).
+Env entries that bring VTS_DATABASE_URL and VTS_REDIS_URL from Secrets (never from a ConfigMap). When the
+in-chart Postgres or Redis takes its password from auth.existingSecret, the chart never sees it: the URL
+is composed by the kubelet from the password's secretKeyRef ($(VAR) expansion), so the password still
+reaches the pod only through a Secret.
 */}}
 {{- define "vts.databaseEnv" -}}
+{{- if and .Values.postgresql.enabled .Values.postgresql.auth.existingSecret }}
+{{- $auth := .Values.postgresql.auth }}
+- name: POSTGRES_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $auth.existingSecret }}
+      key: {{ $auth.existingSecretKey }}
+- name: VTS_DATABASE_URL
+  value: {{ printf "postgresql://%s:$(POSTGRES_PASSWORD)@%s:5432/%s" ($auth.username | urlquery) (include "vts.postgresql.fullname" .) $auth.database | quote }}
+{{- else }}
 - name: VTS_DATABASE_URL
   valueFrom:
     secretKeyRef:
       name: {{ include "vts.database.secretName" . }}
       key: {{ include "vts.database.secretKey" . }}
 {{- end }}
+{{- end }}
 
 {{- define "vts.redisEnv" -}}
+{{- if and .Values.redis.enabled .Values.redis.auth.enabled .Values.redis.auth.existingSecret }}
+- name: REDIS_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.redis.auth.existingSecret }}
+      key: {{ .Values.redis.auth.existingSecretKey }}
+- name: VTS_REDIS_URL
+  value: {{ printf "redis://:$(REDIS_PASSWORD)@%s:6379/0" (include "vts.redis.fullname" .) | quote }}
+{{- else }}
 - name: VTS_REDIS_URL
   valueFrom:
     secretKeyRef:
       name: {{ include "vts.redis.secretName" . }}
       key: {{ include "vts.redis.secretKey" . }}
+{{- end }}
 {{- end }}
 
 {{/*
