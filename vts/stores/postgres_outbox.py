@@ -1,0 +1,194 @@
+"""The outbox of the Postgres store, shared by every replica: the dispatch cursor is
+one row taken `FOR UPDATE SKIP LOCKED` (one replica moves it at a time; the log, the
+deliveries and the cursor commit together), and due deliveries are claimed the same
+way, under a lease that brings a crashed replica's claims back."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from vts.domain import JobStatus
+from vts.snapshot import Snapshot
+from vts.stores.postgres_webhooks import PostgresWebhooks
+from vts.stores.webhook_rows import (
+    DELIVERY_COLUMNS,
+    DELIVERY_COLUMNS_D,
+    DELIVERY_WIDTH,
+    ENDPOINT_COLUMNS,
+    ENDPOINT_COLUMNS_E,
+    delivery_from_row,
+    delivery_values,
+    endpoint_from_row,
+    placeholders,
+)
+from vts.webhooks.model import Delivery, Endpoint
+from vts.webhooks.port import Apply, Pick, Plan
+
+if TYPE_CHECKING:
+    pass
+
+_SCOPED = "id = $1 AND ($2::text IS NULL OR tenant = $2)"
+
+
+def _pair(row: Sequence[Any]) -> tuple[Delivery, Endpoint]:
+    values = list(row)
+    return (
+        delivery_from_row(values[:DELIVERY_WIDTH]),
+        endpoint_from_row(values[DELIVERY_WIDTH:]),
+    )
+
+
+_DUE = (
+    f"SELECT {DELIVERY_COLUMNS_D}, {ENDPOINT_COLUMNS_E}"
+    " FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id"
+    " WHERE d.status = 'pending' AND d.next_attempt_at <= $1"
+    " AND (d.claimed_until IS NULL OR d.claimed_until < $1)"
+    " AND e.disabled_at IS NULL AND NOT (d.endpoint_id = ANY($2::text[]))"
+    " ORDER BY d.next_attempt_at LIMIT $3 FOR UPDATE OF d SKIP LOCKED"
+)
+_INSERT_DELIVERY = (
+    f"INSERT INTO webhook_deliveries ({DELIVERY_COLUMNS})"
+    f" VALUES ({placeholders(DELIVERY_WIDTH, '$')})"
+    " ON CONFLICT (endpoint_id, event_seq) DO NOTHING"
+)
+_PAIR = (
+    f"SELECT {DELIVERY_COLUMNS_D}, {ENDPOINT_COLUMNS_E} FROM webhook_deliveries d"
+    " JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = $1"
+    " FOR UPDATE OF d, e"
+)
+
+
+class PostgresOutbox(PostgresWebhooks):
+    """WebhookStore outbox methods (see vts.webhooks.port)."""
+
+    async def dispatch_events(self, limit: int, plan: Plan) -> tuple[int, int] | None:
+        async with self._errors(), self.pool.acquire() as conn, conn.transaction():
+            after = await conn.fetchval(
+                "SELECT seq FROM webhook_cursor FOR UPDATE SKIP LOCKED"
+            )
+            if after is None:
+                return None
+            rows = await conn.fetch(
+                "SELECT seq, job_id, tenant, version, status, body FROM job_events"
+                " WHERE seq > $1 ORDER BY seq LIMIT $2",
+                after,
+                limit,
+            )
+            if not rows:
+                return 0, 0
+            events = [
+                (
+                    r["seq"],
+                    Snapshot(
+                        r["job_id"],
+                        r["tenant"],
+                        r["version"],
+                        JobStatus(r["status"]),
+                        bytes(r["body"]),
+                    ),
+                )
+                for r in rows
+            ]
+            tenants = sorted({s.tenant for _, s in events})
+            endpoints = [
+                endpoint_from_row(r)
+                for r in await conn.fetch(
+                    f"SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints"
+                    " WHERE disabled_at IS NULL AND tenant = ANY($1::text[])",
+                    tenants,
+                )
+            ]
+            deliveries = plan(events, endpoints) if endpoints else []
+            if deliveries:
+                await conn.executemany(
+                    _INSERT_DELIVERY, [delivery_values(d) for d in deliveries]
+                )
+            await conn.execute("UPDATE webhook_cursor SET seq = $1", events[-1][0])
+        return len(events), len(deliveries)
+
+    async def claim_deliveries(
+        self,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        busy: Sequence[str],
+        pick: Pick,
+    ) -> list[tuple[Delivery, Endpoint]]:
+        async with self._errors(), self.pool.acquire() as conn, conn.transaction():
+            rows = await conn.fetch(_DUE, now, list(busy), limit)
+            found = {r[0]: _pair(r) for r in rows}
+            taken = pick([d for d, _ in found.values()])
+            if taken:
+                await conn.execute(
+                    "UPDATE webhook_deliveries SET claimed_until = $1"
+                    " WHERE id = ANY($2::text[])",
+                    lease_until,
+                    [d.id for d in taken],
+                )
+        return [found[d.id] for d in taken]
+
+    async def record_attempt(
+        self, delivery_id: str, apply: Apply
+    ) -> tuple[Delivery, Endpoint] | None:
+        async with self._errors(), self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(_PAIR, delivery_id)
+            if row is None:
+                return None
+            old, before = _pair(row)
+            delivery, endpoint = apply(old, before)
+            await conn.execute(
+                "UPDATE webhook_deliveries SET status = $2, attempts = $3,"
+                " next_attempt_at = $4, last_status = $5, last_response = $6,"
+                " last_error = $7, updated_at = $8, claimed_until = NULL"
+                " WHERE id = $1",
+                delivery.id,
+                delivery.status.value,
+                delivery.attempts,
+                delivery.next_attempt_at,
+                delivery.last_status,
+                delivery.last_response,
+                delivery.last_error,
+                delivery.updated_at,
+            )
+            await conn.execute(
+                "UPDATE webhook_endpoints SET disabled_at = $2, disabled_reason = $3,"
+                " failing_since = $4, exhausted_streak = $5 WHERE id = $1",
+                endpoint.id,
+                endpoint.disabled_at,
+                endpoint.disabled_reason,
+                endpoint.failing_since,
+                endpoint.exhausted_streak,
+            )
+            if before.disabled_at is None and endpoint.disabled_at is not None:
+                await conn.execute(
+                    "UPDATE webhook_deliveries SET status = 'failed',"
+                    " next_attempt_at = NULL, last_error = $3, updated_at = $4"
+                    " WHERE endpoint_id = $1 AND status = 'pending' AND id != $2",
+                    endpoint.id,
+                    delivery.id,
+                    f"not sent: the endpoint was disabled ({endpoint.disabled_reason})",
+                    endpoint.disabled_at,
+                )
+        return delivery, endpoint
+
+    async def next_delivery_due(self) -> datetime | None:
+        async with self._errors():
+            value: datetime | None = await self.pool.fetchval(
+                "SELECT min(d.next_attempt_at) FROM webhook_deliveries d"
+                " JOIN webhook_endpoints e ON e.id = d.endpoint_id"
+                " WHERE d.status = 'pending' AND e.disabled_at IS NULL"
+            )
+        return value
+
+    async def webhook_counts(self) -> tuple[int, int]:
+        async with self._errors():
+            row = await self.pool.fetchrow(
+                "SELECT (SELECT count(*) FROM webhook_deliveries"
+                " WHERE status = 'pending'),"
+                " (SELECT count(*) FROM webhook_endpoints"
+                " WHERE disabled_at IS NOT NULL)"
+            )
+        assert row is not None
+        return int(row[0]), int(row[1])

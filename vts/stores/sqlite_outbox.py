@@ -1,0 +1,176 @@
+"""The outbox of the SQLite store: the dispatcher's step (read the log after the
+cursor, insert the deliveries, move the cursor: one transaction on the writer
+thread), the senders' claims under a lease, and recorded attempts."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TypeVar
+
+from vts.codec import epoch
+from vts.stores.sqlite_events import event_from_row
+from vts.stores.sqlite_webhooks import SqliteWebhooks, _delivery, _endpoint, _time
+from vts.stores.webhook_rows import (
+    DELIVERY_COLUMNS,
+    DELIVERY_COLUMNS_D,
+    DELIVERY_WIDTH,
+    ENDPOINT_COLUMNS,
+    ENDPOINT_COLUMNS_E,
+    delivery_values,
+    placeholders,
+)
+from vts.webhooks.model import Delivery, Endpoint
+from vts.webhooks.port import Apply, Pick, Plan
+
+T = TypeVar("T")
+
+
+_DUE = (
+    f"SELECT {DELIVERY_COLUMNS_D}, {ENDPOINT_COLUMNS_E}"
+    " FROM webhook_deliveries d INDEXED BY webhook_deliveries_due"
+    " JOIN webhook_endpoints e ON e.id = d.endpoint_id"
+    " WHERE d.status = 'pending' AND d.next_attempt_at <= ?"
+    " AND (d.claimed_until IS NULL OR d.claimed_until < ?)"
+    " AND e.disabled_at IS NULL{busy} ORDER BY d.next_attempt_at LIMIT ?"
+)
+_INSERT_DELIVERY = (
+    f"INSERT OR IGNORE INTO webhook_deliveries ({DELIVERY_COLUMNS})"
+    f" VALUES ({placeholders(DELIVERY_WIDTH, '?')})"
+)
+
+
+class SqliteOutbox(SqliteWebhooks):
+    """WebhookStore outbox methods (see vts.webhooks.port)."""
+
+    async def dispatch_events(self, limit: int, plan: Plan) -> tuple[int, int] | None:
+        return await self._hook_write(lambda conn: _dispatch(conn, limit, plan))
+
+    async def claim_deliveries(
+        self,
+        now: datetime,
+        lease_until: datetime,
+        limit: int,
+        busy: Sequence[str],
+        pick: Pick,
+    ) -> list[tuple[Delivery, Endpoint]]:
+        def claim(conn: sqlite3.Connection) -> list[tuple[Delivery, Endpoint]]:
+            busy_sql = f" AND d.endpoint_id NOT IN ({placeholders(len(busy), '?')})"
+            sql = _DUE.format(busy=busy_sql if busy else "")
+            rows = conn.execute(sql, (epoch(now), epoch(now), *busy, limit)).fetchall()
+            found = {
+                r[0]: (_delivery(r[:DELIVERY_WIDTH]), _endpoint(r[DELIVERY_WIDTH:]))
+                for r in rows
+            }
+            taken = pick([d for d, _ in found.values()])
+            conn.executemany(
+                "UPDATE webhook_deliveries SET claimed_until = ? WHERE id = ?",
+                [(epoch(lease_until), d.id) for d in taken],
+            )
+            return [found[d.id] for d in taken]
+
+        return await self._hook_write(claim)
+
+    async def record_attempt(
+        self, delivery_id: str, apply: Apply
+    ) -> tuple[Delivery, Endpoint] | None:
+        return await self._hook_write(lambda conn: _record(conn, delivery_id, apply))
+
+    async def next_delivery_due(self) -> datetime | None:
+        rows = await self._hook_read(
+            "SELECT min(d.next_attempt_at) FROM webhook_deliveries d"
+            " INDEXED BY webhook_deliveries_due"
+            " JOIN webhook_endpoints e ON e.id = d.endpoint_id"
+            " WHERE d.status = 'pending' AND e.disabled_at IS NULL"
+        )
+        return _time(rows[0][0]) if rows else None
+
+    async def webhook_counts(self) -> tuple[int, int]:
+        rows = await self._hook_read(
+            "SELECT (SELECT count(*) FROM webhook_deliveries"
+            " INDEXED BY webhook_deliveries_due WHERE status = 'pending'),"
+            " (SELECT count(*) FROM webhook_endpoints"
+            " WHERE disabled_at IS NOT NULL)"
+        )
+        return int(rows[0][0]), int(rows[0][1])
+
+
+def _dispatch(conn: sqlite3.Connection, limit: int, plan: Plan) -> tuple[int, int]:
+    (after,) = conn.execute("SELECT seq FROM webhook_cursor WHERE id = 1").fetchone()
+    events = [
+        event_from_row(r)
+        for r in conn.execute(
+            "SELECT seq, job_id, tenant, version, status, body FROM job_events"
+            " WHERE seq > ? ORDER BY seq LIMIT ?",
+            (after, limit),
+        )
+    ]
+    if not events:
+        return 0, 0
+    tenants = sorted({s.tenant for _, s in events})
+    endpoints = [
+        _endpoint(r)
+        for r in conn.execute(
+            f"SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE disabled_at IS"
+            f" NULL AND tenant IN ({placeholders(len(tenants), '?')})",
+            tenants,
+        )
+    ]
+    deliveries = plan(events, endpoints) if endpoints else []
+    conn.executemany(_INSERT_DELIVERY, [delivery_values(d, epoch) for d in deliveries])
+    conn.execute("UPDATE webhook_cursor SET seq = ? WHERE id = 1", (events[-1][0],))
+    return len(events), len(deliveries)
+
+
+def _record(
+    conn: sqlite3.Connection, delivery_id: str, apply: Apply
+) -> tuple[Delivery, Endpoint] | None:
+    row = conn.execute(
+        f"SELECT {DELIVERY_COLUMNS_D}, {ENDPOINT_COLUMNS_E} FROM webhook_deliveries d"
+        " JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = ?",
+        (delivery_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    before = _endpoint(row[DELIVERY_WIDTH:])
+    delivery, endpoint = apply(_delivery(row[:DELIVERY_WIDTH]), before)
+    conn.execute(
+        "UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at = ?,"
+        " last_status = ?, last_response = ?, last_error = ?, updated_at = ?,"
+        " claimed_until = NULL WHERE id = ?",
+        (
+            delivery.status.value,
+            delivery.attempts,
+            epoch(delivery.next_attempt_at),
+            delivery.last_status,
+            delivery.last_response,
+            delivery.last_error,
+            epoch(delivery.updated_at),
+            delivery.id,
+        ),
+    )
+    conn.execute(
+        "UPDATE webhook_endpoints SET disabled_at = ?, disabled_reason = ?,"
+        " failing_since = ?, exhausted_streak = ? WHERE id = ?",
+        (
+            epoch(endpoint.disabled_at),
+            endpoint.disabled_reason,
+            epoch(endpoint.failing_since),
+            endpoint.exhausted_streak,
+            endpoint.id,
+        ),
+    )
+    if before.disabled_at is None and endpoint.disabled_at is not None:
+        conn.execute(
+            "UPDATE webhook_deliveries SET status = 'failed', next_attempt_at = NULL,"
+            " last_error = ?, updated_at = ? WHERE endpoint_id = ?"
+            " AND status = 'pending' AND id != ?",
+            (
+                f"not sent: the endpoint was disabled ({endpoint.disabled_reason})",
+                epoch(endpoint.disabled_at),
+                endpoint.id,
+                delivery.id,
+            ),
+        )
+    return delivery, endpoint
