@@ -1,0 +1,106 @@
+"""The dispatcher: tails the job event log from its durable cursor and turns each
+event into deliveries, in the transaction that moves the cursor (the outbox).
+
+A crash before that commit leaves the cursor where it was: the events are read
+again, and nothing is lost or made twice. It wakes on every change this process
+learns of (JobService.subscribe) and on a slow safety timer; it never polls in a
+loop. On Postgres one replica at a time holds the cursor; another that finds it
+held tries again shortly, in case the holder read before the newest commit, backing off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from vts.errors import UnavailableError
+from vts.metrics import Metrics
+from vts.snapshot import Snapshot
+from vts.supervision import supervise
+from vts.webhooks.messages import plan_deliveries
+from vts.webhooks.model import Delivery, Endpoint
+from vts.webhooks.port import WebhookStore
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+SAFETY_SECONDS = 5.0
+HELD_RETRY_SECONDS = 0.05
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Dispatcher:
+    """Moves the dispatch cursor to the end of the log; `on_dispatched()` after
+    deliveries were made (wakes the sender)."""
+
+    def __init__(
+        self,
+        store: WebhookStore,
+        metrics: Metrics,
+        on_dispatched: Callable[[], None],
+        *,
+        clock: Callable[[], datetime] = _now,
+    ) -> None:
+        self.store = store
+        self.metrics = metrics
+        self.on_dispatched = on_dispatched
+        self.clock = clock
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self, _snapshot: Snapshot | None = None) -> None:
+        """A job changed: a JobService listener."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._wake.set()  # what was logged while no process dispatched
+        self._task = supervise(
+            "vts-webhook-dispatcher", self._run, on_crash=self.metrics.count_crash
+        )
+
+    async def stop(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    def _plan(
+        self, events: Sequence[tuple[int, Snapshot]], endpoints: Sequence[Endpoint]
+    ) -> list[Delivery]:
+        return plan_deliveries(events, endpoints, self.clock())
+
+    async def dispatch(self) -> int | None:
+        """Dispatch everything logged so far; deliveries made (None: another
+        process holds the cursor)."""
+        made = 0
+        while True:
+            result = await self.store.dispatch_events(BATCH, self._plan)
+            if result is None:
+                return None
+            events, deliveries = result
+            made += deliveries
+            if deliveries:
+                self.on_dispatched()
+            if events < BATCH:
+                return made
+
+    async def _run(self) -> None:
+        wait = 0.0
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), wait or SAFETY_SECONDS)
+            self._wake.clear()
+            try:
+                held = await self.dispatch() is None
+            except UnavailableError as exc:
+                log.warning("webhook dispatcher cannot reach the store: %s", exc)
+                held = False
+            # Held: back off from HELD_RETRY_SECONDS (the holder may have read
+            # before our newest commit) up to the safety timer.
+            wait = min(wait * 2 or HELD_RETRY_SECONDS, SAFETY_SECONDS) if held else 0.0

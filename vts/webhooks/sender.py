@@ -1,0 +1,209 @@
+"""The senders: claim due deliveries, POST them signed, record what came of it.
+
+Concurrency is bounded overall (MAX_IN_FLIGHT) and per endpoint (PER_ENDPOINT): an
+endpoint with PER_ENDPOINT attempts in flight is left out of the next claims, so a
+slow receiver holds at most that many slots and never delays the others. Claims
+carry a lease (the timeout plus a margin) so a crashed replica's come back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+
+from vts.errors import UnavailableError
+from vts.metrics import Metrics
+from vts.supervision import supervise
+from vts.webhooks.model import (
+    Attempt,
+    Delivery,
+    DeliveryStatus,
+    Endpoint,
+    after_attempt,
+)
+from vts.webhooks.port import WebhookStore
+from vts.webhooks.post import post
+from vts.webhooks.schedule import next_delay, parse_retry_after
+from vts.webhooks.ssrf import GuardedResolver
+
+log = logging.getLogger(__name__)
+
+MAX_IN_FLIGHT = 128
+PER_ENDPOINT = 16
+LEASE_MARGIN_SECONDS = 30.0
+SAFETY_SECONDS = 5.0
+"""Longest sleep with nothing due: picks up what another replica left behind."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Sender:
+    """Delivers due messages from the outbox until stopped; `wake()` after adding
+    some (the dispatcher, a manual retry)."""
+
+    def __init__(
+        self,
+        store: WebhookStore,
+        metrics: Metrics,
+        *,
+        timeout: float,
+        schedule: tuple[float, ...],
+        allow_private: bool,
+        clock: Callable[[], datetime] = _now,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.store = store
+        self.metrics = metrics
+        self.timeout = timeout
+        self.schedule = schedule
+        self.allow_private = allow_private
+        self.clock = clock
+        self.jitter = jitter
+        self._wake = asyncio.Event()
+        self._in_flight: Counter[str] = Counter()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        resolver = None if self.allow_private else GuardedResolver()
+        connector = aiohttp.TCPConnector(
+            limit=MAX_IN_FLIGHT, resolver=resolver, ttl_dns_cache=10
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector, auto_decompress=False, trust_env=False
+        )
+        self._loop = supervise(
+            "vts-webhook-sender", self._run, on_crash=self.metrics.count_crash
+        )
+
+    async def stop(self) -> None:
+        loop, self._loop = self._loop, None
+        tasks = [*self._tasks, *([loop] if loop else [])]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                claimed = await self.send_due()
+                wait = 0.0 if claimed else await self._until_due()
+            except UnavailableError as exc:
+                log.warning("webhook sender cannot reach the store: %s", exc)
+                wait = SAFETY_SECONDS
+            if wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), wait)
+            else:
+                await asyncio.sleep(0)
+
+    async def _until_due(self) -> float:
+        if sum(self._in_flight.values()) >= MAX_IN_FLIGHT:
+            return SAFETY_SECONDS  # a finished attempt wakes us
+        due = await self.store.next_delivery_due()
+        if due is None:
+            return SAFETY_SECONDS
+        seconds = (due - self.clock()).total_seconds()
+        return min(SAFETY_SECONDS, max(seconds, 0.001))
+
+    async def send_due(self) -> int:
+        """Claim what is due and start sending it; how many were claimed."""
+        free = MAX_IN_FLIGHT - sum(self._in_flight.values())
+        if free <= 0:
+            return 0
+        busy = [e for e, n in self._in_flight.items() if n >= PER_ENDPOINT]
+        now = self.clock()
+        lease = now + timedelta(seconds=self.timeout + LEASE_MARGIN_SECONDS)
+        claimed = await self.store.claim_deliveries(now, lease, free, busy, self._pick)
+        for delivery, endpoint in claimed:
+            self._in_flight[endpoint.id] += 1
+            task = asyncio.create_task(self._send(delivery, endpoint))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return len(claimed)
+
+    def _pick(self, due: Sequence[Delivery]) -> list[Delivery]:
+        slots = {e: PER_ENDPOINT - n for e, n in self._in_flight.items()}
+        taken = []
+        for delivery in due:
+            left = slots.get(delivery.endpoint_id, PER_ENDPOINT)
+            if left > 0:
+                slots[delivery.endpoint_id] = left - 1
+                taken.append(delivery)
+        return taken
+
+    async def _send(self, delivery: Delivery, endpoint: Endpoint) -> None:
+        try:
+            await self._attempt(delivery, endpoint)
+        except UnavailableError as exc:  # the lease brings it back
+            log.warning("could not record webhook attempt %s: %s", delivery.id, exc)
+        except Exception:
+            log.exception("webhook attempt %s crashed", delivery.id)
+        finally:
+            self._in_flight[endpoint.id] -= 1
+            if self._in_flight[endpoint.id] <= 0:
+                del self._in_flight[endpoint.id]
+            self._wake.set()
+
+    async def _attempt(self, delivery: Delivery, endpoint: Endpoint) -> None:
+        assert self._session is not None
+        started = self.clock()
+        attempt = await post(
+            self._session,
+            endpoint.url,
+            delivery.id,
+            delivery.payload,
+            endpoint.signing_secrets(started),
+            int(started.timestamp()),
+            timeout=self.timeout,
+            allow_private=self.allow_private,
+        )
+        now = self.clock()
+
+        def apply(d: Delivery, e: Endpoint) -> tuple[Delivery, Endpoint]:
+            failures = d.attempts + 1 - d.schedule_base
+            retry_after = parse_retry_after(attempt.retry_after_header, now)
+            delay = next_delay(self.schedule, failures, self.jitter(), retry_after)
+            return after_attempt(d, e, attempt, now, delay)
+
+        recorded = await self.store.record_attempt(delivery.id, apply)
+        if recorded is not None:
+            self._count(attempt, *recorded, now)
+
+    def _count(
+        self, attempt: Attempt, delivery: Delivery, endpoint: Endpoint, now: datetime
+    ) -> None:
+        if delivery.status is DeliveryStatus.SUCCEEDED:
+            outcome = "succeeded"
+            latency = (now - delivery.changed_at).total_seconds()
+            self.metrics.webhook_latency.observe(max(latency, 0.0))
+        elif delivery.status is DeliveryStatus.PENDING:
+            outcome = "retried"
+        else:
+            outcome = "failed"
+        self.metrics.webhook_deliveries.labels(outcome).inc()
+        if endpoint.disabled_at is not None and endpoint.disabled_at == now:
+            log.warning(
+                "webhook endpoint %s disabled: %s",
+                endpoint.id,
+                endpoint.disabled_reason,
+            )
+        elif attempt.error is not None:
+            log.info("webhook %s to %s: %s", delivery.id, endpoint.id, attempt.error)
