@@ -19,7 +19,13 @@ SEED = {
 }
 ServerFactory = Any
 VtsClient = Any
-PATH_VALUES = {"job_id": JOB_ID, "key_id": "0123456789ab", "tenant": "acme"}
+PATH_VALUES = {
+    "job_id": JOB_ID,
+    "key_id": "0123456789ab",
+    "tenant": "acme",
+    "webhook_id": "ep_" + "0" * 24,
+    "delivery_id": "msg_" + "0" * 24,
+}
 
 
 def bearer(token: str) -> dict[str, str]:
