@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 
 MAX_IN_FLIGHT = 128
 PER_ENDPOINT = 16
-LEASE_MARGIN_SECONDS = 30.0
+LEASE_MARGIN_SECONDS = 5.0
+"""A claim lasts the timeout plus this: time to record the attempt."""
 SAFETY_SECONDS = 5.0
 """Longest sleep with nothing due: picks up what another replica left behind."""
 
