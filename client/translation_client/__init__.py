@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from translation_client import webhooks
 from translation_client._client import TranslationClient
 from translation_client._errors import (
     APIError,
@@ -20,6 +21,9 @@ from translation_client._errors import (
     TransportError,
     ValidationError,
     WaitTimeoutError,
+    WebhookSignatureError,
+    WebhookTimestampError,
+    WebhookVerificationError,
 )
 from translation_client._models import (
     FINAL_STATUSES,
@@ -57,5 +61,9 @@ __all__ = [
     "TransportError",
     "ValidationError",
     "WaitTimeoutError",
+    "WebhookSignatureError",
+    "WebhookTimestampError",
+    "WebhookVerificationError",
     "__version__",
+    "webhooks",
 ]
