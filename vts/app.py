@@ -203,7 +203,12 @@ async def _webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
         allow_private=settings.webhook_allow_private,
     )
     dispatcher = Dispatcher(store, app[metrics_key], sender.wake)
-    app[webhook_wake_key] = sender.wake
+
+    def wake() -> None:
+        dispatcher.endpoints_changed()
+        sender.wake()
+
+    app[webhook_wake_key] = wake
     app[service_key].subscribe(dispatcher.wake)
     await sender.start()
     await dispatcher.start()

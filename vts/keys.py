@@ -28,4 +28,5 @@ websockets_key: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey(
 authenticator_key = web.AppKey("authenticator", Authenticator)
 quotas_key = web.AppKey("quotas", Quotas)
 webhook_wake_key: web.AppKey[Callable[[], None]] = web.AppKey("webhook_wake")
-"""Wakes this process's webhook sender (after a manual retry)."""
+"""Wakes this process's webhook dispatcher and sender (after an endpoint was made or
+a delivery retried here)."""

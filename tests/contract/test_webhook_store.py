@@ -205,3 +205,19 @@ async def test_deliveries_page_newest_first_by_status(store: JobStore) -> None:
     assert await hooks(store).delete_endpoint(e.id, tenant=None)
     assert await hooks(store).list_deliveries(e.id, None, None, 9) == []
     assert await hooks(store).webhook_counts() == (0, 0)
+
+
+async def test_the_first_endpoint_starts_after_the_history(store: JobStore) -> None:
+    """With no endpoint the dispatcher skips the log; the first one moves the cursor
+    to its end, so nothing logged before it is read or sent."""
+    assert not await hooks(store).endpoints_exist()
+    await store.create(make_job(job_id(1)), None)
+    e = endpoint()
+    await hooks(store).create_endpoint(e)
+    assert await hooks(store).endpoints_exist()
+    assert await hooks(store).dispatch_events(500, plan) == (0, 0)
+    await store.create(make_job(job_id(2)), None)
+    await hooks(store).create_endpoint(endpoint())  # not the first: the cursor stays
+    assert await hooks(store).dispatch_events(500, plan) == (1, 2)
+    (made,) = await hooks(store).list_deliveries(e.id, None, None, 10)
+    assert made.job_id == job_id(2)

@@ -12,7 +12,7 @@ from _support import wait_until
 from _webhooks import Receiver, endpoint, hooks
 from standardwebhooks.webhooks import Webhook
 
-from vts.keys import store_key
+from vts.keys import store_key, webhook_wake_key
 from vts.service import utcnow
 
 ADMIN_KEY = "admin-" + "k" * 40
@@ -205,6 +205,7 @@ async def test_the_ssrf_guard_refuses_loopback_at_delivery_time(
     store = hooks(client.server.app[store_key])
     sneaky = endpoint(url=f"https://{host}:{receiver.port}/hook", created_at=utcnow())
     await store.create_endpoint(sneaky)
+    client.server.app[webhook_wake_key]()  # as POST /webhooks does
     await client.submit()
 
     async def refused() -> bool:

@@ -77,6 +77,7 @@ async def create_webhook(request: web.Request) -> web.Response:
         created_at=utcnow(),
     )
     await _hooks(request).create_endpoint(endpoint)
+    _wake(request)
     response = _json(created_to_public(endpoint), status=201)
     response.headers["Location"] = f"/webhooks/{endpoint.id}"
     return response
@@ -155,7 +156,11 @@ async def retry_delivery(request: web.Request) -> web.Response:
         raise DeliveryNotFoundError(
             f"webhook endpoint {endpoint.id} has no delivery {delivery_id[:64]}"
         )
+    _wake(request)
+    return _json(delivery_to_public(retried), status=202)
+
+
+def _wake(request: web.Request) -> None:
     wake = request.app.get(webhook_wake_key)
     if wake is not None:
         wake()
-    return _json(delivery_to_public(retried), status=202)

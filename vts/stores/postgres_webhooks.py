@@ -21,6 +21,12 @@ from vts.webhooks.model import Delivery, DeliveryStatus, Endpoint
 if TYPE_CHECKING:
     import asyncpg
 
+# The first endpoint: the dispatcher had none to serve and skipped the log, so its
+# cursor starts at the log's end (history before any endpoint goes nowhere).
+SKIP_HISTORY_SQL = (
+    "UPDATE webhook_cursor SET seq = (SELECT coalesce(max(seq), 0) FROM job_events)"
+    " WHERE NOT EXISTS (SELECT 1 FROM webhook_endpoints)"
+)
 _SCOPED = "id = $1 AND ($2::text IS NULL OR tenant = $2)"
 
 
@@ -44,12 +50,18 @@ class PostgresWebhooks:
 
     async def create_endpoint(self, endpoint: Endpoint) -> None:
         values = endpoint_values(endpoint)
-        async with self._errors():
-            await self.pool.execute(
+        async with self._errors(), self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(SKIP_HISTORY_SQL)
+            await conn.execute(
                 f"INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS})"
                 f" VALUES ({placeholders(len(values), '$')})",
                 *values,
             )
+
+    async def endpoints_exist(self) -> bool:
+        async with self._errors():
+            found = await self.pool.fetchval("SELECT 1 FROM webhook_endpoints LIMIT 1")
+        return found is not None
 
     async def get_endpoint(
         self, endpoint_id: str, *, tenant: str | None

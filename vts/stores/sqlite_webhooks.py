@@ -25,6 +25,13 @@ from vts.webhooks.model import Delivery, DeliveryStatus, Endpoint
 
 T = TypeVar("T")
 
+# The first endpoint: the dispatcher had none to serve and skipped the log, so its
+# cursor starts at the log's end (history before any endpoint goes nowhere).
+SKIP_HISTORY_SQL = (
+    "UPDATE webhook_cursor SET seq = (SELECT coalesce(max(seq), 0) FROM job_events)"
+    " WHERE NOT EXISTS (SELECT 1 FROM webhook_endpoints)"
+)
+
 
 def _time(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, UTC)
@@ -69,7 +76,15 @@ class SqliteWebhooks:
             f"INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS})"
             f" VALUES ({placeholders(len(values), '?')})"
         )
-        await self._hook_write(lambda conn: conn.execute(sql, values))
+
+        def insert(conn: sqlite3.Connection) -> None:
+            conn.execute(SKIP_HISTORY_SQL)
+            conn.execute(sql, values)
+
+        await self._hook_write(insert)
+
+    async def endpoints_exist(self) -> bool:
+        return bool(await self._hook_read("SELECT 1 FROM webhook_endpoints LIMIT 1"))
 
     async def get_endpoint(
         self, endpoint_id: str, *, tenant: str | None

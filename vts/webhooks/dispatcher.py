@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 BATCH = 500
 SAFETY_SECONDS = 5.0
 HELD_RETRY_SECONDS = 0.05
+ENDPOINTS_SECONDS = 1.0
 
 
 def _now() -> datetime:
@@ -53,9 +55,16 @@ class Dispatcher:
         self.clock = clock
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._endpoints_exist = False
+        self._endpoints_checked = -ENDPOINTS_SECONDS
 
     def wake(self, _snapshot: Snapshot | None = None) -> None:
         """A job changed: a JobService listener."""
+        self._wake.set()
+
+    def endpoints_changed(self) -> None:
+        """An endpoint was made here: look again at once (not after the cache)."""
+        self._endpoints_checked = -ENDPOINTS_SECONDS
         self._wake.set()
 
     async def start(self) -> None:
@@ -77,7 +86,16 @@ class Dispatcher:
 
     async def dispatch(self) -> int | None:
         """Dispatch everything logged so far; deliveries made (None: another
-        process holds the cursor)."""
+        process holds the cursor).
+
+        While no endpoint exists anywhere (checked at most every ENDPOINTS_SECONDS)
+        it does nothing: job changes cost no write, and the first endpoint moves the
+        cursor past what it skipped (WebhookStore.create_endpoint)."""
+        if time.monotonic() >= self._endpoints_checked + ENDPOINTS_SECONDS:
+            self._endpoints_exist = await self.store.endpoints_exist()
+            self._endpoints_checked = time.monotonic()
+        if not self._endpoints_exist:
+            return 0
         made = 0
         while True:
             result = await self.store.dispatch_events(BATCH, self._plan)

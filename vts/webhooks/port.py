@@ -24,7 +24,12 @@ class WebhookStore(Protocol):
     takes the caller's tenant (None: any tenant's): another tenant's endpoint is
     missing, never forbidden."""
 
-    async def create_endpoint(self, endpoint: Endpoint) -> None: ...
+    async def create_endpoint(self, endpoint: Endpoint) -> None:
+        """Store it; the first endpoint also moves the dispatch cursor to the log's
+        end (with no endpoint the dispatcher skips the log: see endpoints_exist)."""
+
+    async def endpoints_exist(self) -> bool:
+        """Whether any tenant has an endpoint (enabled or not)."""
 
     async def get_endpoint(
         self, endpoint_id: str, *, tenant: str | None
