@@ -149,13 +149,11 @@ class Settings:
     webhook_retry_schedule: tuple[float, ...] = setting(
         "VTS_WEBHOOK_RETRY_SCHEDULE", DEFAULT_SCHEDULE, SCHEDULE_ACCEPTED
     )
-    """VTS_WEBHOOK_RETRY_SCHEDULE: waits before each retry of a failed webhook,
-    with jitter (5s,5m,30m,2h,5h,10h,10h); then the message has failed."""
+    """VTS_WEBHOOK_RETRY_SCHEDULE: waits between webhook attempts (5s,5m,...,10h)."""
     webhook_allow_private: bool = setting(
         "VTS_WEBHOOK_ALLOW_PRIVATE", False, "true or false (also 1/0, yes/no, on/off)"
     )
-    """VTS_WEBHOOK_ALLOW_PRIVATE: allow http:// webhook URLs and ones on loopback,
-    private, link-local or metadata addresses (false: tests, trusted networks)."""
+    """VTS_WEBHOOK_ALLOW_PRIVATE: allow http and non-public webhook hosts (false)."""
     sim_duration: SimDuration = setting(
         "VTS_SIM_DURATION",
         SimDuration(1.0, 5.0),
@@ -227,6 +225,9 @@ class Settings:
 
 _converter = cattrs.Converter()
 _converter.register_structure_hook(SimDuration, lambda raw, _: parse_sim_duration(raw))
+_converter.register_structure_hook_func(
+    lambda t: t == tuple[float, ...], lambda raw, _: parse_schedule(raw)
+)
 _converter.register_structure_hook(
     int | None, lambda raw, _: None if raw in (None, "") else int(raw)
 )
@@ -242,8 +243,6 @@ def _structure_one(field: attrs.Attribute[Any], raw: object) -> Any:
         return str(raw).strip().lower()
     if field.metadata.get("secret"):
         return None if raw == "" else str(raw)
-    if field.name == "webhook_retry_schedule":
-        return parse_schedule(raw)
     if field.name in _DURATIONS:
         return parse_duration(raw)
     if _FIELD_TYPES[field.name] is bool:
@@ -261,13 +260,9 @@ def _structure_one(field: attrs.Attribute[Any], raw: object) -> Any:
 # Each field's annotation, evaluated (this module postpones annotations).
 _FIELD_TYPES: dict[str, Any] = get_type_hints(Settings)
 
-_DURATIONS = {
-    "retention",
-    "event_retention",
-    "request_timeout",
-    "keepalive_timeout",
-    "webhook_timeout",
-}
+_DURATIONS = frozenset(
+    "retention event_retention request_timeout keepalive_timeout webhook_timeout".split()
+)
 
 
 def env_names() -> dict[str, str]:
