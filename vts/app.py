@@ -201,6 +201,7 @@ async def _webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
         timeout=settings.webhook_timeout,
         schedule=settings.webhook_retry_schedule,
         allow_private=settings.webhook_allow_private,
+        retention=settings.event_retention,
     )
     dispatcher = Dispatcher(store, app[metrics_key], sender.wake)
 

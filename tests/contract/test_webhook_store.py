@@ -221,3 +221,22 @@ async def test_the_first_endpoint_starts_after_the_history(store: JobStore) -> N
     assert await hooks(store).dispatch_events(500, plan) == (1, 2)
     (made,) = await hooks(store).list_deliveries(e.id, None, None, 10)
     assert made.job_id == job_id(2)
+
+
+async def test_finished_deliveries_are_purged_by_age(store: JobStore) -> None:
+    e = endpoint()
+    done, failed, pending = await dispatched(store, e, jobs=3)
+    for d, attempt in ((done, Attempt(200)), (failed, Attempt(500))):
+
+        def finish(
+            x: Delivery, ep: Endpoint, attempt: Attempt = attempt
+        ) -> tuple[Delivery, Endpoint]:
+            return after_attempt(x, ep, attempt, T0, None)
+
+        await hooks(store).record_attempt(d.id, finish)
+    assert await hooks(store).purge_deliveries(T0, 10) == 0
+    later = T0 + timedelta(seconds=1)
+    assert await hooks(store).purge_deliveries(later, 1) == 1
+    assert await hooks(store).purge_deliveries(later, 10) == 1
+    left = await hooks(store).list_deliveries(e.id, None, None, 10)
+    assert [d.id for d in left] == [pending.id]

@@ -40,6 +40,12 @@ def _pair(row: Sequence[Any]) -> tuple[Delivery, Endpoint]:
     )
 
 
+# SKIP LOCKED: rows another replica's sender is pruning are left to it.
+_PURGE = (
+    "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries"
+    " WHERE status != 'pending' AND updated_at < $1"
+    " ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
+)
 _DUE = (
     f"SELECT {DELIVERY_COLUMNS_D}, {ENDPOINT_COLUMNS_E}"
     " FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id"
@@ -172,6 +178,11 @@ class PostgresOutbox(PostgresWebhooks):
                     endpoint.disabled_at,
                 )
         return delivery, endpoint
+
+    async def purge_deliveries(self, before: datetime, limit: int) -> int:
+        async with self._errors():
+            status: str = await self.pool.execute(_PURGE, before, limit)
+        return int(status.rsplit(" ", 1)[-1])  # "DELETE <count>"
 
     async def next_delivery_due(self) -> datetime | None:
         async with self._errors():

@@ -27,6 +27,11 @@ from vts.webhooks.port import Apply, Pick, Plan
 T = TypeVar("T")
 
 
+_PURGE = (
+    "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries"
+    " INDEXED BY webhook_deliveries_finished WHERE status != 'pending'"
+    " AND updated_at < ? ORDER BY updated_at LIMIT ?)"
+)
 _DUE = (
     f"SELECT {DELIVERY_COLUMNS_D}, {ENDPOINT_COLUMNS_E}"
     " FROM webhook_deliveries d INDEXED BY webhook_deliveries_due"
@@ -76,6 +81,12 @@ class SqliteOutbox(SqliteWebhooks):
         self, delivery_id: str, apply: Apply
     ) -> tuple[Delivery, Endpoint] | None:
         return await self._hook_write(lambda conn: _record(conn, delivery_id, apply))
+
+    async def purge_deliveries(self, before: datetime, limit: int) -> int:
+        def purge(conn: sqlite3.Connection) -> int:
+            return conn.execute(_PURGE, (epoch(before), limit)).rowcount
+
+        return await self._hook_write(purge)
 
     async def next_delivery_due(self) -> datetime | None:
         rows = await self._hook_read(

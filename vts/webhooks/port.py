@@ -92,6 +92,10 @@ class WebhookStore(Protocol):
         """Make the delivery pending and due at `now` with a fresh schedule, and
         enable its endpoint again; None if the endpoint has no such delivery."""
 
+    async def purge_deliveries(self, before: datetime, limit: int) -> int:
+        """Delete up to `limit` succeeded or failed deliveries whose last change was
+        before `before`; how many. Call again while it returns `limit`."""
+
     async def next_delivery_due(self) -> datetime | None:
         """When the earliest pending delivery of an enabled endpoint becomes due."""
 

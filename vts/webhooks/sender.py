@@ -1,5 +1,6 @@
 """The senders: claim due deliveries, POST them signed, record what came of it.
 
+Finished deliveries are deleted VTS_EVENT_RETENTION after their last attempt.
 Concurrency is bounded overall (MAX_IN_FLIGHT) and per endpoint (PER_ENDPOINT): an
 endpoint with PER_ENDPOINT attempts in flight is left out of the next claims, so a
 slow receiver holds at most that many slots and never delays the others. Claims
@@ -12,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -39,6 +41,8 @@ MAX_IN_FLIGHT = 128
 PER_ENDPOINT = 16
 LEASE_MARGIN_SECONDS = 5.0
 """A claim lasts the timeout plus this: time to record the attempt."""
+PRUNE_SECONDS = 60.0
+PRUNE_BATCH = 500
 SAFETY_SECONDS = 5.0
 """Longest sleep with nothing due: picks up what another replica left behind."""
 
@@ -59,6 +63,7 @@ class Sender:
         timeout: float,
         schedule: tuple[float, ...],
         allow_private: bool,
+        retention: float = 0.0,
         clock: Callable[[], datetime] = _now,
         jitter: Callable[[], float] = random.random,
     ) -> None:
@@ -67,6 +72,8 @@ class Sender:
         self.timeout = timeout
         self.schedule = schedule
         self.allow_private = allow_private
+        self.retention = timedelta(seconds=retention)
+        self._next_prune = 0.0
         self.clock = clock
         self.jitter = jitter
         self._wake = asyncio.Event()
@@ -104,6 +111,7 @@ class Sender:
         while True:
             self._wake.clear()
             try:
+                await self._prune()
                 claimed = await self.send_due()
                 wait = 0.0 if claimed else await self._until_due()
             except UnavailableError as exc:
@@ -114,6 +122,15 @@ class Sender:
                     await asyncio.wait_for(self._wake.wait(), wait)
             else:
                 await asyncio.sleep(0)
+
+    async def _prune(self) -> None:
+        """Every PRUNE_SECONDS: delete deliveries finished `retention` ago (0: keep)."""
+        if not self.retention or time.monotonic() < self._next_prune:
+            return
+        self._next_prune = time.monotonic() + PRUNE_SECONDS
+        before = self.clock() - self.retention
+        while await self.store.purge_deliveries(before, PRUNE_BATCH) == PRUNE_BATCH:
+            await asyncio.sleep(0)
 
     async def _until_due(self) -> float:
         if sum(self._in_flight.values()) >= MAX_IN_FLIGHT:

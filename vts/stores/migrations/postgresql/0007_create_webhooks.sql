@@ -43,6 +43,8 @@ CREATE TABLE webhook_deliveries (
 );
 -- The senders' queue: due pending deliveries, soonest first.
 CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
+-- Pruning: finished deliveries are deleted VTS_EVENT_RETENTION after their last attempt.
+CREATE INDEX webhook_deliveries_finished ON webhook_deliveries (updated_at) WHERE status != 'pending';
 -- The dispatcher's position in job_events: every event up to seq has made its deliveries.
 -- One row, taken FOR UPDATE SKIP LOCKED: one replica at a time moves it.
 -- It starts at the log's end: history from before webhooks existed has no endpoint to go to.
