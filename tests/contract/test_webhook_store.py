@@ -135,7 +135,7 @@ async def test_recording_an_attempt_releases_the_claim(store: JobStore) -> None:
     def retry_in_5s(d: Delivery, ep: Endpoint) -> tuple[Delivery, Endpoint]:
         return after_attempt(d, ep, failed, later, 5.0)
 
-    recorded = await hooks(store).record_attempt(delivery.id, retry_in_5s)
+    (recorded,) = await hooks(store).record_attempts([(delivery.id, retry_in_5s)])
     assert recorded is not None
     d, ep = recorded
     assert (d.status, d.attempts, d.last_status, d.last_response) == (
@@ -164,7 +164,7 @@ async def test_410_disables_the_endpoint_and_fails_its_pending(
     def gone(d: Delivery, ep: Endpoint) -> tuple[Delivery, Endpoint]:
         return after_attempt(d, ep, Attempt(410), T0, 5.0)
 
-    await hooks(store).record_attempt(first.id, gone)
+    await hooks(store).record_attempts([(first.id, gone)])
     disabled = await hooks(store).get_endpoint(e.id, tenant=None)
     assert disabled is not None and disabled.disabled_at == T0
     assert "410" in (disabled.disabled_reason or "")
@@ -233,10 +233,39 @@ async def test_finished_deliveries_are_purged_by_age(store: JobStore) -> None:
         ) -> tuple[Delivery, Endpoint]:
             return after_attempt(x, ep, attempt, T0, None)
 
-        await hooks(store).record_attempt(d.id, finish)
+        await hooks(store).record_attempts([(d.id, finish)])
     assert await hooks(store).purge_deliveries(T0, 10) == 0
     later = T0 + timedelta(seconds=1)
     assert await hooks(store).purge_deliveries(later, 1) == 1
     assert await hooks(store).purge_deliveries(later, 10) == 1
     left = await hooks(store).list_deliveries(e.id, None, None, 10)
     assert [d.id for d in left] == [pending.id]
+
+
+async def test_attempts_recorded_together_apply_in_order(store: JobStore) -> None:
+    """A batch of attempts: each sees its endpoint as the earlier ones left it; a
+    delivery that is gone comes back as None; a 410 fails the rest."""
+    e = endpoint()
+    first, second, third = await dispatched(store, e, jobs=3)
+
+    def failing(d: Delivery, ep: Endpoint) -> tuple[Delivery, Endpoint]:
+        return after_attempt(
+            d, ep, Attempt(503), T0 + timedelta(seconds=d.event_seq), 5
+        )
+
+    def gone(d: Delivery, ep: Endpoint) -> tuple[Delivery, Endpoint]:
+        return after_attempt(d, ep, Attempt(410), T0 + timedelta(days=1), 5)
+
+    results = await hooks(store).record_attempts(
+        [(first.id, failing), ("msg_gone", failing), (second.id, failing)]
+    )
+    assert results[1] is None
+    assert results[0] is not None and results[2] is not None
+    # The streak started at the first failure and the second kept it.
+    assert results[2][1].failing_since == results[0][1].failing_since
+    (done,) = await hooks(store).record_attempts([(second.id, gone)])
+    assert done is not None and done[1].disabled_at is not None
+    statuses = {
+        d.id: d.status for d in await hooks(store).list_deliveries(e.id, None, None, 9)
+    }
+    assert statuses == {first.id: "failed", second.id: "failed", third.id: "failed"}

@@ -58,7 +58,7 @@ async def test_the_client_manages_endpoints_and_reads_deliveries(
 
 
 async def cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    """`vts-client --url URL --json ARGS`, off the event loop (the receiver runs on it)."""
+    """`vts-client --url URL --json ARGS`, off the event loop (the receiver's)."""
     return await asyncio.to_thread(
         subprocess.run,
         [sys.executable, "-m", "translation_client", "--url", url, "--json", *args],

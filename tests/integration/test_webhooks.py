@@ -96,7 +96,8 @@ async def test_every_status_change_reaches_an_endpoint_asking_for_all(
         message="the final version delivered",
     )
     assert all(r.error is None for r in receiver.received)
-    by_version = {r.payload["data"]["version"]: r.payload for r in receiver.received}  # type: ignore[index]
+    payloads: list[Any] = [r.payload for r in receiver.received]
+    by_version = {p["data"]["version"]: p for p in payloads}
     assert sorted(by_version) == list(range(1, final + 1))
     assert by_version[1]["type"] == "job.pending"
     assert by_version[2]["type"] == "job.processing"

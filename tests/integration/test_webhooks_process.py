@@ -134,7 +134,8 @@ async def test_two_replicas_deliver_each_message_once(
             found = await deliveries(http, a, made["id"])
         assert [r.error for r in receiver.received] == [None] * len(jobs)
         assert len(receiver.received) == len(jobs)
-        assert Counter(r.payload["data"]["job_id"] for r in got) == Counter(jobs)  # type: ignore[index]
+        payloads: list[Any] = [r.payload for r in got]
+        assert Counter(p["data"]["job_id"] for p in payloads) == Counter(jobs)
         assert {d["attempts"] for d in found} == {1}
         assert {r.headers["webhook-id"] for r in got} == {d["id"] for d in found}
     finally:

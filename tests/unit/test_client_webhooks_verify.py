@@ -18,7 +18,10 @@ from translation_client import (
 )
 
 NOW = 1_800_000_000
-BODY = '{"type":"job.completed","timestamp":"2027-01-15T08:00:00.000Z","data":{"version":9}}'
+BODY = (
+    '{"type":"job.completed","timestamp":"2027-01-15T08:00:00.000Z",'
+    '"data":{"version":9}}'
+)
 
 
 def new_secret() -> str:

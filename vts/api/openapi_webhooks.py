@@ -83,7 +83,7 @@ def schemas() -> dict[str, Schema]:
                 "secret": {"type": "string", "description": "The new secret."},
                 "previous_secret_expires_at": TIME,
             },
-            description="The old secret keeps signing until previous_secret_expires_at.",
+            description="The old secret signs too until previous_secret_expires_at.",
         ),
         "WebhookDelivery": obj(
             {

@@ -18,8 +18,11 @@ from vts.stores.webhook_rows import (
     DELIVERY_WIDTH,
     ENDPOINT_COLUMNS,
     ENDPOINT_COLUMNS_E,
+    Recorded,
+    apply_attempts,
     delivery_from_row,
     delivery_values,
+    disabled_error,
     endpoint_from_row,
     placeholders,
 )
@@ -59,10 +62,10 @@ _INSERT_DELIVERY = (
     f" VALUES ({placeholders(DELIVERY_WIDTH, '$')})"
     " ON CONFLICT (endpoint_id, event_seq) DO NOTHING"
 )
-_PAIR = (
+_PAIRS = (
     f"SELECT {DELIVERY_COLUMNS_D}, {ENDPOINT_COLUMNS_E} FROM webhook_deliveries d"
-    " JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = $1"
-    " FOR UPDATE OF d, e"
+    " JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = ANY($1::text[])"
+    " ORDER BY e.id, d.id FOR UPDATE OF d, e"
 )
 
 
@@ -135,49 +138,59 @@ class PostgresOutbox(PostgresWebhooks):
                 )
         return [found[d.id] for d in taken]
 
-    async def record_attempt(
-        self, delivery_id: str, apply: Apply
-    ) -> tuple[Delivery, Endpoint] | None:
+    async def record_attempts(
+        self, attempts: Sequence[tuple[str, Apply]]
+    ) -> list[Recorded]:
+        if not attempts:
+            return []
+        ids = [delivery_id for delivery_id, _ in attempts]
         async with self._errors(), self.pool.acquire() as conn, conn.transaction():
-            row = await conn.fetchrow(_PAIR, delivery_id)
-            if row is None:
-                return None
-            old, before = _pair(row)
-            delivery, endpoint = apply(old, before)
-            await conn.execute(
+            # One statement locks every row, in one order (endpoint, delivery) for
+            # every replica: two batches cannot deadlock.
+            rows = await conn.fetch(_PAIRS, ids)
+            found = {r[0]: _pair(r) for r in rows}
+            results, deliveries, endpoints, disabled = apply_attempts(found, attempts)
+            await conn.executemany(
                 "UPDATE webhook_deliveries SET status = $2, attempts = $3,"
                 " next_attempt_at = $4, last_status = $5, last_response = $6,"
                 " last_error = $7, updated_at = $8, claimed_until = NULL"
                 " WHERE id = $1",
-                delivery.id,
-                delivery.status.value,
-                delivery.attempts,
-                delivery.next_attempt_at,
-                delivery.last_status,
-                delivery.last_response,
-                delivery.last_error,
-                delivery.updated_at,
+                [
+                    (
+                        d.id,
+                        d.status.value,
+                        d.attempts,
+                        d.next_attempt_at,
+                        d.last_status,
+                        d.last_response,
+                        d.last_error,
+                        d.updated_at,
+                    )
+                    for d in deliveries
+                ],
             )
-            await conn.execute(
+            await conn.executemany(
                 "UPDATE webhook_endpoints SET disabled_at = $2, disabled_reason = $3,"
                 " failing_since = $4, exhausted_streak = $5 WHERE id = $1",
-                endpoint.id,
-                endpoint.disabled_at,
-                endpoint.disabled_reason,
-                endpoint.failing_since,
-                endpoint.exhausted_streak,
+                [
+                    (
+                        e.id,
+                        e.disabled_at,
+                        e.disabled_reason,
+                        e.failing_since,
+                        e.exhausted_streak,
+                    )
+                    for e in endpoints
+                ],
             )
-            if before.disabled_at is None and endpoint.disabled_at is not None:
-                await conn.execute(
+            if disabled:
+                await conn.executemany(
                     "UPDATE webhook_deliveries SET status = 'failed',"
-                    " next_attempt_at = NULL, last_error = $3, updated_at = $4"
-                    " WHERE endpoint_id = $1 AND status = 'pending' AND id != $2",
-                    endpoint.id,
-                    delivery.id,
-                    f"not sent: the endpoint was disabled ({endpoint.disabled_reason})",
-                    endpoint.disabled_at,
+                    " next_attempt_at = NULL, last_error = $2, updated_at = $3"
+                    " WHERE endpoint_id = $1 AND status = 'pending'",
+                    [(e.id, disabled_error(e), e.disabled_at) for e in disabled],
                 )
-        return delivery, endpoint
+        return results
 
     async def purge_deliveries(self, before: datetime, limit: int) -> int:
         async with self._errors():
@@ -187,7 +200,8 @@ class PostgresOutbox(PostgresWebhooks):
     async def next_delivery_due(self) -> datetime | None:
         async with self._errors():
             value: datetime | None = await self.pool.fetchval(
-                "SELECT min(d.next_attempt_at) FROM webhook_deliveries d"
+                "SELECT min(GREATEST(d.next_attempt_at, d.claimed_until))"
+                " FROM webhook_deliveries d"
                 " JOIN webhook_endpoints e ON e.id = d.endpoint_id"
                 " WHERE d.status = 'pending' AND e.disabled_at IS NULL"
             )

@@ -18,7 +18,10 @@ from vts.stores.webhook_rows import (
     DELIVERY_WIDTH,
     ENDPOINT_COLUMNS,
     ENDPOINT_COLUMNS_E,
+    Recorded,
+    apply_attempts,
     delivery_values,
+    disabled_error,
     placeholders,
 )
 from vts.webhooks.model import Delivery, Endpoint
@@ -77,10 +80,12 @@ class SqliteOutbox(SqliteWebhooks):
 
         return await self._hook_write(claim)
 
-    async def record_attempt(
-        self, delivery_id: str, apply: Apply
-    ) -> tuple[Delivery, Endpoint] | None:
-        return await self._hook_write(lambda conn: _record(conn, delivery_id, apply))
+    async def record_attempts(
+        self, attempts: Sequence[tuple[str, Apply]]
+    ) -> list[Recorded]:
+        if not attempts:
+            return []
+        return await self._hook_write(lambda conn: _record(conn, attempts))
 
     async def purge_deliveries(self, before: datetime, limit: int) -> int:
         def purge(conn: sqlite3.Connection) -> int:
@@ -90,7 +95,8 @@ class SqliteOutbox(SqliteWebhooks):
 
     async def next_delivery_due(self) -> datetime | None:
         rows = await self._hook_read(
-            "SELECT min(d.next_attempt_at) FROM webhook_deliveries d"
+            "SELECT min(max(d.next_attempt_at, coalesce(d.claimed_until, 0)))"
+            " FROM webhook_deliveries d"
             " INDEXED BY webhook_deliveries_due"
             " JOIN webhook_endpoints e ON e.id = d.endpoint_id"
             " WHERE d.status = 'pending' AND e.disabled_at IS NULL"
@@ -135,53 +141,55 @@ def _dispatch(conn: sqlite3.Connection, limit: int, plan: Plan) -> tuple[int, in
 
 
 def _record(
-    conn: sqlite3.Connection, delivery_id: str, apply: Apply
-) -> tuple[Delivery, Endpoint] | None:
-    row = conn.execute(
+    conn: sqlite3.Connection, attempts: Sequence[tuple[str, Apply]]
+) -> list[Recorded]:
+    ids = [delivery_id for delivery_id, _ in attempts]
+    rows = conn.execute(
         f"SELECT {DELIVERY_COLUMNS_D}, {ENDPOINT_COLUMNS_E} FROM webhook_deliveries d"
-        " JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id = ?",
-        (delivery_id,),
-    ).fetchone()
-    if row is None:
-        return None
-    before = _endpoint(row[DELIVERY_WIDTH:])
-    delivery, endpoint = apply(_delivery(row[:DELIVERY_WIDTH]), before)
-    conn.execute(
+        " JOIN webhook_endpoints e ON e.id = d.endpoint_id"
+        f" WHERE d.id IN ({placeholders(len(ids), '?')})",
+        ids,
+    ).fetchall()
+    found = {
+        r[0]: (_delivery(r[:DELIVERY_WIDTH]), _endpoint(r[DELIVERY_WIDTH:]))
+        for r in rows
+    }
+    results, deliveries, endpoints, disabled = apply_attempts(found, attempts)
+    conn.executemany(
         "UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at = ?,"
         " last_status = ?, last_response = ?, last_error = ?, updated_at = ?,"
         " claimed_until = NULL WHERE id = ?",
-        (
-            delivery.status.value,
-            delivery.attempts,
-            epoch(delivery.next_attempt_at),
-            delivery.last_status,
-            delivery.last_response,
-            delivery.last_error,
-            epoch(delivery.updated_at),
-            delivery.id,
-        ),
+        [
+            (
+                d.status.value,
+                d.attempts,
+                epoch(d.next_attempt_at),
+                d.last_status,
+                d.last_response,
+                d.last_error,
+                epoch(d.updated_at),
+                d.id,
+            )
+            for d in deliveries
+        ],
     )
-    conn.execute(
+    conn.executemany(
         "UPDATE webhook_endpoints SET disabled_at = ?, disabled_reason = ?,"
         " failing_since = ?, exhausted_streak = ? WHERE id = ?",
-        (
-            epoch(endpoint.disabled_at),
-            endpoint.disabled_reason,
-            epoch(endpoint.failing_since),
-            endpoint.exhausted_streak,
-            endpoint.id,
-        ),
-    )
-    if before.disabled_at is None and endpoint.disabled_at is not None:
-        conn.execute(
-            "UPDATE webhook_deliveries SET status = 'failed', next_attempt_at = NULL,"
-            " last_error = ?, updated_at = ? WHERE endpoint_id = ?"
-            " AND status = 'pending' AND id != ?",
+        [
             (
-                f"not sent: the endpoint was disabled ({endpoint.disabled_reason})",
-                epoch(endpoint.disabled_at),
-                endpoint.id,
-                delivery.id,
-            ),
-        )
-    return delivery, endpoint
+                epoch(e.disabled_at),
+                e.disabled_reason,
+                epoch(e.failing_since),
+                e.exhausted_streak,
+                e.id,
+            )
+            for e in endpoints
+        ],
+    )
+    conn.executemany(
+        "UPDATE webhook_deliveries SET status = 'failed', next_attempt_at = NULL,"
+        " last_error = ?, updated_at = ? WHERE endpoint_id = ? AND status = 'pending'",
+        [(disabled_error(e), epoch(e.disabled_at), e.id) for e in disabled],
+    )
+    return results

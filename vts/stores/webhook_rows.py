@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from vts.webhooks.model import Delivery, DeliveryStatus, Endpoint
+from vts.webhooks.port import Apply
 
 ENDPOINT_COLUMNS = (
     "id, tenant, url, events, description, secret, previous_secret,"
@@ -125,3 +126,40 @@ def placeholders(count: int, style: str) -> str:
 
 
 DELIVERY_WIDTH = len(DELIVERY_COLUMNS.split(","))
+
+
+Recorded = tuple[Delivery, Endpoint] | None
+
+
+def apply_attempts(
+    found: dict[str, tuple[Delivery, Endpoint]],
+    attempts: Sequence[tuple[str, Apply]],
+) -> tuple[list[Recorded], list[Delivery], list[Endpoint], list[Endpoint]]:
+    """`record_attempts` in memory: each attempt applied in order, to its delivery
+    as read and its endpoint as the earlier attempts left it. Returns what each
+    came to (None: the delivery is gone), the deliveries and the endpoints to
+    write, and the endpoints these attempts disabled."""
+    endpoints = {e.id: e for _, e in found.values()}
+    before = dict(endpoints)
+    results: list[Recorded] = []
+    deliveries = []
+    for delivery_id, apply in attempts:
+        pair = found.get(delivery_id)
+        if pair is None:
+            results.append(None)
+            continue
+        delivery, endpoint = apply(pair[0], endpoints[pair[1].id])
+        endpoints[endpoint.id] = endpoint
+        deliveries.append(delivery)
+        results.append((delivery, endpoint))
+    disabled = [
+        e
+        for e in endpoints.values()
+        if e.disabled_at is not None and before[e.id].disabled_at is None
+    ]
+    return results, deliveries, list(endpoints.values()), disabled
+
+
+def disabled_error(endpoint: Endpoint) -> str:
+    """What a pending delivery of a newly disabled endpoint failed with."""
+    return f"not sent: the endpoint was disabled ({endpoint.disabled_reason})"

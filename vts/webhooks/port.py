@@ -13,7 +13,7 @@ from vts.webhooks.model import Delivery, DeliveryStatus, Endpoint
 Plan = Callable[[Sequence[tuple[int, Snapshot]], Sequence[Endpoint]], list[Delivery]]
 """(logged events, the enabled endpoints of their tenants) -> the deliveries to make."""
 Pick = Callable[[Sequence[Delivery]], list[Delivery]]
-"""Due deliveries, oldest first -> those to take now (the sender's per-endpoint caps)."""
+"""Due deliveries, oldest first -> those to take now (per-endpoint caps)."""
 Apply = Callable[[Delivery, Endpoint], tuple[Delivery, Endpoint]]
 """A delivery and its endpoint -> both after an attempt (vts.webhooks.model)."""
 
@@ -49,7 +49,7 @@ class WebhookStore(Protocol):
         *,
         tenant: str | None,
     ) -> Endpoint | None:
-        """Make `secret` current; the old one stays valid until `previous_expires_at`."""
+        """Make `secret` current; the old one stays valid until the given time."""
 
     async def dispatch_events(self, limit: int, plan: Plan) -> tuple[int, int] | None:
         """In one transaction: read up to `limit` logged events after the dispatch
@@ -69,12 +69,14 @@ class WebhookStore(Protocol):
         first, up to `limit` offered to `pick`, until `lease_until`: no other
         claimer gets them until then (a crashed claimer's come back after it)."""
 
-    async def record_attempt(
-        self, delivery_id: str, apply: Apply
-    ) -> tuple[Delivery, Endpoint] | None:
-        """Write what `apply` makes of the delivery and its endpoint, and release
-        the claim; when that disables the endpoint, its pending deliveries fail.
-        None if the delivery is gone (its endpoint was deleted)."""
+    async def record_attempts(
+        self, attempts: Sequence[tuple[str, Apply]]
+    ) -> list[tuple[Delivery, Endpoint] | None]:
+        """In one transaction, for each (delivery id, apply) in order: write what
+        `apply` makes of the delivery and its endpoint (as the earlier ones left
+        it), and release the claim. An endpoint this disables has its pending
+        deliveries failed. Each result is None if the delivery is gone (its
+        endpoint was deleted)."""
 
     async def list_deliveries(
         self,
@@ -97,7 +99,8 @@ class WebhookStore(Protocol):
         before `before`; how many. Call again while it returns `limit`."""
 
     async def next_delivery_due(self) -> datetime | None:
-        """When the earliest pending delivery of an enabled endpoint becomes due."""
+        """When the earliest pending delivery of an enabled endpoint becomes due (a
+        claimed one: when its claim runs out)."""
 
     async def webhook_counts(self) -> tuple[int, int]:
         """(pending deliveries, disabled endpoints), for the metrics."""

@@ -32,6 +32,7 @@ from vts.webhooks.model import (
 )
 from vts.webhooks.port import WebhookStore
 from vts.webhooks.post import post
+from vts.webhooks.recorder import AttemptRecorder
 from vts.webhooks.schedule import next_delay, parse_retry_after
 from vts.webhooks.ssrf import GuardedResolver
 
@@ -77,6 +78,7 @@ class Sender:
         self.clock = clock
         self.jitter = jitter
         self._wake = asyncio.Event()
+        self._recorder = AttemptRecorder(store)
         self._in_flight: Counter[str] = Counter()
         self._tasks: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
@@ -103,6 +105,7 @@ class Sender:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self._recorder.stop()
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -112,8 +115,8 @@ class Sender:
             self._wake.clear()
             try:
                 await self._prune()
-                claimed = await self.send_due()
-                wait = 0.0 if claimed else await self._until_due()
+                more = await self.send_due()
+                wait = 0.0 if more else await self._until_due()
             except UnavailableError as exc:
                 log.warning("webhook sender cannot reach the store: %s", exc)
                 wait = SAFETY_SECONDS
@@ -141,11 +144,12 @@ class Sender:
         seconds = (due - self.clock()).total_seconds()
         return min(SAFETY_SECONDS, max(seconds, 0.001))
 
-    async def send_due(self) -> int:
-        """Claim what is due and start sending it; how many were claimed."""
+    async def send_due(self) -> bool:
+        """Claim what is due and start sending it; whether more may be due (the
+        claim took all it could)."""
         free = MAX_IN_FLIGHT - sum(self._in_flight.values())
         if free <= 0:
-            return 0
+            return False
         busy = [e for e, n in self._in_flight.items() if n >= PER_ENDPOINT]
         now = self.clock()
         lease = now + timedelta(seconds=self.timeout + LEASE_MARGIN_SECONDS)
@@ -155,7 +159,7 @@ class Sender:
             task = asyncio.create_task(self._send(delivery, endpoint))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
-        return len(claimed)
+        return len(claimed) == free
 
     def _pick(self, due: Sequence[Delivery]) -> list[Delivery]:
         slots = {e: PER_ENDPOINT - n for e, n in self._in_flight.items()}
@@ -174,13 +178,27 @@ class Sender:
             log.warning("could not record webhook attempt %s: %s", delivery.id, exc)
         except Exception:
             log.exception("webhook attempt %s crashed", delivery.id)
-        finally:
-            self._in_flight[endpoint.id] -= 1
-            if self._in_flight[endpoint.id] <= 0:
-                del self._in_flight[endpoint.id]
-            self._wake.set()
 
     async def _attempt(self, delivery: Delivery, endpoint: Endpoint) -> None:
+        try:
+            attempt, now = await self._post(delivery, endpoint)
+        finally:
+            self._release(endpoint.id)
+
+        def apply(d: Delivery, e: Endpoint) -> tuple[Delivery, Endpoint]:
+            failures = d.attempts + 1 - d.schedule_base
+            retry_after = parse_retry_after(attempt.retry_after_header, now)
+            delay = next_delay(self.schedule, failures, self.jitter(), retry_after)
+            return after_attempt(d, e, attempt, now, delay)
+
+        recorded = await self._recorder.record(delivery.id, apply)
+        if recorded is not None:
+            self._count(attempt, *recorded, now)
+
+    async def _post(
+        self, delivery: Delivery, endpoint: Endpoint
+    ) -> tuple[Attempt, datetime]:
+        """One signed POST; what came of it, and when."""
         assert self._session is not None
         started = self.clock()
         attempt = await post(
@@ -193,17 +211,18 @@ class Sender:
             timeout=self.timeout,
             allow_private=self.allow_private,
         )
-        now = self.clock()
+        return attempt, self.clock()
 
-        def apply(d: Delivery, e: Endpoint) -> tuple[Delivery, Endpoint]:
-            failures = d.attempts + 1 - d.schedule_base
-            retry_after = parse_retry_after(attempt.retry_after_header, now)
-            delay = next_delay(self.schedule, failures, self.jitter(), retry_after)
-            return after_attempt(d, e, attempt, now, delay)
-
-        recorded = await self.store.record_attempt(delivery.id, apply)
-        if recorded is not None:
-            self._count(attempt, *recorded, now)
+    def _release(self, endpoint_id: str) -> None:
+        """The attempt's connection is done (its recording may still be under way:
+        the claim keeps the delivery to us). A freed slot matters only to a sender
+        that was full, or to an endpoint that was: then something due may wait."""
+        full = sum(self._in_flight.values()) >= MAX_IN_FLIGHT
+        if full or self._in_flight[endpoint_id] >= PER_ENDPOINT:
+            self._wake.set()
+        self._in_flight[endpoint_id] -= 1
+        if self._in_flight[endpoint_id] <= 0:
+            del self._in_flight[endpoint_id]
 
     def _count(
         self, attempt: Attempt, delivery: Delivery, endpoint: Endpoint, now: datetime
