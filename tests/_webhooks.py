@@ -44,6 +44,12 @@ def plan(
     return plan_deliveries(events, endpoints, T0)
 
 
+async def dispatch(store: JobStore) -> tuple[int, int] | None:
+    """One dispatch step with `plan`: (events read, deliveries made)."""
+    result = await hooks(store).dispatch_events(500, plan)
+    return None if result is None else (result[0], len(result[1]))
+
+
 def take_all(due: Sequence[Delivery]) -> list[Delivery]:
     return list(due)
 

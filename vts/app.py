@@ -203,7 +203,7 @@ async def _webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
         allow_private=settings.webhook_allow_private,
         retention=settings.event_retention,
     )
-    dispatcher = Dispatcher(store, app[metrics_key], sender.wake)
+    dispatcher = Dispatcher(store, app[metrics_key], sender)
 
     def wake() -> None:
         dispatcher.endpoints_changed()

@@ -9,7 +9,7 @@ import asyncpg
 import pytest
 from _postgres import PostgresServer
 from _support import make_job, opened_store
-from _webhooks import endpoint, hooks, plan
+from _webhooks import dispatch, endpoint, hooks, plan
 
 from vts.config import Settings
 
@@ -33,4 +33,4 @@ async def test_a_held_cursor_is_skipped_then_taken(
             await transaction.rollback()
         finally:
             await other_replica.close()
-        assert await hooks(store).dispatch_events(500, plan) == (1, 1)
+        assert await dispatch(store) == (1, 1)

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from _support import T0, make_job
-from _webhooks import endpoint, hooks, plan, take_all
+from _webhooks import dispatch, endpoint, hooks, plan, take_all
 
 from vts.ports import JobStore
 from vts.snapshot import Snapshot
@@ -17,6 +17,7 @@ from vts.webhooks.model import (
     Delivery,
     DeliveryStatus,
     Endpoint,
+    Reservation,
     after_attempt,
     new_secret,
 )
@@ -63,10 +64,10 @@ async def test_dispatch_makes_deliveries_once_and_moves_the_cursor(
         await hooks(store).create_endpoint(e)
     for n in (1, 2):
         await store.create(make_job(job_id(n)), None)
-    assert await hooks(store).dispatch_events(500, plan) == (2, 2)
-    assert await hooks(store).dispatch_events(500, plan) == (0, 0)
+    assert await dispatch(store) == (2, 2)
+    assert await dispatch(store) == (0, 0)
     await store.create(make_job(job_id(3)), None)
-    assert await hooks(store).dispatch_events(500, plan) == (1, 1)
+    assert await dispatch(store) == (1, 1)
     made = await hooks(store).list_deliveries(wanted.id, None, None, 10)
     assert [d.job_id for d in made] == [job_id(3), job_id(2), job_id(1)]
     assert {d.type for d in made} == {"job.pending"}
@@ -87,7 +88,7 @@ async def test_a_dispatch_that_fails_commits_nothing(store: JobStore) -> None:
     with pytest.raises(RuntimeError):
         await hooks(store).dispatch_events(500, crash)
     assert await hooks(store).list_deliveries(e.id, None, None, 10) == []
-    assert await hooks(store).dispatch_events(500, plan) == (1, 1)
+    assert await dispatch(store) == (1, 1)
 
 
 async def dispatched(store: JobStore, e: Endpoint, jobs: int = 1) -> list[Delivery]:
@@ -176,7 +177,7 @@ async def test_410_disables_the_endpoint_and_fails_its_pending(
     assert await hooks(store).webhook_counts() == (0, 1)
     # No new deliveries for a disabled endpoint.
     await store.create(make_job(job_id(9)), None)
-    assert await hooks(store).dispatch_events(500, plan) == (1, 0)
+    assert await dispatch(store) == (1, 0)
 
     retried = await hooks(store).retry_delivery(e.id, second.id, T0)
     assert retried is not None and retried.status is DeliveryStatus.PENDING
@@ -215,10 +216,10 @@ async def test_the_first_endpoint_starts_after_the_history(store: JobStore) -> N
     e = endpoint()
     await hooks(store).create_endpoint(e)
     assert await hooks(store).endpoints_exist()
-    assert await hooks(store).dispatch_events(500, plan) == (0, 0)
+    assert await dispatch(store) == (0, 0)
     await store.create(make_job(job_id(2)), None)
     await hooks(store).create_endpoint(endpoint())  # not the first: the cursor stays
-    assert await hooks(store).dispatch_events(500, plan) == (1, 2)
+    assert await dispatch(store) == (1, 2)
     (made,) = await hooks(store).list_deliveries(e.id, None, None, 10)
     assert made.job_id == job_id(2)
 
@@ -269,3 +270,31 @@ async def test_attempts_recorded_together_apply_in_order(store: JobStore) -> Non
         d.id: d.status for d in await hooks(store).list_deliveries(e.id, None, None, 9)
     }
     assert statuses == {first.id: "failed", second.id: "failed", third.id: "failed"}
+
+
+async def test_deliveries_made_claimed_are_left_to_their_claimer(
+    store: JobStore,
+) -> None:
+    """The dispatcher claims what its own sender has room for as it inserts it:
+    no other claim takes those until the lease runs out."""
+    e = endpoint()
+    await hooks(store).create_endpoint(e)
+    for n in (1, 2):
+        await store.create(make_job(job_id(n)), None)
+    reservation = Reservation(1, {}, 16, LEASE)
+
+    def claiming(
+        events: Sequence[tuple[int, Snapshot]], endpoints: Sequence[Endpoint]
+    ) -> list[Delivery]:
+        return reservation.claim(plan(events, endpoints))
+
+    result = await hooks(store).dispatch_events(500, claiming)
+    assert result is not None
+    mine, other = result[1]
+    assert (mine.claimed_until, other.claimed_until) == (LEASE, None)
+    long_lease = LEASE + timedelta(hours=1)
+    claimed = await hooks(store).claim_deliveries(T0, long_lease, 10, [], take_all)
+    assert [d.id for d, _ in claimed] == [other.id]
+    after = LEASE + timedelta(seconds=1)
+    again = await hooks(store).claim_deliveries(after, after, 10, [], take_all)
+    assert [d.id for d, _ in again] == [mine.id]

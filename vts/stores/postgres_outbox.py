@@ -72,7 +72,9 @@ _PAIRS = (
 class PostgresOutbox(PostgresWebhooks):
     """WebhookStore outbox methods (see vts.webhooks.port)."""
 
-    async def dispatch_events(self, limit: int, plan: Plan) -> tuple[int, int] | None:
+    async def dispatch_events(
+        self, limit: int, plan: Plan
+    ) -> tuple[int, list[Delivery]] | None:
         async with self._errors(), self.pool.acquire() as conn, conn.transaction():
             after = await conn.fetchval(
                 "SELECT seq FROM webhook_cursor FOR UPDATE SKIP LOCKED"
@@ -86,7 +88,7 @@ class PostgresOutbox(PostgresWebhooks):
                 limit,
             )
             if not rows:
-                return 0, 0
+                return 0, []
             events = [
                 (
                     r["seq"],
@@ -115,7 +117,7 @@ class PostgresOutbox(PostgresWebhooks):
                     _INSERT_DELIVERY, [delivery_values(d) for d in deliveries]
                 )
             await conn.execute("UPDATE webhook_cursor SET seq = $1", events[-1][0])
-        return len(events), len(deliveries)
+        return len(events), deliveries
 
     async def claim_deliveries(
         self,

@@ -52,7 +52,9 @@ _INSERT_DELIVERY = (
 class SqliteOutbox(SqliteWebhooks):
     """WebhookStore outbox methods (see vts.webhooks.port)."""
 
-    async def dispatch_events(self, limit: int, plan: Plan) -> tuple[int, int] | None:
+    async def dispatch_events(
+        self, limit: int, plan: Plan
+    ) -> tuple[int, list[Delivery]] | None:
         return await self._hook_write(lambda conn: _dispatch(conn, limit, plan))
 
     async def claim_deliveries(
@@ -113,7 +115,9 @@ class SqliteOutbox(SqliteWebhooks):
         return int(rows[0][0]), int(rows[0][1])
 
 
-def _dispatch(conn: sqlite3.Connection, limit: int, plan: Plan) -> tuple[int, int]:
+def _dispatch(
+    conn: sqlite3.Connection, limit: int, plan: Plan
+) -> tuple[int, list[Delivery]]:
     (after,) = conn.execute("SELECT seq FROM webhook_cursor WHERE id = 1").fetchone()
     events = [
         event_from_row(r)
@@ -124,7 +128,7 @@ def _dispatch(conn: sqlite3.Connection, limit: int, plan: Plan) -> tuple[int, in
         )
     ]
     if not events:
-        return 0, 0
+        return 0, []
     tenants = sorted({s.tenant for _, s in events})
     endpoints = [
         _endpoint(r)
@@ -137,7 +141,7 @@ def _dispatch(conn: sqlite3.Connection, limit: int, plan: Plan) -> tuple[int, in
     deliveries = plan(events, endpoints) if endpoints else []
     conn.executemany(_INSERT_DELIVERY, [delivery_values(d, epoch) for d in deliveries])
     conn.execute("UPDATE webhook_cursor SET seq = ? WHERE id = 1", (events[-1][0],))
-    return len(events), len(deliveries)
+    return len(events), deliveries
 
 
 def _record(

@@ -19,7 +19,7 @@ ENDPOINT_COLUMNS = (
 DELIVERY_COLUMNS = (
     "id, endpoint_id, tenant, event_seq, job_id, type, payload, changed_at,"
     " created_at, status, attempts, schedule_base, next_attempt_at, last_status,"
-    " last_response, last_error, updated_at"
+    " last_response, last_error, updated_at, claimed_until"
 )
 # Qualified, for joins.
 ENDPOINT_COLUMNS_E = ", ".join(f"e.{c.strip()}" for c in ENDPOINT_COLUMNS.split(","))
@@ -91,6 +91,7 @@ def delivery_values(d: Delivery, time: ToRow = _same) -> tuple[Any, ...]:
         d.last_response,
         d.last_error,
         time(d.updated_at or d.created_at),
+        time(d.claimed_until),
     )
 
 
@@ -115,6 +116,7 @@ def delivery_from_row(row: Sequence[Any], time: FromRow = _same) -> Delivery:
         last_response=row[14],
         last_error=row[15],
         updated_at=time(row[16]),
+        claimed_until=time(row[17]),
     )
 
 

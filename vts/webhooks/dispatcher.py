@@ -16,13 +16,14 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Protocol
 
 from vts.errors import UnavailableError
 from vts.metrics import Metrics
 from vts.snapshot import Snapshot
 from vts.supervision import supervise
 from vts.webhooks.messages import plan_deliveries
-from vts.webhooks.model import Delivery, Endpoint
+from vts.webhooks.model import Delivery, Endpoint, Reservation
 from vts.webhooks.port import WebhookStore
 
 log = logging.getLogger(__name__)
@@ -37,21 +38,37 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+class Senders(Protocol):
+    """This process's sender, as the dispatcher hands it work."""
+
+    def reserve(self) -> Reservation:
+        """Set its free slots aside for deliveries about to be made."""
+
+    def adopt(
+        self, reservation: Reservation, claimed: list[tuple[Delivery, Endpoint]]
+    ) -> None:
+        """Send these (made claimed within `reservation`) now; free the rest."""
+
+    def wake(self) -> None:
+        """Deliveries were made that no one has claimed yet."""
+
+
 class Dispatcher:
-    """Moves the dispatch cursor to the end of the log; `on_dispatched()` after
-    deliveries were made (wakes the sender)."""
+    """Moves the dispatch cursor to the end of the log. The deliveries it makes
+    within the free slots of this process's sender are claimed as they are
+    inserted and handed straight to it; the others wait for a claim."""
 
     def __init__(
         self,
         store: WebhookStore,
         metrics: Metrics,
-        on_dispatched: Callable[[], None],
+        senders: Senders,
         *,
         clock: Callable[[], datetime] = _now,
     ) -> None:
         self.store = store
         self.metrics = metrics
-        self.on_dispatched = on_dispatched
+        self.senders = senders
         self.clock = clock
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -79,11 +96,6 @@ class Dispatcher:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
-    def _plan(
-        self, events: Sequence[tuple[int, Snapshot]], endpoints: Sequence[Endpoint]
-    ) -> list[Delivery]:
-        return plan_deliveries(events, endpoints, self.clock())
-
     async def dispatch(self) -> int | None:
         """Dispatch everything logged so far; deliveries made (None: another
         process holds the cursor).
@@ -98,15 +110,38 @@ class Dispatcher:
             return 0
         made = 0
         while True:
-            result = await self.store.dispatch_events(BATCH, self._plan)
+            result = await self._step()
             if result is None:
                 return None
             events, deliveries = result
             made += deliveries
-            if deliveries:
-                self.on_dispatched()
             if events < BATCH:
                 return made
+
+    async def _step(self) -> tuple[int, int] | None:
+        """One batch of the log: (events read, deliveries made), None if held."""
+        reservation = self.senders.reserve()
+        endpoints: dict[str, Endpoint] = {}
+
+        def plan(
+            events: Sequence[tuple[int, Snapshot]], found: Sequence[Endpoint]
+        ) -> list[Delivery]:
+            # In the store's transaction (SQLite: on its writer thread): pure.
+            endpoints.update((e.id, e) for e in found)
+            return reservation.claim(plan_deliveries(events, found, self.clock()))
+
+        claimed: list[tuple[Delivery, Endpoint]] = []
+        try:
+            result = await self.store.dispatch_events(BATCH, plan)
+            if result is None:
+                return None
+            events, made = result
+            claimed = [(d, endpoints[d.endpoint_id]) for d in made if d.claimed_until]
+        finally:
+            self.senders.adopt(reservation, claimed)
+        if len(made) > len(claimed):
+            self.senders.wake()
+        return events, len(made)
 
     async def _run(self) -> None:
         wait = 0.0

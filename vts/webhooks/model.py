@@ -90,6 +90,32 @@ class Delivery:
     last_response: str | None = None
     last_error: str | None = None
     updated_at: datetime | None = None
+    claimed_until: datetime | None = None
+    """Set while a sender owns it (to send it, or to record how that went)."""
+
+
+@attrs.frozen
+class Reservation:
+    """Sender slots set aside while the dispatcher makes deliveries: those it makes
+    within them are claimed as they are inserted and sent at once, without a
+    claim of their own (the rest wait for a sender's claim)."""
+
+    slots: int
+    in_flight: dict[str, int]
+    per_endpoint: int
+    lease_until: datetime
+
+    def claim(self, deliveries: Sequence[Delivery]) -> list[Delivery]:
+        """`deliveries`, those within the slots and the per-endpoint cap claimed."""
+        slots, busy = self.slots, dict(self.in_flight)
+        claimed = []
+        for delivery in deliveries:
+            if slots > 0 and busy.get(delivery.endpoint_id, 0) < self.per_endpoint:
+                slots -= 1
+                busy[delivery.endpoint_id] = busy.get(delivery.endpoint_id, 0) + 1
+                delivery = attrs.evolve(delivery, claimed_until=self.lease_until)
+            claimed.append(delivery)
+        return claimed
 
 
 def new_endpoint_id() -> str:

@@ -51,11 +51,14 @@ class WebhookStore(Protocol):
     ) -> Endpoint | None:
         """Make `secret` current; the old one stays valid until the given time."""
 
-    async def dispatch_events(self, limit: int, plan: Plan) -> tuple[int, int] | None:
+    async def dispatch_events(
+        self, limit: int, plan: Plan
+    ) -> tuple[int, list[Delivery]] | None:
         """In one transaction: read up to `limit` logged events after the dispatch
-        cursor, insert the deliveries `plan` makes of them, and move the cursor past
-        them; (events read, deliveries made). None when another process holds the
-        cursor (Postgres, SKIP LOCKED): it is dispatching these events."""
+        cursor, insert the deliveries `plan` makes of them (claimed if it set
+        claimed_until), and move the cursor past them; (events read, deliveries
+        made). None when another process holds the cursor (Postgres, SKIP LOCKED):
+        it is dispatching these events."""
 
     async def claim_deliveries(
         self,

@@ -28,6 +28,7 @@ from vts.webhooks.model import (
     Delivery,
     DeliveryStatus,
     Endpoint,
+    Reservation,
     after_attempt,
 )
 from vts.webhooks.port import WebhookStore
@@ -80,6 +81,7 @@ class Sender:
         self._wake = asyncio.Event()
         self._recorder = AttemptRecorder(store)
         self._in_flight: Counter[str] = Counter()
+        self._reserved = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.Task[None] | None = None
@@ -136,7 +138,7 @@ class Sender:
             await asyncio.sleep(0)
 
     async def _until_due(self) -> float:
-        if sum(self._in_flight.values()) >= MAX_IN_FLIGHT:
+        if self._busy() >= MAX_IN_FLIGHT:
             return SAFETY_SECONDS  # a finished attempt wakes us
         due = await self.store.next_delivery_due()
         if due is None:
@@ -144,10 +146,34 @@ class Sender:
         seconds = (due - self.clock()).total_seconds()
         return min(SAFETY_SECONDS, max(seconds, 0.001))
 
+    def reserve(self) -> Reservation:
+        """Set the free slots aside for the dispatcher (see Reservation)."""
+        free = max(0, MAX_IN_FLIGHT - self._busy())
+        self._reserved += free
+        lease = self.clock() + timedelta(seconds=self.timeout + LEASE_MARGIN_SECONDS)
+        return Reservation(free, dict(self._in_flight), PER_ENDPOINT, lease)
+
+    def adopt(
+        self, reservation: Reservation, claimed: list[tuple[Delivery, Endpoint]]
+    ) -> None:
+        """Send what the dispatcher claimed for us; give back the other slots."""
+        self._reserved -= reservation.slots
+        for delivery, endpoint in claimed:
+            self._start(delivery, endpoint)
+
+    def _busy(self) -> int:
+        return sum(self._in_flight.values()) + self._reserved
+
+    def _start(self, delivery: Delivery, endpoint: Endpoint) -> None:
+        self._in_flight[endpoint.id] += 1
+        task = asyncio.create_task(self._send(delivery, endpoint))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
     async def send_due(self) -> bool:
         """Claim what is due and start sending it; whether more may be due (the
         claim took all it could)."""
-        free = MAX_IN_FLIGHT - sum(self._in_flight.values())
+        free = MAX_IN_FLIGHT - self._busy()
         if free <= 0:
             return False
         busy = [e for e, n in self._in_flight.items() if n >= PER_ENDPOINT]
@@ -155,10 +181,7 @@ class Sender:
         lease = now + timedelta(seconds=self.timeout + LEASE_MARGIN_SECONDS)
         claimed = await self.store.claim_deliveries(now, lease, free, busy, self._pick)
         for delivery, endpoint in claimed:
-            self._in_flight[endpoint.id] += 1
-            task = asyncio.create_task(self._send(delivery, endpoint))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._start(delivery, endpoint)
         return len(claimed) == free
 
     def _pick(self, due: Sequence[Delivery]) -> list[Delivery]:
@@ -217,7 +240,7 @@ class Sender:
         """The attempt's connection is done (its recording may still be under way:
         the claim keeps the delivery to us). A freed slot matters only to a sender
         that was full, or to an endpoint that was: then something due may wait."""
-        full = sum(self._in_flight.values()) >= MAX_IN_FLIGHT
+        full = self._busy() >= MAX_IN_FLIGHT
         if full or self._in_flight[endpoint_id] >= PER_ENDPOINT:
             self._wake.set()
         self._in_flight[endpoint_id] -= 1
