@@ -3,6 +3,7 @@ made in the transaction that moves the dispatch cursor, claims under a lease."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from datetime import timedelta
 
@@ -21,6 +22,7 @@ from vts.webhooks.model import (
     after_attempt,
     new_secret,
 )
+from vts.webhooks.recorder import AttemptRecorder
 
 LEASE = T0 + timedelta(seconds=30)
 
@@ -298,3 +300,47 @@ async def test_deliveries_made_claimed_are_left_to_their_claimer(
     after = LEASE + timedelta(seconds=1)
     again = await hooks(store).claim_deliveries(after, after, 10, [], take_all)
     assert [d.id for d, _ in again] == [mine.id]
+
+
+async def test_any_answer_of_a_receiver_is_recorded(store: JobStore) -> None:
+    """Whatever bytes a receiver answers, a NUL included, are kept as text."""
+    e = endpoint()
+    (delivery,) = await dispatched(store, e)
+
+    def odd(d: Delivery, ep: Endpoint) -> tuple[Delivery, Endpoint]:
+        answer = Attempt(500, response="a\x00b\udcff", error="x\x00")
+        return after_attempt(d, ep, answer, T0, 5.0)
+
+    ((recorded, _),) = await hooks(store).record_attempts([(delivery.id, odd)])
+    (listed,) = await hooks(store).list_deliveries(e.id, None, None, 10)
+    assert listed.last_response == recorded.last_response
+    assert listed.last_response is not None and listed.last_response.startswith("a")
+
+
+async def test_one_bad_attempt_leaves_the_others_recorded(store: JobStore) -> None:
+    """Attempts are recorded by group commit; one whose recording fails fails alone."""
+    e = endpoint()
+    first, second, third = await dispatched(store, e, jobs=3)
+    recorder = AttemptRecorder(hooks(store))
+
+    def ok(d: Delivery, ep: Endpoint) -> tuple[Delivery, Endpoint]:
+        return after_attempt(d, ep, Attempt(200), T0, None)
+
+    def boom(d: Delivery, ep: Endpoint) -> tuple[Delivery, Endpoint]:
+        raise RuntimeError("a bug in one attempt")
+
+    results = await asyncio.gather(
+        recorder.record(first.id, ok),
+        recorder.record(second.id, boom),
+        recorder.record(third.id, ok),
+        return_exceptions=True,
+    )
+    assert isinstance(results[1], RuntimeError)
+    statuses = {
+        d.id: d.status for d in await hooks(store).list_deliveries(e.id, None, None, 9)
+    }
+    assert statuses == {
+        first.id: "succeeded",
+        second.id: "pending",
+        third.id: "succeeded",
+    }

@@ -64,6 +64,7 @@ async def receiver() -> AsyncIterator[Receiver]:
         ({**HOOK, "events": "job.failed"}, "events"),
         ({**HOOK, "description": 7}, "description"),
         ({**HOOK, "description": "x" * 501}, "description"),
+        ({**HOOK, "description": "nul\u0000"}, "description"),
         ({**HOOK, "secret": "mine"}, "secret"),
     ],
 )

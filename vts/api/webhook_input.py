@@ -36,8 +36,14 @@ def check_endpoint_request(
         except ValueError as exc:
             problems["events"] = str(exc)
     description = body.get("description", "")
-    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
-        problems["description"] = f"must be a string of at most {MAX_DESCRIPTION}"
+    if (
+        not isinstance(description, str)
+        or len(description) > MAX_DESCRIPTION
+        or "\x00" in description
+    ):
+        problems["description"] = (
+            f"must be a string of at most {MAX_DESCRIPTION} characters, without NUL"
+        )
     if problems:
         raise ValidationError(errors=problems)
     assert isinstance(url, str)

@@ -194,8 +194,8 @@ def after_attempt(
         delivery,
         attempts=attempts,
         last_status=attempt.status,
-        last_response=attempt.response,
-        last_error=attempt.error,
+        last_response=_text(attempt.response),
+        last_error=_text(attempt.error),
         updated_at=now,
     )
     if attempt.ok:
@@ -220,6 +220,14 @@ def after_attempt(
         )
         return failed, _disabled(streak, now, reason)
     return failed, _disable_if_failing_long(streak, now)
+
+
+def _text(value: str | None) -> str | None:
+    """A receiver's words as a text column holds them: no NUL and no lone
+    surrogate (Postgres refuses both)."""
+    if value is None:
+        return None
+    return value.replace("\x00", "\ufffd").encode(errors="replace").decode()
 
 
 def _disable_if_failing_long(endpoint: Endpoint, now: datetime) -> Endpoint:

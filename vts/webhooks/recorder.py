@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from vts.errors import UnavailableError
 from vts.webhooks.model import Delivery, Endpoint
 from vts.webhooks.port import Apply, WebhookStore
 
@@ -32,20 +33,32 @@ class AttemptRecorder:
         while self._queue:
             batch, self._queue = self._queue, []
             try:
-                results = await self.store.record_attempts(
-                    [(d, a) for d, a, _ in batch]
-                )
-            except Exception as exc:
-                for _, _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for (_, _, future), result in zip(batch, results, strict=True):
-                if not future.done():
-                    future.set_result(result)
+                await self._commit(batch)
+            except UnavailableError as exc:
+                _fail(batch, exc)
+            except Exception:
+                # One bad attempt must not keep the others unrecorded (they would
+                # be sent again and again): each alone, so only its own fails.
+                for waiting in batch:
+                    try:
+                        await self._commit([waiting])
+                    except Exception as exc:
+                        _fail([waiting], exc)
+
+    async def _commit(self, batch: list[_Waiting]) -> None:
+        results = await self.store.record_attempts([(d, a) for d, a, _ in batch])
+        for (_, _, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
 
     async def stop(self) -> None:
         writer, self._writer = self._writer, None
         if writer is not None:
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)
+
+
+def _fail(batch: list[_Waiting], exc: Exception) -> None:
+    for _, _, future in batch:
+        if not future.done():
+            future.set_exception(exc)
