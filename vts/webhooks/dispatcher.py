@@ -5,7 +5,8 @@ A crash before that commit leaves the cursor where it was: the events are read
 again, and nothing is lost or made twice. It wakes on every change this process
 learns of (JobService.subscribe) and on a slow safety timer; it never polls in a
 loop. On Postgres one replica at a time holds the cursor; another that finds it
-held tries again shortly, in case the holder read before the newest commit, backing off.
+held tries again shortly (the holder may have read before the newest commit),
+backing off.
 """
 
 from __future__ import annotations
