@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 import attrs
-from _support import T0
+from _support import T0, make_job
 from aiohttp import web
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
@@ -48,6 +48,19 @@ async def dispatch(store: JobStore) -> tuple[int, int] | None:
     """One dispatch step with `plan`: (events read, deliveries made)."""
     result = await hooks(store).dispatch_events(500, plan)
     return None if result is None else (result[0], len(result[1]))
+
+
+def job_id(n: int) -> str:
+    return f"00000000-0000-4000-8000-{n:012d}"
+
+
+async def dispatched(store: JobStore, e: Endpoint, jobs: int = 1) -> list[Delivery]:
+    """Store `e`, create `jobs` jobs, dispatch: their deliveries, newest first."""
+    await hooks(store).create_endpoint(e)
+    for n in range(1, jobs + 1):
+        await store.create(make_job(job_id(n)), None)
+    await hooks(store).dispatch_events(500, plan)
+    return await hooks(store).list_deliveries(e.id, None, None, 100)
 
 
 def take_all(due: Sequence[Delivery]) -> list[Delivery]:
