@@ -81,10 +81,14 @@ class Receiver:
     """An aiohttp server on 127.0.0.1 that records every POST, verifying each with
     the standardwebhooks library against `secret` (set it once the endpoint
     exists). `answers` are the statuses of the first requests, in order; 200 after
-    them. `url` is its http URL (tests run with VTS_WEBHOOK_ALLOW_PRIVATE=true)."""
+    them, each only once `gate` (if any) is set. `url` is its http URL (tests run
+    with VTS_WEBHOOK_ALLOW_PRIVATE=true)."""
 
-    def __init__(self, answers: Sequence[int] = ()) -> None:
+    def __init__(
+        self, answers: Sequence[int] = (), gate: asyncio.Event | None = None
+    ) -> None:
         self.answers = list(answers)
+        self.gate = gate
         self.secret: str | None = None
         self.received: list[Received] = []
         self.arrived = asyncio.Condition()
@@ -124,6 +128,8 @@ class Receiver:
         async with self.arrived:
             self.received.append(Received(headers, body, payload, error))
             self.arrived.notify_all()
+        if self.gate is not None:
+            await self.gate.wait()  # a slow receiver: answers once the test opens it
         return web.Response(status=status, text=f"answered {status}")
 
     async def wait_for(self, count: int, timeout: float = 15.0) -> list[Received]:

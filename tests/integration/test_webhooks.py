@@ -3,12 +3,16 @@ with the `standardwebhooks` package; retries keep the message id; 410 disables."
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from _support import wait_until
 from _webhooks import Receiver
+
+from vts.webhooks.sender import PER_ENDPOINT, SAFETY_SECONDS
 
 FAST_RETRIES = (0.05, 0.05, 0.05)
 ServerFactory = Any  # tests/integration/conftest.py
@@ -44,8 +48,9 @@ async def deliveries(client: VtsClient, endpoint_id: str) -> list[dict[str, Any]
 
 
 async def test_a_finished_job_is_delivered_signed_per_standard_webhooks(
-    app_server: ServerFactory, receiver: Receiver
+    app_server: ServerFactory, receiver: Receiver, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     client, created = await hooked(app_server, receiver, ["job.completed"])
     assert set(created) == {
         "id",
@@ -79,6 +84,40 @@ async def test_a_finished_job_is_delivered_signed_per_standard_webhooks(
         200,
     )
     assert d["response_body"] == "answered 200"
+    async with client.get("/metrics") as response:
+        text = await response.text()
+    assert 'vts_webhook_deliveries_total{outcome="succeeded"} 1.0' in text
+    assert "vts_webhook_delivery_latency_seconds_count 1.0" in text
+    assert "vts_webhook_outbox_depth 0.0" in text
+    secret = created["secret"].removeprefix("whsec_")
+    assert secret not in caplog.text and secret not in text
+
+
+async def test_a_slow_endpoint_does_not_delay_another(
+    app_server: ServerFactory,
+) -> None:
+    """The slow receiver holds its PER_ENDPOINT slots; the fast one gets every
+    message meanwhile."""
+    gate = asyncio.Event()
+    slow, fast = await Receiver(gate=gate).start(), await Receiver().start()
+    try:
+        client, _ = await hooked(app_server, slow, ["job.completed"])
+        body = {"url": fast.url, "events": ["job.completed"]}
+        async with client.post("/webhooks", json=body) as response:
+            fast.secret = (await response.json())["secret"]
+        jobs = PER_ENDPOINT + 4
+        for _ in range(jobs):
+            await client.submit()
+        await fast.wait_for(jobs)
+        await slow.wait_for(PER_ENDPOINT)
+        assert len(slow.received) == PER_ENDPOINT  # the rest wait for a slot
+        gate.set()
+        await slow.wait_for(jobs)
+        assert [r.error for r in [*slow.received, *fast.received]] == [None] * 2 * jobs
+    finally:
+        gate.set()
+        await slow.stop()
+        await fast.stop()
 
 
 async def test_every_status_change_reaches_an_endpoint_asking_for_all(
@@ -119,7 +158,8 @@ async def test_a_receiver_failing_twice_gets_the_same_message_three_times(
             webhook_retry_schedule=FAST_RETRIES,
         )
         await client.submit()
-        got = await receiver.wait_for(3)
+        # Each retry when due, not at the sender's safety timer.
+        got = await receiver.wait_for(3, timeout=SAFETY_SECONDS - 1)
         assert {r.headers["webhook-id"] for r in got} != set()
         assert len({r.headers["webhook-id"] for r in got}) == 1
         assert [r.error for r in got] == [None, None, None]

@@ -217,6 +217,8 @@ class Sender:
         recorded = await self._recorder.record(delivery.id, apply)
         if recorded is not None:
             self._count(attempt, *recorded, now)
+            if recorded[0].status is DeliveryStatus.PENDING:
+                self._wake.set()  # a retry is due: sleep no longer than until then
 
     async def _post(
         self, delivery: Delivery, endpoint: Endpoint
