@@ -81,14 +81,19 @@ class Receiver:
     """An aiohttp server on 127.0.0.1 that records every POST, verifying each with
     the standardwebhooks library against `secret` (set it once the endpoint
     exists). `answers` are the statuses of the first requests, in order; 200 after
-    them, each only once `gate` (if any) is set. `url` is its http URL (tests run
+    them (with `retry_after` as Retry-After, if given), each only once `gate` (if
+    any) is set. `url` is its http URL (tests run
     with VTS_WEBHOOK_ALLOW_PRIVATE=true)."""
 
     def __init__(
-        self, answers: Sequence[int] = (), gate: asyncio.Event | None = None
+        self,
+        answers: Sequence[int] = (),
+        gate: asyncio.Event | None = None,
+        retry_after: str | None = None,
     ) -> None:
         self.answers = list(answers)
         self.gate = gate
+        self.retry_after = retry_after
         self.secret: str | None = None
         self.received: list[Received] = []
         self.arrived = asyncio.Condition()
@@ -130,7 +135,10 @@ class Receiver:
             self.arrived.notify_all()
         if self.gate is not None:
             await self.gate.wait()  # a slow receiver: answers once the test opens it
-        return web.Response(status=status, text=f"answered {status}")
+        headers = {}
+        if status >= 300 and self.retry_after is not None:
+            headers["Retry-After"] = self.retry_after
+        return web.Response(status=status, text=f"answered {status}", headers=headers)
 
     async def wait_for(self, count: int, timeout: float = 15.0) -> list[Received]:
         """The first `count` requests, once they have arrived."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -206,4 +207,59 @@ async def test_410_disables_the_endpoint(app_server: ServerFactory) -> None:
         assert len(await deliveries(client, created["id"])) == 1
         assert len(receiver.received) == 1
     finally:
+        await receiver.stop()
+
+
+async def test_retry_after_is_honoured(app_server: ServerFactory) -> None:
+    receiver = await Receiver(answers=[503], retry_after="1").start()
+    try:
+        client, created = await hooked(
+            app_server, receiver, ["job.completed"], webhook_retry_schedule=(0.05,)
+        )
+        await client.submit()
+        (first,) = await receiver.wait_for(1)
+
+        async def retry_planned() -> bool:
+            found = await deliveries(client, created["id"])
+            return bool(found) and found[0]["attempts"] == 1
+
+        await wait_until(retry_planned, message="the failed attempt recorded")
+        (planned,) = await deliveries(client, created["id"])
+        wait = datetime.fromisoformat(
+            planned["next_attempt_at"]
+        ) - datetime.fromisoformat(planned["updated_at"])
+        assert wait.total_seconds() >= 1.0  # the schedule alone says 0.05 s
+        await receiver.wait_for(2)
+        assert [r.headers["webhook-id"] for r in receiver.received] == [
+            first.headers["webhook-id"]
+        ] * 2
+    finally:
+        await receiver.stop()
+
+
+async def test_an_answer_later_than_the_timeout_is_a_failed_attempt(
+    app_server: ServerFactory,
+) -> None:
+    never = asyncio.Event()
+    receiver = await Receiver(gate=never).start()
+    try:
+        client, created = await hooked(
+            app_server,
+            receiver,
+            ["job.completed"],
+            webhook_timeout=0.2,
+            webhook_retry_schedule=(3600.0,),
+        )
+        await client.submit()
+
+        async def timed_out() -> bool:
+            found = await deliveries(client, created["id"])
+            return bool(found) and found[0]["attempts"] == 1
+
+        await wait_until(timed_out, message="the attempt timed out")
+        (d,) = await deliveries(client, created["id"])
+        assert (d["status"], d["response_status"]) == ("pending", None)
+        assert d["error"] == "no answer within 0.2s"
+    finally:
+        never.set()
         await receiver.stop()
