@@ -30,7 +30,8 @@ async def test_a_claim_is_leased_and_comes_back_when_the_lease_ends(
 ) -> None:
     e = endpoint()
     (delivery,) = await dispatched(store, e)
-    assert await hooks(store).next_delivery_due() == T0
+    assert await hooks(store).next_delivery_due([]) == T0
+    assert await hooks(store).next_delivery_due([e.id]) is None
     first = await hooks(store).claim_deliveries(T0, LEASE, 10, [], take_all)
     assert [(d.id, ep.id) for d, ep in first] == [(delivery.id, e.id)]
     assert first[0][1].secret == e.secret
@@ -73,7 +74,7 @@ async def test_recording_an_attempt_releases_the_claim(store: JobStore) -> None:
     )
     assert ep.failing_since == later
     retry_at = later + timedelta(seconds=5)
-    assert await hooks(store).next_delivery_due() == retry_at
+    assert await hooks(store).next_delivery_due([]) == retry_at
     assert await hooks(store).claim_deliveries(later, LEASE, 10, [], take_all) == []
     claimed = await hooks(store).claim_deliveries(retry_at, LEASE, 10, [], take_all)
     assert [c.id for c, _ in claimed] == [delivery.id]

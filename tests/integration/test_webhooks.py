@@ -13,6 +13,7 @@ import pytest
 from _support import wait_until
 from _webhooks import Receiver
 
+from vts.keys import store_key
 from vts.webhooks.sender import PER_ENDPOINT, SAFETY_SECONDS
 
 FAST_RETRIES = (0.05, 0.05, 0.05)
@@ -94,6 +95,19 @@ async def test_a_finished_job_is_delivered_signed_per_standard_webhooks(
     assert secret not in caplog.text and secret not in text
 
 
+def count_claims(store: Any) -> list[int]:
+    """Calls of the store's claim_deliveries from now on (it still runs)."""
+    calls: list[int] = []
+    claim = store.claim_deliveries
+
+    async def counted(*args: Any) -> Any:
+        calls.append(1)
+        return await claim(*args)
+
+    store.claim_deliveries = counted
+    return calls
+
+
 async def test_a_slow_endpoint_does_not_delay_another(
     app_server: ServerFactory,
 ) -> None:
@@ -106,12 +120,17 @@ async def test_a_slow_endpoint_does_not_delay_another(
         body = {"url": fast.url, "events": ["job.completed"]}
         async with client.post("/webhooks", json=body) as response:
             fast.secret = (await response.json())["secret"]
+        claims = count_claims(client.server.app[store_key])
         jobs = PER_ENDPOINT + 4
         for _ in range(jobs):
             await client.submit()
         await fast.wait_for(jobs)
         await slow.wait_for(PER_ENDPOINT)
         assert len(slow.received) == PER_ENDPOINT  # the rest wait for a slot
+        # ...and the sender waits with them, not polling the store for them.
+        before = len(claims)
+        with pytest.raises(AssertionError):
+            await wait_until(lambda: len(claims) > before + 10, timeout=1.0)
         gate.set()
         await slow.wait_for(jobs)
         assert [r.error for r in [*slow.received, *fast.received]] == [None] * 2 * jobs

@@ -199,13 +199,15 @@ class PostgresOutbox(PostgresWebhooks):
             status: str = await self.pool.execute(_PURGE, before, limit)
         return int(status.rsplit(" ", 1)[-1])  # "DELETE <count>"
 
-    async def next_delivery_due(self) -> datetime | None:
+    async def next_delivery_due(self, busy: Sequence[str]) -> datetime | None:
         async with self._errors():
             value: datetime | None = await self.pool.fetchval(
                 "SELECT min(GREATEST(d.next_attempt_at, d.claimed_until))"
                 " FROM webhook_deliveries d"
                 " JOIN webhook_endpoints e ON e.id = d.endpoint_id"
                 " WHERE d.status = 'pending' AND e.disabled_at IS NULL"
+                " AND NOT (d.endpoint_id = ANY($1::text[]))",
+                list(busy),
             )
         return value
 

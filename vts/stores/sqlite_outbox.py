@@ -95,13 +95,15 @@ class SqliteOutbox(SqliteWebhooks):
 
         return await self._hook_write(purge)
 
-    async def next_delivery_due(self) -> datetime | None:
+    async def next_delivery_due(self, busy: Sequence[str]) -> datetime | None:
         rows = await self._hook_read(
             "SELECT min(max(d.next_attempt_at, coalesce(d.claimed_until, 0)))"
             " FROM webhook_deliveries d"
             " INDEXED BY webhook_deliveries_due"
             " JOIN webhook_endpoints e ON e.id = d.endpoint_id"
             " WHERE d.status = 'pending' AND e.disabled_at IS NULL"
+            f" AND d.endpoint_id NOT IN ({placeholders(len(busy), '?')})",
+            *busy,
         )
         return _time(rows[0][0]) if rows else None
 

@@ -101,9 +101,9 @@ class WebhookStore(Protocol):
         """Delete up to `limit` succeeded or failed deliveries whose last change was
         before `before`; how many. Call again while it returns `limit`."""
 
-    async def next_delivery_due(self) -> datetime | None:
-        """When the earliest pending delivery of an enabled endpoint becomes due (a
-        claimed one: when its claim runs out)."""
+    async def next_delivery_due(self, busy: Sequence[str]) -> datetime | None:
+        """When the earliest pending delivery of an enabled endpoint not in `busy`
+        becomes due (a claimed one: when its claim runs out)."""
 
     async def webhook_counts(self) -> tuple[int, int]:
         """(pending deliveries, disabled endpoints), for the metrics."""

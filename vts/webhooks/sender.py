@@ -82,6 +82,7 @@ class Sender:
         self._recorder = AttemptRecorder(store)
         self._in_flight: Counter[str] = Counter()
         self._reserved = 0
+        self._starved = False  # the loop wanted a slot and found none
         self._tasks: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.Task[None] | None = None
@@ -138,13 +139,17 @@ class Sender:
             await asyncio.sleep(0)
 
     async def _until_due(self) -> float:
+        """How long to sleep unless woken: until the next delivery is due."""
         if self._busy() >= MAX_IN_FLIGHT:
-            return SAFETY_SECONDS  # a finished attempt wakes us
-        due = await self.store.next_delivery_due()
+            self._starved = True
+            return SAFETY_SECONDS  # a freed slot wakes us
+        # An endpoint with every slot in flight: the first to finish wakes us for
+        # its deliveries, so they are not waited for here (no polling meanwhile).
+        due = await self.store.next_delivery_due(self._full_endpoints())
         if due is None:
             return SAFETY_SECONDS
         seconds = (due - self.clock()).total_seconds()
-        return min(SAFETY_SECONDS, max(seconds, 0.001))
+        return min(SAFETY_SECONDS, max(seconds, 0.0))
 
     def reserve(self) -> Reservation:
         """Set the free slots aside for the dispatcher (see Reservation)."""
@@ -160,6 +165,12 @@ class Sender:
         self._reserved -= reservation.slots
         for delivery, endpoint in claimed:
             self._start(delivery, endpoint)
+        if self._starved and len(claimed) < reservation.slots:
+            self._starved = False
+            self._wake.set()
+
+    def _full_endpoints(self) -> list[str]:
+        return [e for e, n in self._in_flight.items() if n >= PER_ENDPOINT]
 
     def _busy(self) -> int:
         return sum(self._in_flight.values()) + self._reserved
@@ -175,8 +186,9 @@ class Sender:
         claim took all it could)."""
         free = MAX_IN_FLIGHT - self._busy()
         if free <= 0:
+            self._starved = True
             return False
-        busy = [e for e, n in self._in_flight.items() if n >= PER_ENDPOINT]
+        busy = self._full_endpoints()
         now = self.clock()
         lease = now + timedelta(seconds=self.timeout + LEASE_MARGIN_SECONDS)
         claimed = await self.store.claim_deliveries(now, lease, free, busy, self._pick)
@@ -241,9 +253,10 @@ class Sender:
     def _release(self, endpoint_id: str) -> None:
         """The attempt's connection is done (its recording may still be under way:
         the claim keeps the delivery to us). A freed slot matters only to a sender
-        that was full, or to an endpoint that was: then something due may wait."""
-        full = self._busy() >= MAX_IN_FLIGHT
-        if full or self._in_flight[endpoint_id] >= PER_ENDPOINT:
+        that found no slot free, or to an endpoint that was full: then something
+        due may wait for it."""
+        if self._starved or self._in_flight[endpoint_id] >= PER_ENDPOINT:
+            self._starved = False
             self._wake.set()
         self._in_flight[endpoint_id] -= 1
         if self._in_flight[endpoint_id] <= 0:
