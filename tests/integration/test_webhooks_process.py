@@ -3,6 +3,7 @@ is in the store), and two replicas on Postgres deliver each message once."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import uuid
 from collections import Counter
@@ -98,6 +99,36 @@ async def test_a_message_pending_at_kill_9_is_delivered_after_the_restart(
             assert got.headers["webhook-id"] == found["id"]
             assert found["attempts"] >= 2
     finally:
+        await receiver.stop()
+
+
+async def test_sigterm_lets_an_attempt_in_flight_finish(
+    tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    """A rolling deploy does not cut attempts short (which would send them again)."""
+    gate = asyncio.Event()
+    receiver = await Receiver(gate=gate).start()
+    try:
+        vts = await VtsProcess(tmp_path, WEBHOOK_ENV).start()
+        try:
+            made = await add_endpoint(http, vts, receiver.url)
+            receiver.secret = made["secret"]
+            await submit(http, vts)
+            await receiver.wait_for(1)  # in flight: the receiver holds it
+            vts.terminate()
+            await vts.until(
+                lambda: "attempts in flight" in vts.logs(), 15, "the sender waiting"
+            )
+            gate.set()
+            assert await vts.wait(15) == 0
+        finally:
+            vts.close()
+        async with VtsProcess(tmp_path, WEBHOOK_ENV) as again:
+            (found,) = await deliveries(http, again, made["id"])
+        assert (found["status"], found["attempts"]) == ("succeeded", 1)
+        assert len(receiver.received) == 1
+    finally:
+        gate.set()
         await receiver.stop()
 
 

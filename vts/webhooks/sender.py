@@ -45,6 +45,7 @@ LEASE_MARGIN_SECONDS = 5.0
 """A claim lasts the timeout plus this: time to record the attempt."""
 PRUNE_SECONDS = 60.0
 PRUNE_BATCH = 500
+STOP_GRACE_SECONDS = 5.0
 SAFETY_SECONDS = 5.0
 """Longest sleep with nothing due: picks up what another replica left behind."""
 
@@ -103,8 +104,22 @@ class Sender:
         )
 
     async def stop(self) -> None:
+        """Claim nothing more; let the attempts in flight finish and be recorded
+        for up to STOP_GRACE_SECONDS (one cut short is sent again after its lease,
+        perhaps a second time), then cancel the rest."""
         loop, self._loop = self._loop, None
-        tasks = [*self._tasks, *([loop] if loop else [])]
+        if loop is not None:
+            loop.cancel()
+            await asyncio.gather(loop, return_exceptions=True)
+        if self._tasks:
+            grace = min(self.timeout, STOP_GRACE_SECONDS)
+            log.info(
+                "webhook sender: waiting up to %gs for %d attempts in flight",
+                grace,
+                len(self._tasks),
+            )
+            await asyncio.wait(self._tasks, timeout=grace)
+        tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
