@@ -31,6 +31,7 @@ from vts.keys import (
     service_key,
     settings_key,
     store_key,
+    webhook_wake_key,
     websockets_key,
 )
 from vts.metrics import Metrics
@@ -38,6 +39,9 @@ from vts.ports import Broker, JobStore, KeyStore, Processor
 from vts.quotas import Limits, Quotas
 from vts.retention import RetentionSweeper
 from vts.service import JobService, utcnow
+from vts.webhooks.dispatcher import Dispatcher
+from vts.webhooks.port import WebhookStore
+from vts.webhooks.sender import Sender
 from vts.worker.pool import WorkerPool
 
 log = logging.getLogger(__name__)
@@ -78,6 +82,8 @@ def create_app(
     app.cleanup_ctx.append(_auth_ctx)
     if settings.retention > 0 or settings.event_retention > 0:
         app.cleanup_ctx.append(_retention_ctx)
+    if isinstance(app[store_key], WebhookStore):
+        app.cleanup_ctx.append(_webhooks_ctx)
     if workers:
         app.cleanup_ctx.append(_workers_ctx)
         app.on_shutdown.append(_drain_workers)
@@ -187,6 +193,34 @@ async def _retention_ctx(app: web.Application) -> AsyncIterator[None]:
     await sweeper.start()
     yield
     await sweeper.stop()
+
+
+async def _webhooks_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The outbox's two loops: the dispatcher (log -> deliveries), woken by every
+    job change, and the sender (deliveries -> receivers), woken by the dispatcher."""
+    settings, store = app[settings_key], app[store_key]
+    assert isinstance(store, WebhookStore)
+    sender = Sender(
+        store,
+        app[metrics_key],
+        timeout=settings.webhook_timeout,
+        schedule=settings.webhook_retry_schedule,
+        allow_private=settings.webhook_allow_private,
+        retention=settings.event_retention,
+    )
+    dispatcher = Dispatcher(store, app[metrics_key], sender)
+
+    def wake() -> None:
+        dispatcher.endpoints_changed()
+        sender.wake()
+
+    app[webhook_wake_key] = wake
+    app[service_key].subscribe(dispatcher.wake)
+    await sender.start()
+    await dispatcher.start()
+    yield
+    await dispatcher.stop()
+    await sender.stop()
 
 
 async def _workers_ctx(app: web.Application) -> AsyncIterator[None]:

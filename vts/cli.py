@@ -101,6 +101,20 @@ SERVE_OPTIONS: dict[str, tuple[str, str]] = {
         "allow_private_urls",
         "accept video URLs on private addresses [VTS_ALLOW_PRIVATE_URLS, false]",
     ),
+    "--webhook-timeout": (
+        "webhook_timeout",
+        "a webhook receiver's 2xx must come within this [VTS_WEBHOOK_TIMEOUT, 10s]",
+    ),
+    "--webhook-retry-schedule": (
+        "webhook_retry_schedule",
+        "waits before webhook retries "
+        "[VTS_WEBHOOK_RETRY_SCHEDULE, 5s,5m,30m,2h,5h,10h,10h]",
+    ),
+    "--webhook-allow-private": (
+        "webhook_allow_private",
+        "allow http and private addresses in webhook URLs "
+        "[VTS_WEBHOOK_ALLOW_PRIVATE, false]",
+    ),
     "--sim-duration": (
         "sim_duration",
         "simulated seconds, N or MIN-MAX [VTS_SIM_DURATION, 1-5]",

@@ -21,6 +21,7 @@ from vts.config_values import (
     setting,
 )
 from vts.errors import InvalidSettingError
+from vts.webhooks.schedule import DEFAULT_SCHEDULE, SCHEDULE_ACCEPTED, parse_schedule
 
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 
@@ -138,6 +139,21 @@ class Settings:
     )
     """VTS_ALLOW_PRIVATE_URLS: accept video URLs naming loopback, private, link-local
     or metadata addresses, or local names (false; the rules: vts.api.urls)."""
+    webhook_timeout: float = setting(
+        "VTS_WEBHOOK_TIMEOUT",
+        10.0,
+        "a duration such as 10s or 1m, from 0.1s to 5m",
+        lambda v: 0.1 <= v <= 300,
+    )
+    """VTS_WEBHOOK_TIMEOUT: a webhook receiver's 2xx must come within this (10s)."""
+    webhook_retry_schedule: tuple[float, ...] = setting(
+        "VTS_WEBHOOK_RETRY_SCHEDULE", DEFAULT_SCHEDULE, SCHEDULE_ACCEPTED
+    )
+    """VTS_WEBHOOK_RETRY_SCHEDULE: waits between webhook attempts (5s,5m,...,10h)."""
+    webhook_allow_private: bool = setting(
+        "VTS_WEBHOOK_ALLOW_PRIVATE", False, "true or false (also 1/0, yes/no, on/off)"
+    )
+    """VTS_WEBHOOK_ALLOW_PRIVATE: allow http and non-public webhook hosts (false)."""
     sim_duration: SimDuration = setting(
         "VTS_SIM_DURATION",
         SimDuration(1.0, 5.0),
@@ -209,6 +225,9 @@ class Settings:
 
 _converter = cattrs.Converter()
 _converter.register_structure_hook(SimDuration, lambda raw, _: parse_sim_duration(raw))
+_converter.register_structure_hook_func(
+    lambda t: t == tuple[float, ...], lambda raw, _: parse_schedule(raw)
+)
 _converter.register_structure_hook(
     int | None, lambda raw, _: None if raw in (None, "") else int(raw)
 )
@@ -241,7 +260,9 @@ def _structure_one(field: attrs.Attribute[Any], raw: object) -> Any:
 # Each field's annotation, evaluated (this module postpones annotations).
 _FIELD_TYPES: dict[str, Any] = get_type_hints(Settings)
 
-_DURATIONS = {"retention", "event_retention", "request_timeout", "keepalive_timeout"}
+_DURATIONS = frozenset(
+    "retention event_retention request_timeout keepalive_timeout webhook_timeout".split()
+)
 
 
 def env_names() -> dict[str, str]:

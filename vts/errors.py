@@ -12,6 +12,8 @@ VtsError
 ├── PermissionDeniedError
 ├── JobNotFoundError
 ├── KeyNotFoundError
+├── WebhookNotFoundError
+│   └── DeliveryNotFoundError
 ├── TooManyRequestsError
 │   ├── QuotaExceededError
 │   └── RateLimitedError
@@ -203,6 +205,18 @@ class KeyNotFoundError(VtsError):
             )
         else:
             super().__init__(f"no API key with id {key_id}")
+
+
+class WebhookNotFoundError(VtsError):
+    """No webhook endpoint of the caller's tenant has that id."""
+
+    code = "webhook-not-found"
+
+
+class DeliveryNotFoundError(WebhookNotFoundError):
+    """The webhook endpoint has no delivery with that id."""
+
+    code = "delivery-not-found"
 
 
 class ConflictError(VtsError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -26,3 +27,6 @@ websockets_key: web.AppKey[weakref.WeakSet[web.WebSocketResponse]] = web.AppKey(
 )
 authenticator_key = web.AppKey("authenticator", Authenticator)
 quotas_key = web.AppKey("quotas", Quotas)
+webhook_wake_key: web.AppKey[Callable[[], None]] = web.AppKey("webhook_wake")
+"""Wakes this process's webhook dispatcher and sender (after an endpoint was made or
+a delivery retried here)."""

@@ -187,6 +187,31 @@ class Metrics:
             ["loop"],
             registry=r,
         )
+        self.webhook_deliveries = Counter(
+            "vts_webhook_deliveries",
+            "Webhook delivery attempts, by outcome: succeeded (2xx), retried (will be "
+            "tried again) or failed (410, schedule used up, endpoint disabled).",
+            ["outcome"],
+            registry=r,
+        )
+        for outcome in ("succeeded", "retried", "failed"):
+            self.webhook_deliveries.labels(outcome)
+        self.webhook_latency = Histogram(
+            "vts_webhook_delivery_latency_seconds",
+            "From a job change to the 2xx of its webhook, retries included.",
+            buckets=(*LATENCY_BUCKETS, 5, 10, 30, 60, 300, 1800, 7200, 86400),
+            registry=r,
+        )
+        self.webhook_outbox_depth = Gauge(
+            "vts_webhook_outbox_depth",
+            "Webhook deliveries pending (due or waiting for a retry).",
+            registry=r,
+        )
+        self.webhook_endpoints_disabled = Gauge(
+            "vts_webhook_endpoints_disabled",
+            "Webhook endpoints disabled (410 Gone, or failing too long).",
+            registry=r,
+        )
 
         # (method, route, status) -> the two children one request updates; labels()
         # takes a lock and checks its arguments, which costs more than the update.

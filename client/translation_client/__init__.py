@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from translation_client import webhooks
 from translation_client._client import TranslationClient
 from translation_client._errors import (
     APIError,
@@ -22,6 +23,9 @@ from translation_client._errors import (
     TransportError,
     ValidationError,
     WaitTimeoutError,
+    WebhookSignatureError,
+    WebhookTimestampError,
+    WebhookVerificationError,
 )
 from translation_client._events import JobEvent, StreamEvent, StreamReset
 from translation_client._models import (
@@ -63,7 +67,11 @@ __all__ = [
     "TransportError",
     "ValidationError",
     "WaitTimeoutError",
+    "WebhookSignatureError",
+    "WebhookTimestampError",
+    "WebhookVerificationError",
     "__version__",
+    "webhooks",
 ]
 
 # A library logs, the application decides where to: without a handler of the

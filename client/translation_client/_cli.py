@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from translation_client import _cli_webhooks
 from translation_client._auth import resolve_api_key
 from translation_client._client import TranslationClient
 from translation_client._errors import (
@@ -127,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     dlq_list.add_argument("--limit", type=_positive_int, default=100)
     replay = dlq_commands.add_parser("replay", help="start a failed job over")
     replay.add_argument("job_id", metavar="JOB_ID")
+    _cli_webhooks.add_parser(commands)
     return parser
 
 
@@ -172,6 +174,9 @@ async def _run(args: argparse.Namespace, out: Output) -> int:
                 job = await _final(client, created["job_id"], args.timeout, show)
             out.job(job)
             return _outcome(job, out)
+        if command == "webhooks":
+            await _cli_webhooks.run(client, args, out)
+            return EXIT_OK
         if command == "watch":
             job = await _final(client, args.job_id, args.timeout, out.update)
             return _outcome(job, out)

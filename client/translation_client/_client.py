@@ -24,6 +24,7 @@ from translation_client._lost_answers import done_before, is_cancelled, is_repla
 from translation_client._models import CreatedJob, Job, is_final
 from translation_client._retry import parse_retry_after, retry_wait
 from translation_client._watch import WatchHub
+from translation_client._webhook_endpoints import WebhookEndpoints
 
 POLL_MAX_DELAY = 10.0
 """Longest pause between two polls of a job when the server sends no Retry-After."""
@@ -79,6 +80,9 @@ class TranslationClient:
             api_key=resolve_api_key(api_key),
         )
         self._hub: WatchHub | None = None
+        self.webhooks = WebhookEndpoints(self._http)
+        """The tenant's webhook endpoints (`translation_client.webhooks.verify`
+        checks what they receive)."""
 
     def __repr__(self) -> str:
         return f"<TranslationClient {self.base_url!r}>"

@@ -15,7 +15,10 @@ TranslationClientError
 ├── JobError                  the job ended without completing
 │   ├── JobFailedError            status "failed"; `.error` is the job's error
 │   └── JobCancelledError         status "cancelled"
-└── WaitTimeoutError          wait_for_completion ran out of time (also a TimeoutError)
+├── WaitTimeoutError          wait_for_completion ran out of time (also a TimeoutError)
+└── WebhookVerificationError  webhooks.verify refused a delivery
+    ├── WebhookSignatureError     headers missing, or no signature matches the secret
+    └── WebhookTimestampError     webhook-timestamp too far from now (a replay?)
 """
 
 from __future__ import annotations
@@ -218,3 +221,21 @@ def _phrase(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Error"
+
+
+class WebhookVerificationError(TranslationClientError):
+    """A webhook delivery failed verification: do not act on it."""
+
+
+class WebhookSignatureError(WebhookVerificationError):
+    """The Standard Webhooks headers are missing or malformed, or no signature in
+    `webhook-signature` was made with the secret over this body."""
+
+
+class WebhookTimestampError(WebhookVerificationError):
+    """`webhook-timestamp` is further from now than the tolerance: an old message
+    replayed, or a clock far off. `timestamp` is the header's value."""
+
+    def __init__(self, message: str, timestamp: int) -> None:
+        self.timestamp = timestamp
+        super().__init__(message)

@@ -19,7 +19,7 @@ from chart._helm import (
     pod_specs,
     secret_data,
 )
-from vts.config import env_names, load_settings
+from vts.config import Settings, env_names, load_settings
 
 # The oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and a current one.
 KUBE_VERSIONS = ("1.25", "1.35")
@@ -215,6 +215,9 @@ def test_chart_config_map_carries_the_vts_settings(render: Render) -> None:
         "VTS_KEEPALIVE_TIMEOUT": "75s",
         "VTS_MAX_CONNECTIONS": "10000",
         "VTS_ALLOW_PRIVATE_URLS": "false",
+        "VTS_WEBHOOK_TIMEOUT": "10s",
+        "VTS_WEBHOOK_RETRY_SCHEDULE": "5s,5m,30m,2h,5h,10h,10h",
+        "VTS_WEBHOOK_ALLOW_PRIVATE": "false",
         "VTS_SIM_DURATION": "1-5",
         "VTS_SIM_ERROR_RATE": "0.1",
         "VTS_SIM_SEED": "7",
@@ -226,6 +229,10 @@ def test_chart_config_map_carries_the_vts_settings(render: Render) -> None:
     assert "VTS_SIM_SEED" not in defaults
     assert defaults["VTS_RETENTION"] == "0"
     assert load_settings(defaults).event_retention == 86400
+    assert (
+        load_settings(defaults).webhook_retry_schedule
+        == Settings().webhook_retry_schedule
+    )
     # Every vts setting has its place: the ConfigMap, or a Secret for the URLs and
     # the keys.
     secret = {"VTS_DATABASE_URL", "VTS_REDIS_URL", "VTS_ADMIN_KEY", "VTS_METRICS_KEY"}

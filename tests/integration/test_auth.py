@@ -25,6 +25,8 @@ PATH_VALUES = {
     "tenant": "acme",
     "version": "0",
     "name": "dashboard.js",
+    "webhook_id": "ep_" + "0" * 24,
+    "delivery_id": "msg_" + "0" * 24,
 }
 
 

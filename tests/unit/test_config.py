@@ -30,6 +30,17 @@ DEFAULTS = {
     "VTS_KEEPALIVE_TIMEOUT": 75.0,
     "VTS_MAX_CONNECTIONS": 10000,
     "VTS_ALLOW_PRIVATE_URLS": False,
+    "VTS_WEBHOOK_TIMEOUT": 10.0,
+    "VTS_WEBHOOK_RETRY_SCHEDULE": (
+        5.0,
+        300.0,
+        1800.0,
+        7200.0,
+        18000.0,
+        36000.0,
+        36000.0,
+    ),
+    "VTS_WEBHOOK_ALLOW_PRIVATE": False,
     "VTS_SIM_DURATION": SimDuration(1.0, 5.0),
     "VTS_SIM_ERROR_RATE": 0.1,
     "VTS_SIM_SEED": None,
@@ -79,6 +90,9 @@ def test_load_settings_reads_every_variable() -> None:
         "VTS_KEEPALIVE_TIMEOUT": "2m",
         "VTS_MAX_CONNECTIONS": "500",
         "VTS_ALLOW_PRIVATE_URLS": "yes",
+        "VTS_WEBHOOK_TIMEOUT": "2.5s",
+        "VTS_WEBHOOK_RETRY_SCHEDULE": "0.5s, 250ms,5m,2h,1d",
+        "VTS_WEBHOOK_ALLOW_PRIVATE": "on",
         "VTS_SIM_DURATION": "0.5-1.5",
         "VTS_SIM_ERROR_RATE": "0.25",
         "VTS_SIM_SEED": "42",
@@ -103,6 +117,9 @@ def test_load_settings_reads_every_variable() -> None:
     assert (settings.request_timeout, settings.keepalive_timeout) == (2.5, 120.0)
     assert settings.max_connections == 500
     assert settings.allow_private_urls is True
+    assert settings.webhook_timeout == 2.5
+    assert settings.webhook_retry_schedule == (0.5, 0.25, 300.0, 7200.0, 86400.0)
+    assert settings.webhook_allow_private is True
     assert settings.sim_duration == SimDuration(0.5, 1.5)
     assert (settings.sim_error_rate, settings.sim_seed) == (0.25, 42)
     assert settings.log_level == "DEBUG"
@@ -184,6 +201,22 @@ BAD_VALUES = {
     "VTS_KEEPALIVE_TIMEOUT": ["-1", "2h", "abc", "", "inf"],
     "VTS_MAX_CONNECTIONS": ["15", "1000001", "1e4", "", "many"],
     "VTS_ALLOW_PRIVATE_URLS": ["", "maybe", "2", "truee", "nope"],
+    "VTS_WEBHOOK_TIMEOUT": ["0", "0.05", "6m", "-1", "abc", "", "nan"],
+    "VTS_WEBHOOK_RETRY_SCHEDULE": [
+        "",
+        "5",
+        "5s,",
+        "5s,,5m",
+        "0s",
+        "-5s",
+        "2d",
+        "5w",
+        "nan",
+        "\uff15s",
+        "5s;5m",
+        ",".join(["1s"] * 51),
+    ],
+    "VTS_WEBHOOK_ALLOW_PRIVATE": ["", "maybe", "2"],
     "VTS_SIM_DURATION": [
         "5-1",
         "-1",

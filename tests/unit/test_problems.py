@@ -32,6 +32,8 @@ CASES: dict[type[errors.VtsError], tuple[errors.VtsError, int]] = {
     ),
     errors.JobNotFoundError: (errors.JobNotFoundError("0f1e2d3c"), 404),
     errors.KeyNotFoundError: (errors.KeyNotFoundError("0123456789ab"), 404),
+    errors.WebhookNotFoundError: (errors.WebhookNotFoundError(), 404),
+    errors.DeliveryNotFoundError: (errors.DeliveryNotFoundError(), 404),
     errors.TooManyRequestsError: (
         errors.TooManyRequestsError(
             "slow down",

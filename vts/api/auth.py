@@ -38,6 +38,13 @@ ROUTE_SCOPES: dict[tuple[str, str], str] = {
     ("GET", "/ws/job/{job_id}"): "jobs:read",
     ("GET", "/ws/jobs"): "jobs:read",
     ("GET", "/events"): "jobs:read",
+    ("POST", "/webhooks"): "jobs:write",
+    ("GET", "/webhooks"): "jobs:read",
+    ("GET", "/webhooks/{webhook_id}"): "jobs:read",
+    ("DELETE", "/webhooks/{webhook_id}"): "jobs:write",
+    ("POST", "/webhooks/{webhook_id}/rotate-secret"): "jobs:write",
+    ("GET", "/webhooks/{webhook_id}/deliveries"): "jobs:read",
+    ("POST", "/webhooks/{webhook_id}/deliveries/{delivery_id}/retry"): "jobs:write",
 }
 WS_BEARER_PROTOCOL = "vts.bearer"
 TENANT_HEADER = "VTS-Tenant"

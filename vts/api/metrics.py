@@ -10,6 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from vts.api.problems import CLIENT_CLOSED_REQUEST, Handler, client_gone
 from vts.errors import BrokerUnavailableError, UnavailableError
 from vts.keys import metrics_key, service_key, store_key
+from vts.webhooks.port import WebhookStore
 
 
 def _route(request: web.Request) -> str:
@@ -49,7 +50,8 @@ async def request_metrics_middleware(
 
 
 async def render_metrics(request: web.Request) -> web.Response:
-    """GET /metrics: Prometheus text; job and DLQ gauges are read at scrape time."""
+    """GET /metrics: Prometheus text; job, DLQ and webhook gauges are read at scrape
+    time."""
     metrics = request.app[metrics_key]
     try:
         await request.app[store_key].ping()
@@ -68,5 +70,13 @@ async def render_metrics(request: web.Request) -> web.Response:
         metrics.broker_errors.labels("dlq_size").inc()
     except UnavailableError:
         pass
+    store = request.app[store_key]
+    if isinstance(store, WebhookStore):
+        try:
+            pending, disabled = await store.webhook_counts()
+            metrics.webhook_outbox_depth.set(pending)
+            metrics.webhook_endpoints_disabled.set(disabled)
+        except UnavailableError:
+            pass
     body = generate_latest(metrics.registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -9,7 +9,7 @@ import orjson
 from aiohttp import web
 
 import vts
-from vts.api import openapi_admin, openapi_events
+from vts.api import openapi_admin, openapi_events, openapi_webhooks
 from vts.api.connections import PROBE_CONNECTIONS
 from vts.api.openapi_spec import JSON, Schema, components, problem, ref
 from vts.api.outbox import CLOSE_TRY_AGAIN_LATER, MAX_BUFFERED_BYTES
@@ -365,6 +365,7 @@ def build_spec() -> dict[str, Any]:
             {"name": "websocket", "description": "Push updates; see each operation."},
             {"name": "operations"},
             {"name": "admin", "description": "API keys and tenants (scope admin)."},
+            {"name": "webhooks", "description": openapi_webhooks.DESCRIPTION},
         ],
         "paths": openapi_admin.secure(
             {
@@ -372,6 +373,7 @@ def build_spec() -> dict[str, Any]:
                 **openapi_events.paths(),
                 **_other_paths(),
                 **openapi_admin.paths(),
+                **openapi_webhooks.paths(),
             }
         ),
         "components": _components(),
@@ -382,6 +384,7 @@ def _components() -> dict[str, Any]:
     parts = components()
     parts["schemas"].update(openapi_admin.schemas())
     parts["schemas"]["StreamReset"] = openapi_events.stream_reset_schema()
+    parts["schemas"].update(openapi_webhooks.schemas())
     parts["responses"].update(openapi_admin.responses())
     parts["parameters"].update(openapi_admin.parameters())
     parts["securitySchemes"] = openapi_admin.SECURITY_SCHEMES

@@ -27,6 +27,7 @@ STATUS_BY_ERROR: tuple[tuple[type[errors.VtsError], int], ...] = (
     (errors.PermissionDeniedError, 403),
     (errors.JobNotFoundError, 404),
     (errors.KeyNotFoundError, 404),
+    (errors.WebhookNotFoundError, 404),
     (errors.TooManyRequestsError, 429),
     (errors.ConflictError, 409),
     (errors.VersionConflictError, 409),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 from aiohttp import web
 
-from vts.api import admin, events_stream, jobs, metrics, openapi, ws
+from vts.api import admin, events_stream, jobs, metrics, openapi, webhooks, ws
 from vts.api.problems import PROBLEM_TYPE_BASE, instance_of
 from vts.api.ui import setup_ui_routes
 from vts.errors import StoreNotWritableError, UnavailableError
@@ -84,6 +84,16 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/ws/job/{job_id}", ws.watch_job)
     app.router.add_get("/ws/jobs", ws.watch_jobs)
     app.router.add_get("/events", events_stream.stream_events, allow_head=False)
+    app.router.add_post("/webhooks", webhooks.create_webhook)
+    app.router.add_get("/webhooks", webhooks.list_webhooks)
+    app.router.add_get("/webhooks/{webhook_id}", webhooks.get_webhook)
+    app.router.add_delete("/webhooks/{webhook_id}", webhooks.delete_webhook)
+    app.router.add_post("/webhooks/{webhook_id}/rotate-secret", webhooks.rotate_secret)
+    app.router.add_get("/webhooks/{webhook_id}/deliveries", webhooks.list_deliveries)
+    app.router.add_post(
+        "/webhooks/{webhook_id}/deliveries/{delivery_id}/retry",
+        webhooks.retry_delivery,
+    )
     app.router.add_post("/admin/keys", admin.create_key)
     app.router.add_get("/admin/keys", admin.list_keys)
     app.router.add_delete("/admin/keys/{key_id}", admin.revoke_key)

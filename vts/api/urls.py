@@ -22,6 +22,8 @@ import ipaddress
 import unicodedata
 from urllib.parse import unquote, urlsplit
 
+from vts.addresses import Address, non_public_kind
+
 MAX_URL_LENGTH = 2048
 
 # An http(s) URI by RFC 3986's grammar (section 3): only its characters, each "%"
@@ -53,8 +55,6 @@ _FORBIDDEN_HOST_CHARS = frozenset(
     "\x7f #%/:<>?@[\\]^|" + "".join(map(chr, range(0x20)))
 )
 _DIGITS = frozenset("0123456789")
-_SHARED_NAT = ipaddress.IPv4Network("100.64.0.0/10")
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 def userinfo_problem(value: str) -> str | None:
@@ -96,34 +96,10 @@ def host_problem(value: str) -> str | None:
 
 
 def _address_problem(address: Address) -> str | None:
-    kind = _non_public_kind(address)
+    kind = non_public_kind(address)
     if kind is None:
         return None
     return f"names {address}, a {kind} address, not a public one" + _ALLOW_HINT
-
-
-def _non_public_kind(address: Address) -> str | None:
-    """What kind of non-public address this is; None for a public one."""
-    if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped
-        if embedded is not None:  # it is that IPv4 address on a dual-stack socket
-            return _non_public_kind(embedded)
-        if address.sixtofour is not None:
-            kind = _non_public_kind(address.sixtofour)
-            if kind is not None:
-                return f"6to4-wrapped {kind}"
-    for kind, test in (
-        ("unspecified", address.is_unspecified),
-        ("loopback", address.is_loopback),
-        ("link-local (cloud metadata)", address.is_link_local),
-        ("shared (carrier-grade NAT)", address in _SHARED_NAT),
-        ("multicast", address.is_multicast),
-        ("private", address.is_private),
-        ("reserved", address.is_reserved or not address.is_global),
-    ):
-        if test:
-            return kind
-    return None
 
 
 def _ends_in_number(host: str) -> bool:

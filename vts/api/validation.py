@@ -144,7 +144,7 @@ def parse_job_request(
             problems["metadata"] = (
                 f"is {size} bytes as JSON; the limit is {MAX_METADATA_BYTES}"
             )
-        url_problem = _video_url_problem(metadata.get("video_url"), allow_private_urls)
+        url_problem = http_url_problem(metadata.get("video_url"), allow_private_urls)
         if url_problem:
             problems["metadata.video_url"] = url_problem
     if problems:
@@ -167,7 +167,8 @@ def _nests_deeper(value: object, limit: int) -> bool:
     return any(isinstance(item, dict | list) for item in level)
 
 
-def _video_url_problem(value: object, allow_private: bool) -> str | None:
+def http_url_problem(value: object, allow_private: bool) -> str | None:
+    """Why `value` is not an acceptable http(s) URL (vts.api.urls); None if it is."""
     if value is None:
         return "required"
     if not isinstance(value, str):

@@ -27,6 +27,7 @@ from vts.stores.batching import (
 from vts.stores.cursors import decode_cursor, encode_cursor
 from vts.stores.postgres_events import PostgresEvents
 from vts.stores.postgres_keys import PostgresKeys
+from vts.stores.postgres_outbox import PostgresOutbox
 from vts.stores.postgres_writes import write_batch
 from vts.stores.write_health import PROBE_BODY, PROBE_JOB_ID, WriteHealth
 
@@ -66,7 +67,7 @@ async def _driver_errors() -> AsyncIterator[None]:
         raise
 
 
-class PostgresJobStore(PostgresKeys, PostgresEvents, BatchedWrites):
+class PostgresJobStore(PostgresKeys, PostgresEvents, PostgresOutbox, BatchedWrites):
     """Jobs in PostgreSQL; any number of vts processes may share one database."""
 
     def __init__(self, dsn: str, *, min_size: int = 2, max_size: int = 10) -> None:

@@ -25,6 +25,7 @@ from vts.stores.batching import BatchedWrites, Op, WriteBatcher
 from vts.stores.cursors import decode_cursor, encode_cursor
 from vts.stores.sqlite_events import SqliteEvents
 from vts.stores.sqlite_keys import SqliteKeys
+from vts.stores.sqlite_outbox import SqliteOutbox
 from vts.stores.sqlite_space import DiskSpace, WalBudget, not_writable, probe
 from vts.stores.sqlite_writes import write_batch
 from vts.stores.write_health import WriteHealth
@@ -93,7 +94,7 @@ async def _driver_errors(path: str) -> AsyncIterator[None]:
         raise StoreUnavailableError(f"SQLite store failed: {exc}") from exc
 
 
-class SqliteJobStore(SqliteKeys, SqliteEvents, BatchedWrites):
+class SqliteJobStore(SqliteKeys, SqliteEvents, SqliteOutbox, BatchedWrites):
     """Jobs in one SQLite file. Single process: several processes need Postgres."""
 
     def __init__(self, path: str) -> None:

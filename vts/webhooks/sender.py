@@ -1,0 +1,299 @@
+"""The senders: claim due deliveries, POST them signed, record what came of it.
+
+Finished deliveries are deleted VTS_EVENT_RETENTION after their last attempt.
+Concurrency is bounded overall (MAX_IN_FLIGHT) and per endpoint (PER_ENDPOINT): an
+endpoint with PER_ENDPOINT attempts in flight is left out of the next claims, so a
+slow receiver holds at most that many slots and never delays the others. Claims
+carry a lease (the timeout plus a margin) so a crashed replica's come back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+
+import aiohttp
+
+from vts.errors import UnavailableError
+from vts.metrics import Metrics
+from vts.supervision import supervise
+from vts.webhooks.model import (
+    Attempt,
+    Delivery,
+    DeliveryStatus,
+    Endpoint,
+    Reservation,
+    after_attempt,
+)
+from vts.webhooks.port import WebhookStore
+from vts.webhooks.post import post
+from vts.webhooks.recorder import AttemptRecorder
+from vts.webhooks.schedule import next_delay, parse_retry_after
+from vts.webhooks.ssrf import GuardedResolver
+
+log = logging.getLogger(__name__)
+
+MAX_IN_FLIGHT = 128
+PER_ENDPOINT = 16
+LEASE_MARGIN_SECONDS = 5.0
+"""A claim lasts the timeout plus this: time to record the attempt."""
+PRUNE_SECONDS = 60.0
+PRUNE_BATCH = 500
+STOP_GRACE_SECONDS = 5.0
+SAFETY_SECONDS = 5.0
+"""Longest sleep with nothing due: picks up what another replica left behind."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Sender:
+    """Delivers due messages from the outbox until stopped; `wake()` after adding
+    some (the dispatcher, a manual retry)."""
+
+    def __init__(
+        self,
+        store: WebhookStore,
+        metrics: Metrics,
+        *,
+        timeout: float,
+        schedule: tuple[float, ...],
+        allow_private: bool,
+        retention: float = 0.0,
+        clock: Callable[[], datetime] = _now,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.store = store
+        self.metrics = metrics
+        self.timeout = timeout
+        self.schedule = schedule
+        self.allow_private = allow_private
+        self.retention = timedelta(seconds=retention)
+        self._next_prune = 0.0
+        self.clock = clock
+        self.jitter = jitter
+        self._wake = asyncio.Event()
+        self._recorder = AttemptRecorder(store)
+        self._in_flight: Counter[str] = Counter()
+        self._reserved = 0
+        self._starved = False  # the loop wanted a slot and found none
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        resolver = None if self.allow_private else GuardedResolver()
+        connector = aiohttp.TCPConnector(
+            limit=MAX_IN_FLIGHT, resolver=resolver, ttl_dns_cache=10
+        )
+        self._session = aiohttp.ClientSession(
+            connector=connector, auto_decompress=False, trust_env=False
+        )
+        self._loop = supervise(
+            "vts-webhook-sender", self._run, on_crash=self.metrics.count_crash
+        )
+
+    async def stop(self) -> None:
+        """Claim nothing more; let the attempts in flight finish and be recorded
+        for up to STOP_GRACE_SECONDS (one cut short is sent again after its lease,
+        perhaps a second time), then cancel the rest."""
+        loop, self._loop = self._loop, None
+        if loop is not None:
+            loop.cancel()
+            await asyncio.gather(loop, return_exceptions=True)
+        if self._tasks:
+            grace = min(self.timeout, STOP_GRACE_SECONDS)
+            log.info(
+                "webhook sender: waiting up to %gs for %d attempts in flight",
+                grace,
+                len(self._tasks),
+            )
+            await asyncio.wait(self._tasks, timeout=grace)
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self._recorder.stop()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self._prune()
+                more = await self.send_due()
+                wait = 0.0 if more else await self._until_due()
+            except UnavailableError as exc:
+                log.warning("webhook sender cannot reach the store: %s", exc)
+                wait = SAFETY_SECONDS
+            if wait > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), wait)
+            else:
+                await asyncio.sleep(0)
+
+    async def _prune(self) -> None:
+        """Every PRUNE_SECONDS: delete deliveries finished `retention` ago (0: keep)."""
+        if not self.retention or time.monotonic() < self._next_prune:
+            return
+        self._next_prune = time.monotonic() + PRUNE_SECONDS
+        before = self.clock() - self.retention
+        while await self.store.purge_deliveries(before, PRUNE_BATCH) == PRUNE_BATCH:
+            await asyncio.sleep(0)
+
+    async def _until_due(self) -> float:
+        """How long to sleep unless woken: until the next delivery is due."""
+        if self._busy() >= MAX_IN_FLIGHT:
+            self._starved = True
+            return SAFETY_SECONDS  # a freed slot wakes us
+        # An endpoint with every slot in flight: the first to finish wakes us for
+        # its deliveries, so they are not waited for here (no polling meanwhile).
+        due = await self.store.next_delivery_due(self._full_endpoints())
+        if due is None:
+            return SAFETY_SECONDS
+        seconds = (due - self.clock()).total_seconds()
+        return min(SAFETY_SECONDS, max(seconds, 0.0))
+
+    def reserve(self) -> Reservation:
+        """Set the free slots aside for the dispatcher (see Reservation)."""
+        free = max(0, MAX_IN_FLIGHT - self._busy())
+        self._reserved += free
+        lease = self.clock() + timedelta(seconds=self.timeout + LEASE_MARGIN_SECONDS)
+        return Reservation(free, dict(self._in_flight), PER_ENDPOINT, lease)
+
+    def adopt(
+        self, reservation: Reservation, claimed: list[tuple[Delivery, Endpoint]]
+    ) -> None:
+        """Send what the dispatcher claimed for us; give back the other slots."""
+        self._reserved -= reservation.slots
+        for delivery, endpoint in claimed:
+            self._start(delivery, endpoint)
+        if self._starved and len(claimed) < reservation.slots:
+            self._starved = False
+            self._wake.set()
+
+    def _full_endpoints(self) -> list[str]:
+        return [e for e, n in self._in_flight.items() if n >= PER_ENDPOINT]
+
+    def _busy(self) -> int:
+        return sum(self._in_flight.values()) + self._reserved
+
+    def _start(self, delivery: Delivery, endpoint: Endpoint) -> None:
+        self._in_flight[endpoint.id] += 1
+        task = asyncio.create_task(self._send(delivery, endpoint))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def send_due(self) -> bool:
+        """Claim what is due and start sending it; whether more may be due (the
+        claim took all it could)."""
+        free = MAX_IN_FLIGHT - self._busy()
+        if free <= 0:
+            self._starved = True
+            return False
+        busy = self._full_endpoints()
+        now = self.clock()
+        lease = now + timedelta(seconds=self.timeout + LEASE_MARGIN_SECONDS)
+        claimed = await self.store.claim_deliveries(now, lease, free, busy, self._pick)
+        for delivery, endpoint in claimed:
+            self._start(delivery, endpoint)
+        return len(claimed) == free
+
+    def _pick(self, due: Sequence[Delivery]) -> list[Delivery]:
+        slots = {e: PER_ENDPOINT - n for e, n in self._in_flight.items()}
+        taken = []
+        for delivery in due:
+            left = slots.get(delivery.endpoint_id, PER_ENDPOINT)
+            if left > 0:
+                slots[delivery.endpoint_id] = left - 1
+                taken.append(delivery)
+        return taken
+
+    async def _send(self, delivery: Delivery, endpoint: Endpoint) -> None:
+        try:
+            await self._attempt(delivery, endpoint)
+        except UnavailableError as exc:  # the lease brings it back
+            log.warning("could not record webhook attempt %s: %s", delivery.id, exc)
+        except Exception:
+            log.exception("webhook attempt %s crashed", delivery.id)
+
+    async def _attempt(self, delivery: Delivery, endpoint: Endpoint) -> None:
+        try:
+            attempt, now = await self._post(delivery, endpoint)
+        finally:
+            self._release(endpoint.id)
+
+        def apply(d: Delivery, e: Endpoint) -> tuple[Delivery, Endpoint]:
+            failures = d.attempts + 1 - d.schedule_base
+            retry_after = parse_retry_after(attempt.retry_after_header, now)
+            delay = next_delay(self.schedule, failures, self.jitter(), retry_after)
+            return after_attempt(d, e, attempt, now, delay)
+
+        recorded = await self._recorder.record(delivery.id, apply)
+        if recorded is not None:
+            self._count(attempt, *recorded, now)
+            if recorded[0].status is DeliveryStatus.PENDING:
+                self._wake.set()  # a retry is due: sleep no longer than until then
+
+    async def _post(
+        self, delivery: Delivery, endpoint: Endpoint
+    ) -> tuple[Attempt, datetime]:
+        """One signed POST; what came of it, and when."""
+        assert self._session is not None
+        started = self.clock()
+        attempt = await post(
+            self._session,
+            endpoint.url,
+            delivery.id,
+            delivery.payload,
+            endpoint.signing_secrets(started),
+            int(started.timestamp()),
+            timeout=self.timeout,
+            allow_private=self.allow_private,
+        )
+        return attempt, self.clock()
+
+    def _release(self, endpoint_id: str) -> None:
+        """The attempt's connection is done (its recording may still be under way:
+        the claim keeps the delivery to us). A freed slot matters only to a sender
+        that found no slot free, or to an endpoint that was full: then something
+        due may wait for it."""
+        if self._starved or self._in_flight[endpoint_id] >= PER_ENDPOINT:
+            self._starved = False
+            self._wake.set()
+        self._in_flight[endpoint_id] -= 1
+        if self._in_flight[endpoint_id] <= 0:
+            del self._in_flight[endpoint_id]
+
+    def _count(
+        self, attempt: Attempt, delivery: Delivery, endpoint: Endpoint, now: datetime
+    ) -> None:
+        if delivery.status is DeliveryStatus.SUCCEEDED:
+            outcome = "succeeded"
+            latency = (now - delivery.changed_at).total_seconds()
+            self.metrics.webhook_latency.observe(max(latency, 0.0))
+        elif delivery.status is DeliveryStatus.PENDING:
+            outcome = "retried"
+        else:
+            outcome = "failed"
+        self.metrics.webhook_deliveries.labels(outcome).inc()
+        if endpoint.disabled_at is not None and endpoint.disabled_at == now:
+            log.warning(
+                "webhook endpoint %s disabled: %s",
+                endpoint.id,
+                endpoint.disabled_reason,
+            )
+        elif attempt.error is not None:
+            log.info("webhook %s to %s: %s", delivery.id, endpoint.id, attempt.error)
