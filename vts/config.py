@@ -9,6 +9,7 @@ from typing import Any
 
 import attrs
 
+from vts.apikeys import MAX_ACTIVE_JOBS_QUOTA, MAX_RATE_QUOTA
 from vts.config_fields import (
     Spec,
     choice,
@@ -223,14 +224,14 @@ class Settings:
         "10000",
         "a new tenant's active job quota",
         1,
-        100_000_000,
+        MAX_ACTIVE_JOBS_QUOTA,
     )
     tenant_requests_per_second: float = number(
         "VTS_TENANT_REQUESTS_PER_SECOND",
         "0",
         "a new tenant's request rate per replica, 0 unlimited",
         0,
-        1_000_000,
+        MAX_RATE_QUOTA,
     )
     log_level: str = choice(
         "VTS_LOG_LEVEL",
