@@ -21,6 +21,10 @@ TENANT_PATTERN = "^[a-z0-9][a-z0-9-]{0,62}$"
 TENANT_NAME = re.compile(TENANT_PATTERN)
 TENANT_RULE = f"must be a tenant name: {TENANT_PATTERN[1:-1]}"
 KEY_ID = re.compile(r"^[0-9a-f]{12}$")
+MAX_ACTIVE_JOBS_QUOTA = 100_000_000
+"""The largest max_active_jobs a tenant may have (VTS_TENANT_MAX_ACTIVE_JOBS too)."""
+MAX_RATE_QUOTA = 1_000_000
+"""The largest requests_per_second (VTS_TENANT_REQUESTS_PER_SECOND too)."""
 KEY_PREFIX = "vts"
 
 

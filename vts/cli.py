@@ -20,7 +20,8 @@ import vts
 from vts import cli_keys, registry
 from vts.api.connections import PROBE_CONNECTIONS, VtsRunner
 from vts.app import create_app
-from vts.config import Settings, env_names, load_settings
+from vts.config import Settings, env_names, load_settings, setting_specs
+from vts.config_fields import option_help, option_of
 from vts.errors import ConfigError, UnavailableError
 
 log = logging.getLogger("vts")
@@ -46,100 +47,6 @@ def event_loop(choice: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
 # socket, the store and broker pools, log files, refused connections lingering.
 RESERVED_FDS = 128
 
-# option -> Settings field; each option overrides its VTS_* variable.
-SERVE_OPTIONS: dict[str, tuple[str, str]] = {
-    "--host": ("host", "address to listen on [VTS_HOST, 127.0.0.1]"),
-    "--port": ("port", "TCP port, 0 for any free one [VTS_PORT, 8000]"),
-    "--database-url": (
-        "database_url",
-        "job store URL [VTS_DATABASE_URL, sqlite:///./vts.db]",
-    ),
-    "--redis-url": ("redis_url", "cache/DLQ/pub-sub URL [VTS_REDIS_URL, fakeredis://]"),
-    "--processor": ("processor", "processor plugin [VTS_PROCESSOR, simulated]"),
-    "--concurrency": ("concurrency", "jobs run at once [VTS_CONCURRENCY, 64]"),
-    "--max-attempts": (
-        "max_attempts",
-        "attempts before dead-lettering [VTS_MAX_ATTEMPTS, 3]",
-    ),
-    "--max-lease-losses": (
-        "max_lease_losses",
-        "leases lost to crashes before dead-lettering [VTS_MAX_LEASE_LOSSES, 5]",
-    ),
-    "--lease-seconds": ("lease_seconds", "job lease length [VTS_LEASE_SECONDS, 30]"),
-    "--event-loop": ("event_loop", "auto, uvloop or asyncio [VTS_EVENT_LOOP, auto]"),
-    "--progress-interval": (
-        "progress_interval",
-        "seconds between a job's progress writes [VTS_PROGRESS_INTERVAL, 0.1]",
-    ),
-    "--shutdown-grace": (
-        "shutdown_grace",
-        "drain time on SIGTERM [VTS_SHUTDOWN_GRACE, 20]",
-    ),
-    "--retention": (
-        "retention",
-        "delete final jobs this long after they finish, e.g. 30d; 0 never "
-        "[VTS_RETENTION, 0]",
-    ),
-    "--event-retention": (
-        "event_retention",
-        "keep logged job events this long, e.g. 24h; 0 forever "
-        "[VTS_EVENT_RETENTION, 24h]",
-    ),
-    "--request-timeout": (
-        "request_timeout",
-        "deadline for request headers and body [VTS_REQUEST_TIMEOUT, 10s]",
-    ),
-    "--keepalive-timeout": (
-        "keepalive_timeout",
-        "idle keep-alive connection lifetime [VTS_KEEPALIVE_TIMEOUT, 75s]",
-    ),
-    "--max-connections": (
-        "max_connections",
-        "open connections before new ones get 503 [VTS_MAX_CONNECTIONS, 10000]",
-    ),
-    "--allow-private-urls": (
-        "allow_private_urls",
-        "accept video URLs on private addresses [VTS_ALLOW_PRIVATE_URLS, false]",
-    ),
-    "--webhook-timeout": (
-        "webhook_timeout",
-        "a webhook receiver's 2xx must come within this [VTS_WEBHOOK_TIMEOUT, 10s]",
-    ),
-    "--webhook-retry-schedule": (
-        "webhook_retry_schedule",
-        "waits before webhook retries "
-        "[VTS_WEBHOOK_RETRY_SCHEDULE, 5s,5m,30m,2h,5h,10h,10h]",
-    ),
-    "--webhook-allow-private": (
-        "webhook_allow_private",
-        "allow http and private addresses in webhook URLs "
-        "[VTS_WEBHOOK_ALLOW_PRIVATE, false]",
-    ),
-    "--sim-duration": (
-        "sim_duration",
-        "simulated seconds, N or MIN-MAX [VTS_SIM_DURATION, 1-5]",
-    ),
-    "--sim-error-rate": (
-        "sim_error_rate",
-        "simulated failure share 0..1 [VTS_SIM_ERROR_RATE, 0.1]",
-    ),
-    "--sim-seed": ("sim_seed", "seed for reproducible simulation [VTS_SIM_SEED]"),
-    "--auth": (
-        "auth",
-        "auto, none or keys; auto is none on loopback only [VTS_AUTH, auto]",
-    ),
-    "--tenant-max-active-jobs": (
-        "tenant_max_active_jobs",
-        "a new tenant's active job quota [VTS_TENANT_MAX_ACTIVE_JOBS, 10000]",
-    ),
-    "--tenant-requests-per-second": (
-        "tenant_requests_per_second",
-        "a new tenant's request rate, 0 unlimited [VTS_TENANT_REQUESTS_PER_SECOND, 0]",
-    ),
-    "--log-level": ("log_level", "DEBUG, INFO, WARNING, ERROR [VTS_LOG_LEVEL, INFO]"),
-}
-
-
 SETTING_FIELDS = frozenset(env_names())
 """Parsed options that are settings (secrets are never options: argv is visible)."""
 
@@ -151,8 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"vts {vts.__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser("serve", help="run the API and the worker pool")
-    for option, (field, help_text) in SERVE_OPTIONS.items():
-        serve.add_argument(option, dest=field, metavar=field.upper(), help=help_text)
+    # One option per setting, each overriding its VTS_* variable.
+    for field, spec in setting_specs().items():
+        option = option_of(field, spec)
+        if option is not None:
+            serve.add_argument(
+                option, dest=field, metavar=field.upper(), help=option_help(spec)
+            )
     serve.add_argument(
         "--no-workers", action="store_true", help="serve the API only; run no jobs here"
     )

@@ -1,11 +1,10 @@
-"""Setting values that are more than a number: durations, booleans, hosts."""
+"""Parsers for setting values, each taking the text of a variable or a typed value:
+numbers, durations, booleans, hosts. ValueError or TypeError: not acceptable."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Callable
-from typing import Any
 
 import attrs
 
@@ -24,12 +23,12 @@ class SimDuration:
 def parse_sim_duration(raw: object) -> SimDuration:
     """`"2"` -> 2..2 s, `"1-5"` -> 1..5 s; both ends >= 0 and low <= high."""
     if isinstance(raw, SimDuration):
-        return raw
-    text = str(raw).strip()
-    parts = text.split("-", 1)
-    low, high = float(parts[0]), float(parts[-1])
+        low, high = raw.low, raw.high
+    else:
+        parts = str(raw).strip().split("-", 1)
+        low, high = float(parts[0]), float(parts[-1])
     if not (0 <= low <= high) or high != high or high == float("inf"):
-        raise ValueError(text)
+        raise ValueError(raw)
     return SimDuration(low, high)
 
 
@@ -88,31 +87,59 @@ def redact_url(url: object) -> str:
     return _PASSWORD.sub(r"\1***@", str(url))
 
 
-def setting(
-    env: str,
-    default: Any,
-    accepted: str,
-    check: Callable[[Any], bool] | None = None,
-    *,
-    shown: Callable[[Any], str] | None = None,
-) -> Any:
-    """A setting; `shown` replaces its value in the repr and in error lines."""
-    return attrs.field(
-        default=default,
-        repr=(lambda value: repr(shown(value))) if shown else True,
-        metadata={"env": env, "accepted": accepted, "check": check, "shown": shown},
-    )
+def _ascii_text(raw: str) -> str:
+    # int() and float() would take other scripts' digits.
+    if not raw.isascii():
+        raise ValueError(raw)
+    return raw.strip()
 
 
-def secret(env: str, min_length: int) -> Any:
-    """An optional secret: kept out of the repr, shown as <hidden> in an error."""
-    return attrs.field(
-        default=None,
-        repr=False,
-        metadata={
-            "env": env,
-            "accepted": f"a secret of at least {min_length} characters",
-            "check": lambda v: v is None or len(v) >= min_length,
-            "secret": True,
-        },
-    )
+def parse_int(raw: object) -> int:
+    """An integer, from its digits or an int (never a bool or a fraction)."""
+    if isinstance(raw, bool):
+        raise TypeError(raw)
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, str):
+        return int(_ascii_text(raw))
+    raise TypeError(raw)
+
+
+def parse_optional_int(raw: object) -> int | None:
+    """An integer, or None for None and the empty text (unset)."""
+    return None if raw is None or raw == "" else parse_int(raw)
+
+
+def parse_float(raw: object) -> float:
+    """A number (not NaN), from its text, an int or a float."""
+    if isinstance(raw, bool):
+        raise TypeError(raw)
+    if isinstance(raw, str):
+        raw = _ascii_text(raw)
+    if not isinstance(raw, str | int | float):
+        raise TypeError(raw)
+    value = float(raw)
+    if value != value:  # NaN passes no range check's negation
+        raise ValueError(raw)
+    return value
+
+
+def parse_text(raw: object) -> str:
+    if not isinstance(raw, str):
+        raise TypeError(raw)
+    return raw
+
+
+def parse_upper(raw: object) -> str:
+    """A case-insensitive word, as upper case (log levels)."""
+    return parse_text(raw).strip().upper()
+
+
+def parse_lower(raw: object) -> str:
+    """A case-insensitive word, as lower case (choices)."""
+    return parse_text(raw).strip().lower()
+
+
+def parse_secret(raw: object) -> str | None:
+    """A secret; None and the empty text mean unset."""
+    return None if raw is None or raw == "" else parse_text(raw)

@@ -19,7 +19,7 @@ from chart._helm import (
     pod_specs,
     secret_data,
 )
-from vts.config import Settings, env_names, load_settings
+from vts.config import Settings, env_names, load_settings, setting_specs
 
 # The oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and a current one.
 KUBE_VERSIONS = ("1.25", "1.35")
@@ -233,8 +233,22 @@ def test_chart_config_map_carries_the_vts_settings(render: Render) -> None:
         load_settings(defaults).webhook_retry_schedule
         == Settings().webhook_retry_schedule
     )
-    # Every vts setting has its place: the ConfigMap, or a Secret for the URLs and
-    # the keys.
-    secret = {"VTS_DATABASE_URL", "VTS_REDIS_URL", "VTS_ADMIN_KEY", "VTS_METRICS_KEY"}
+    # Every vts setting has its place: the ConfigMap, or a Secret for the ones that
+    # may carry a credential (the URLs and the keys).
+    specs = setting_specs().values()
+    secret = {spec.env for spec in specs if spec.sensitive}
+    assert secret == {
+        "VTS_DATABASE_URL",
+        "VTS_REDIS_URL",
+        "VTS_ADMIN_KEY",
+        "VTS_METRICS_KEY",
+    }
     assert set(env_names().values()) == set(data) | secret
+    # The chart's defaults are vts's own, but where a container needs otherwise.
+    chosen = {"VTS_HOST": "0.0.0.0", "VTS_AUTH": "keys"}
+    assert {k: v for k, v in defaults.items() if k in chosen} == chosen
+    for name, spec in setting_specs().items():
+        if spec.env in defaults and spec.env not in chosen:
+            in_chart = getattr(load_settings({spec.env: defaults[spec.env]}), name)
+            assert in_chart == getattr(Settings(), name), spec.env
     assert load_settings(data).retention == 30 * 86400

@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from vts.config import Settings, SimDuration, env_names, load_settings
+from vts.config import (
+    Settings,
+    SimDuration,
+    env_names,
+    load_settings,
+    setting_specs,
+)
+from vts.config_fields import option_of
 from vts.errors import InvalidSettingError
 
 # The defaults the README and `vts serve --help` promise.
@@ -369,3 +378,114 @@ def test_the_event_loop_setting_names_the_loop_serve_runs() -> None:
 
     assert event_loop("asyncio") is None
     assert event_loop("uvloop") is event_loop("auto") is uvloop.new_event_loop
+
+
+@pytest.mark.parametrize(
+    ("variable", "raw"),
+    [(variable, raw) for variable, raws in BAD_VALUES.items() for raw in raws],
+)
+def test_settings_refuses_what_load_settings_refuses(variable: str, raw: str) -> None:
+    with pytest.raises(InvalidSettingError) as caught:
+        Settings(**{FIELD_OF[variable]: raw})
+    assert_one_line_naming(caught.value, variable)
+
+
+# Typed values built in code (tests, embedding applications) that no setting takes.
+BAD_TYPED = [
+    ("VTS_PORT", -1),
+    ("VTS_PORT", 65536),
+    ("VTS_PORT", 80.5),
+    ("VTS_PORT", True),
+    ("VTS_PORT", None),
+    ("VTS_HOST", 8000),
+    ("VTS_CONCURRENCY", 0),
+    ("VTS_LEASE_SECONDS", 0.1),
+    ("VTS_LEASE_SECONDS", float("nan")),
+    ("VTS_RETENTION", -1.0),
+    ("VTS_MAX_CONNECTIONS", 15),
+    ("VTS_SIM_ERROR_RATE", 1.5),
+    ("VTS_SIM_ERROR_RATE", float("inf")),
+    ("VTS_SIM_DURATION", SimDuration(5.0, 1.0)),
+    ("VTS_SIM_SEED", 0.5),
+    ("VTS_WEBHOOK_RETRY_SCHEDULE", ()),
+    ("VTS_WEBHOOK_RETRY_SCHEDULE", (0.0,)),
+    ("VTS_ALLOW_PRIVATE_URLS", None),
+    ("VTS_LOG_LEVEL", "LOUD"),
+    ("VTS_AUTH", "token"),
+    ("VTS_ADMIN_KEY", "short"),
+]
+
+
+@pytest.mark.parametrize(("variable", "value"), BAD_TYPED)
+def test_settings_refuses_bad_typed_values_naming_the_setting(
+    variable: str, value: object
+) -> None:
+    with pytest.raises(InvalidSettingError) as caught:
+        Settings(**{FIELD_OF[variable]: value})
+    assert_one_line_naming(caught.value, variable)
+    # attrs.evolve builds a new Settings: the same check applies.
+    with pytest.raises(InvalidSettingError):
+        attrs.evolve(Settings(), **{FIELD_OF[variable]: value})
+
+
+def test_settings_takes_typed_values_and_their_text_alike() -> None:
+    typed = Settings(port=9000, lease_seconds=2, retention=3600.0, sim_seed=7)
+    assert (typed.port, typed.lease_seconds, typed.retention) == (9000, 2.0, 3600.0)
+    assert isinstance(typed.lease_seconds, float)
+    assert typed == load_settings(
+        {
+            "VTS_PORT": "9000",
+            "VTS_LEASE_SECONDS": "2",
+            "VTS_RETENTION": "1h",
+            "VTS_SIM_SEED": "7",
+        }
+    )
+    assert Settings(admin_key="k" * 32).admin_key == "k" * 32
+
+
+def test_every_default_is_written_as_its_variable_takes_it() -> None:
+    # The documented default (README, --help) is the text the field parses.
+    for name, spec in setting_specs().items():
+        if spec.default is not None:
+            parsed = load_settings({spec.env: spec.default})
+            assert getattr(parsed, name) == getattr(Settings(), name), spec.env
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def readme_settings_table() -> list[list[str]]:
+    section = README.read_text().split("\n## Configuration\n", 1)[1]
+    table = section.split("| variable | option | default | meaning |\n", 1)[1]
+    rows = table.split("\n\n", 1)[0].splitlines()[1:]  # past the | --- | row
+    return [[cell.strip() for cell in row.strip("|").split(" | ")] for row in rows]
+
+
+def test_readme_configuration_table_matches_the_settings() -> None:
+    expected = [
+        [
+            f"`{spec.env}`",
+            f"`{option_of(name, spec)}`" if not spec.secret else "—",
+            "unset" if spec.default is None else f"`{spec.default}`",
+        ]
+        for name, spec in setting_specs().items()
+    ]
+    assert [row[:3] for row in readme_settings_table()] == expected
+
+
+def test_serve_help_lists_every_option_with_its_variable_and_default(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from vts.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["serve", "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    for name, spec in setting_specs().items():
+        option = option_of(name, spec)
+        if spec.secret:
+            assert option is None and spec.env not in text
+            continue
+        assert f"{option} {name.upper()}" in text
+        default = "" if spec.default is None else f", {spec.default}"
+        assert f"{spec.help} [{spec.env}{default}]" in text

@@ -10,7 +10,15 @@ from aiohttp import web
 
 from vts.api.auth import listing_tenant
 from vts.api.validation import parse_json_object, require_json
-from vts.apikeys import KEY_ID, TENANT_RULE, ApiKey, Tenant, is_tenant_name
+from vts.apikeys import (
+    KEY_ID,
+    MAX_ACTIVE_JOBS_QUOTA,
+    MAX_RATE_QUOTA,
+    TENANT_RULE,
+    ApiKey,
+    Tenant,
+    is_tenant_name,
+)
 from vts.codec import format_time
 from vts.config_values import parse_duration
 from vts.errors import KeyNotFoundError, StoreUnavailableError, ValidationError
@@ -20,7 +28,6 @@ from vts.ports import KeyStore
 from vts.service import utcnow
 
 JSON = "application/json"
-MAX_QUOTA = 100_000_000
 LIFETIME_PATTERN = "^[1-9][0-9]{0,2}[smhd]$"
 LIFETIME = re.compile(LIFETIME_PATTERN)
 
@@ -127,11 +134,13 @@ async def put_tenant(request: web.Request) -> web.Response:
             "unknown field; accepted: max_active_jobs, requests_per_second"
         )
     active = body.get("max_active_jobs", defaults.max_active_jobs)
-    if not _number(active, integer=True) or not 1 <= active <= MAX_QUOTA:
-        problems["max_active_jobs"] = f"must be an integer 1-{MAX_QUOTA}"
+    if not _number(active, integer=True) or not 1 <= active <= MAX_ACTIVE_JOBS_QUOTA:
+        problems["max_active_jobs"] = f"must be an integer 1-{MAX_ACTIVE_JOBS_QUOTA}"
     rate = body.get("requests_per_second", defaults.requests_per_second)
-    if not _number(rate, integer=False) or not 0 <= rate <= 1_000_000:
-        problems["requests_per_second"] = "must be a number 0-1000000 (0: unlimited)"
+    if not _number(rate, integer=False) or not 0 <= rate <= MAX_RATE_QUOTA:
+        problems["requests_per_second"] = (
+            f"must be a number 0-{MAX_RATE_QUOTA} (0: unlimited)"
+        )
     if problems:
         raise ValidationError(errors=problems)
     tenant = Tenant(name, int(active), float(rate), defaults.created_at)

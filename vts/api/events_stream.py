@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Sequence
 
 import orjson
@@ -35,6 +36,9 @@ STALL_SECONDS = 10.0
 that stops reading holds no more than the socket's buffers, and may resume."""
 MAX_JOB_IDS = 100
 MAX_EVENT_ID = 2**63 - 1  # a seq is a 64-bit integer in both stores
+EVENT_ID_PATTERN = "^[0-9]{1,19}$"
+"""An event id as text (its value is also at most MAX_EVENT_ID)."""
+_EVENT_ID = re.compile(EVENT_ID_PATTERN)
 HEADERS = {
     hdrs.CONTENT_TYPE: "text/event-stream; charset=utf-8",
     hdrs.CACHE_CONTROL: "no-cache",
@@ -67,9 +71,7 @@ def _event_id(field: str, raw: str | None) -> int | None:
     if raw is None:
         return None
     raw = raw.strip()
-    if not (raw.isascii() and raw.isdigit() and len(raw) <= 19) or (
-        int(raw) > MAX_EVENT_ID
-    ):
+    if not _EVENT_ID.fullmatch(raw) or int(raw) > MAX_EVENT_ID:
         raise ValidationError(errors={field: _CURSOR_RULE})
     return int(raw)
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from vts import apikeys
 from vts.api.admin import LIFETIME_PATTERN
 from vts.api.auth import PUBLIC_PATHS, TENANT_HEADER
 from vts.api.openapi_spec import JSON, Schema, nullable, obj, problem, ref
-from vts.apikeys import SCOPES, TENANT_PATTERN
 
 TIME = {"type": "string", "format": "date-time"}
+TENANT = {"type": "string", "pattern": apikeys.TENANT_PATTERN}
+KEY_ID = {"type": "string", "pattern": apikeys.KEY_ID.pattern}
 SECURITY_DESCRIPTION = """\
 An API key, `Authorization: Bearer vts_<id>_<secret>` (or VTS_ADMIN_KEY). On a WebSocket
 upgrade a browser may send it as the subprotocol pair `Sec-WebSocket-Protocol:
@@ -20,18 +22,18 @@ no key: every request acts as an admin of tenant `default`."""
 
 
 def _tenant_name(description: str) -> Schema:
-    return {"type": "string", "pattern": TENANT_PATTERN, "description": description}
+    return {**TENANT, "description": description}
 
 
 def schemas() -> dict[str, Schema]:
     scopes = {
         "type": "array",
-        "items": {"enum": list(SCOPES)},
+        "items": {"enum": list(apikeys.SCOPES)},
         "minItems": 1,
         "uniqueItems": True,
     }
     key = {
-        "id": {"type": "string", "pattern": "^[0-9a-f]{12}$"},
+        "id": KEY_ID,
         "tenant": _tenant_name("The key's tenant."),
         "scopes": scopes,
         "created_at": TIME,
@@ -66,12 +68,12 @@ def schemas() -> dict[str, Schema]:
                 "max_active_jobs": {
                     "type": "integer",
                     "minimum": 1,
-                    "maximum": 100_000_000,
+                    "maximum": apikeys.MAX_ACTIVE_JOBS_QUOTA,
                 },
                 "requests_per_second": {
                     "type": "number",
                     "minimum": 0,
-                    "maximum": 1_000_000,
+                    "maximum": apikeys.MAX_RATE_QUOTA,
                     "description": "0: unlimited.",
                 },
             },
@@ -138,14 +140,14 @@ def parameters() -> dict[str, Schema]:
         "TenantFilter": {
             "name": "tenant",
             "in": "query",
-            "schema": {"type": "string", "pattern": TENANT_PATTERN},
+            "schema": TENANT,
             "description": "Only this tenant's (admin keys; a tenant key may name "
             "only its own tenant).",
         },
         "ActAsTenant": {
             "name": TENANT_HEADER,
             "in": "header",
-            "schema": {"type": "string", "pattern": TENANT_PATTERN},
+            "schema": TENANT,
             "description": "Admin keys: act for this tenant (a job is created in it, "
             "reads see only its jobs).",
         },
@@ -220,7 +222,7 @@ def paths() -> dict[str, Schema]:
                     "name": "key_id",
                     "in": "path",
                     "required": True,
-                    "schema": {"type": "string", "pattern": "^[0-9a-f]{12}$"},
+                    "schema": KEY_ID,
                 }
             ],
         },
@@ -251,7 +253,7 @@ def paths() -> dict[str, Schema]:
                     "name": "tenant",
                     "in": "path",
                     "required": True,
-                    "schema": {"type": "string", "pattern": TENANT_PATTERN},
+                    "schema": TENANT,
                 }
             ],
         },

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from vts.api.event_streams import HEARTBEAT_SECONDS
-from vts.api.events_stream import MAX_JOB_IDS, STALL_SECONDS
+from vts.api.events_stream import EVENT_ID_PATTERN, MAX_JOB_IDS, STALL_SECONDS
 from vts.api.openapi_spec import Schema, obj, ref
 
 EVENTS_DESCRIPTION = f"""\
@@ -49,7 +49,7 @@ def _event(name: str, data: Schema) -> Schema:
     """One kind of event: its `event` field, an id, and `data` holding JSON."""
     return obj(
         {
-            "id": {"type": "string", "pattern": "^[0-9]{1,19}$"},
+            "id": {"type": "string", "pattern": EVENT_ID_PATTERN},
             "event": {"const": name},
             "data": {
                 "type": "string",
@@ -76,7 +76,7 @@ def _param(name: str) -> Schema:
 
 
 def paths() -> dict[str, Schema]:
-    event_id = {"type": "string", "pattern": "^[0-9]{1,19}$"}
+    event_id = {"type": "string", "pattern": EVENT_ID_PATTERN}
     return {
         "/events": {
             "get": {

@@ -7,8 +7,9 @@ from typing import Any
 from vts.api.jobs import CREATED_MESSAGE, RETRY_AFTER_SECONDS
 from vts.api.urls import MAX_URL_LENGTH, VIDEO_URL_PATTERN
 from vts.api.validation import (
+    BCP47_PATTERN,
     DEFAULT_PAGE,
-    MAX_IDEMPOTENCY_KEY,
+    IDEMPOTENCY_KEY_PATTERN,
     MAX_METADATA_BYTES,
     MAX_METADATA_DEPTH,
     MAX_PAGE,
@@ -21,18 +22,6 @@ Schema = dict[str, Any]
 PROBLEM_JSON = "application/problem+json"
 JSON = "application/json"
 EXAMPLE_ID = "550e8400-e29b-41d4-a716-446655440000"
-
-# BCP 47 "langtag" as an ECMA-262 pattern, the same grammar as api/validation.py's
-# case-insensitive regex (JSON Schema patterns have no flags, so both cases are spelt).
-_L, _A = "[A-Za-z]", "[A-Za-z0-9]"
-BCP47_PATTERN = (
-    f"^{_L}{{2,3}}(?:-{_L}{{3}}){{0,3}}"
-    f"(?:-{_L}{{4}})?"
-    f"(?:-(?:{_L}{{2}}|[0-9]{{3}}))?"
-    f"(?:-(?:{_A}{{5,8}}|[0-9]{_A}{{3}}))*"
-    f"(?:-[0-9A-WYZa-wyz](?:-{_A}{{2,8}})+)*"
-    f"(?:-[xX](?:-{_A}{{1,8}})+)?$"
-)
 
 
 def ref(name: str) -> Schema:
@@ -375,7 +364,7 @@ def _parameters() -> dict[str, Schema]:
             "in": "header",
             "schema": {
                 "type": "string",
-                "pattern": f"^[!-~]{{1,{MAX_IDEMPOTENCY_KEY}}}$",
+                "pattern": IDEMPOTENCY_KEY_PATTERN,
             },
             "description": "Retrying with the same key and body returns the first job "
             "(Idempotent-Replayed: true); the same key with another body is a 422.",

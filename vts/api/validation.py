@@ -30,21 +30,24 @@ MAX_IDEMPOTENCY_KEY = 255
 MAX_PAGE = 100
 DEFAULT_PAGE = 20
 
-# BCP 47 "langtag" (RFC 5646 section 2.1), without grandfathered tags.
-_BCP47 = re.compile(
-    r"""^(?:
-        (?P<language>[a-z]{2,3}(?:-[a-z]{3}){0,3})  # 4-8 letters: none registered
-        (?:-[a-z]{4})?                       # script
-        (?:-(?:[a-z]{2}|[0-9]{3}))?          # region
-        (?:-(?:[a-z0-9]{5,8}|[0-9][a-z0-9]{3}))*   # variants
-        (?:-[0-9a-wy-z](?:-[a-z0-9]{2,8})+)*       # extensions
-        (?:-x(?:-[a-z0-9]{1,8})+)?           # private use
-    )$""",
-    re.VERBOSE | re.IGNORECASE | re.ASCII,
+# BCP 47 "langtag" (RFC 5646 section 2.1), without grandfathered tags, as an
+# ECMA-262 pattern: the OpenAPI document states this very string, and JSON Schema
+# patterns take no flags, so both cases are spelt out.
+_L, _A = "[A-Za-z]", "[A-Za-z0-9]"
+BCP47_PATTERN = (
+    f"^{_L}{{2,3}}(?:-{_L}{{3}}){{0,3}}"  # language (4-8 letters: none registered)
+    f"(?:-{_L}{{4}})?"  # script
+    f"(?:-(?:{_L}{{2}}|[0-9]{{3}}))?"  # region
+    f"(?:-(?:{_A}{{5,8}}|[0-9]{_A}{{3}}))*"  # variants
+    f"(?:-[0-9A-WYZa-wyz](?:-{_A}{{2,8}})+)*"  # extensions
+    f"(?:-[xX](?:-{_A}{{1,8}})+)?$"  # private use
 )
+_BCP47 = re.compile(BCP47_PATTERN)
+IDEMPOTENCY_KEY_PATTERN = f"^[!-~]{{1,{MAX_IDEMPOTENCY_KEY}}}$"
+"""1-MAX_IDEMPOTENCY_KEY printable ASCII characters."""
+_IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 _VIDEO_URL = re.compile(VIDEO_URL_PATTERN)
 _ALLOWED_FIELDS = frozenset({"source_language", "target_language", "metadata"})
-_KEY_CHARS = re.compile(r"^[\x21-\x7e]+$")
 
 
 def require_json(content_type: str | None) -> None:
@@ -196,7 +199,7 @@ def http_url_problem(value: object, allow_private: bool) -> str | None:
 def idempotency_claim(key: str | None, body: dict[str, Any]) -> IdempotencyClaim | None:
     if key is None:
         return None
-    if not 1 <= len(key) <= MAX_IDEMPOTENCY_KEY or not _KEY_CHARS.fullmatch(key):
+    if not _IDEMPOTENCY_KEY.fullmatch(key):
         raise ValidationError(
             errors={
                 "Idempotency-Key": f"must be 1-{MAX_IDEMPOTENCY_KEY} printable ASCII characters"
