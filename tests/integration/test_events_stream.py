@@ -18,10 +18,9 @@ from aiohttp.web_runner import BaseRunner
 from integration.conftest import VtsClient, VtsTestServer
 from integration.test_auth_tenants import ADMIN_KEY, ALL, bearer, new_key, submit
 from vts.api import events_stream
-from vts.api.event_streams import event_streams_key
 from vts.app import create_app
 from vts.config import Settings
-from vts.keys import hub_key, metrics_key, store_key
+from vts.keys import event_streams_key, hub_key, metrics_key, store_key
 
 FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from vts.api.event_streams import HEARTBEAT_SECONDS
 from vts.api.events_stream import MAX_JOB_IDS, STALL_SECONDS
 from vts.api.openapi_spec import Schema, obj, ref
+from vts.events.streams import HEARTBEAT_SECONDS
 
 EVENTS_DESCRIPTION = f"""\
 Every stored version of the caller's tenant's jobs (an admin's: every tenant's, or
