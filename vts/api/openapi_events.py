@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from vts.api.events_stream import MAX_JOB_IDS, STALL_SECONDS
-from vts.api.openapi_spec import Schema, obj, ref
+from vts.api.openapi_spec import Schema, obj, problem, ref
 from vts.events.streams import HEARTBEAT_SECONDS
 
 EVENTS_DESCRIPTION = f"""\
@@ -137,6 +137,10 @@ def paths() -> dict[str, Schema]:
                             }
                         },
                     },
+                    "400": problem(
+                        "A request line the server cannot read: longer than 8190 "
+                        "bytes (say, far more `job_id` values than allowed)."
+                    ),
                     "422": {"$ref": "#/components/responses/ValidationFailed"},
                     "500": {"$ref": "#/components/responses/InternalError"},
                     "503": {"$ref": "#/components/responses/Unavailable"},
