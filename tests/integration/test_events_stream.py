@@ -350,5 +350,5 @@ async def test_a_request_line_too_long_to_read_is_a_documented_problem(
     is still problem+json, with a status the OpenAPI document lists."""
     params = [("job_id", str(uuid.uuid4())) for _ in range(300)]
     async with client.get("/events", params=params) as response:
-        assert response.status == 400, await response.text()
+        assert response.status == 431, await response.text()
         assert response.content_type == "application/problem+json"

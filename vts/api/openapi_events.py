@@ -137,9 +137,13 @@ def paths() -> dict[str, Schema]:
                             }
                         },
                     },
-                    "400": problem(
-                        "A request line the server cannot read: longer than 8190 "
-                        "bytes (say, far more `job_id` values than allowed)."
+                    # Far more job ids than allowed make a request line aiohttp
+                    # refuses: as too long (431), or, cut between reads, as
+                    # unreadable (400). Either is problem+json.
+                    "400": problem("A request line the server cannot read."),
+                    "431": problem(
+                        "A request line longer than 8190 bytes (say, far more "
+                        "`job_id` values than allowed)."
                     ),
                     "422": {"$ref": "#/components/responses/ValidationFailed"},
                     "500": {"$ref": "#/components/responses/InternalError"},
