@@ -10,8 +10,7 @@ from collections.abc import AsyncIterator
 from aiohttp import WSCloseCode, web
 
 from vts import registry
-from vts.api.auth import auth_middleware, auth_off_key
-from vts.api.event_streams import HEARTBEAT_SECONDS, EventStreams, event_streams_key
+from vts.api.auth import auth_middleware
 from vts.api.metrics import request_metrics_middleware
 from vts.api.problems import problem_middleware
 from vts.api.routes import setup_routes
@@ -20,10 +19,13 @@ from vts.config import Settings
 from vts.errors import ConfigError, UnavailableError
 from vts.events.announcer import Announcer
 from vts.events.hub import EventHub
+from vts.events.streams import HEARTBEAT_SECONDS, EventStreams
 from vts.keycache import Authenticator
 from vts.keys import (
+    auth_off_key,
     authenticator_key,
     broker_key,
+    event_streams_key,
     hub_key,
     metrics_key,
     processor_key,
@@ -33,6 +35,7 @@ from vts.keys import (
     store_key,
     webhook_wake_key,
     websockets_key,
+    worker_pool_key,
 )
 from vts.metrics import Metrics
 from vts.ports import Broker, JobStore, KeyStore, Processor
@@ -45,8 +48,6 @@ from vts.webhooks.sender import Sender
 from vts.worker.pool import WorkerPool
 
 log = logging.getLogger(__name__)
-
-worker_pool_key = web.AppKey("worker_pool", WorkerPool)
 
 
 def create_app(
@@ -77,7 +78,11 @@ def create_app(
     app[store_key] = store or registry.create_store(settings)
     app[broker_key] = broker or registry.create_broker(settings)
     app[processor_key] = processor or registry.create_processor(settings)
-    app.cleanup_ctx.append(_ports_ctx)
+    # One context per resource: one that fails to open is not closed, and only
+    # what opened before it is (aiohttp runs the cleanups of those that started).
+    app.cleanup_ctx.append(_store_ctx)
+    app.cleanup_ctx.append(_broker_ctx)
+    app.cleanup_ctx.append(_processor_ctx)
     app.cleanup_ctx.append(_service_ctx)
     app.cleanup_ctx.append(_auth_ctx)
     if settings.retention > 0 or settings.event_retention > 0:
@@ -93,31 +98,41 @@ def create_app(
     return app
 
 
-async def _ports_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[settings_key]
-    store, broker, processor = app[store_key], app[broker_key], app[processor_key]
-    log.info(
-        "store %s (%s), broker %s (%s), processor %s",
-        type(store).__name__,
-        registry.scheme_of(settings.database_url),
-        type(broker).__name__,
-        registry.scheme_of(settings.redis_url),
-        type(processor).__name__,
-    )
+async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
+    store = app[store_key]
+    scheme = registry.scheme_of(app[settings_key].database_url)
+    log.info("store %s (%s)", type(store).__name__, scheme)
     await store.open()
     try:
         await store.migrate()
-        try:
-            await broker.open()
-        except UnavailableError as exc:
-            # Derived state only: serve from the store until the broker is back.
-            log.warning("broker unavailable at start-up, carrying on: %s", exc)
-        await processor.open()
+        yield
+    finally:
+        await store.close()
+
+
+async def _broker_ctx(app: web.Application) -> AsyncIterator[None]:
+    broker = app[broker_key]
+    scheme = registry.scheme_of(app[settings_key].redis_url)
+    log.info("broker %s (%s)", type(broker).__name__, scheme)
+    try:
+        await broker.open()
+    except UnavailableError as exc:
+        # Derived state only: serve from the store until the broker is back.
+        log.warning("broker unavailable at start-up, carrying on: %s", exc)
+    try:
+        yield
+    finally:
+        await broker.close()
+
+
+async def _processor_ctx(app: web.Application) -> AsyncIterator[None]:
+    processor = app[processor_key]
+    log.info("processor %s", type(processor).__name__)
+    await processor.open()
+    try:
         yield
     finally:
         await processor.close()
-        await broker.close()
-        await store.close()
 
 
 async def _service_ctx(app: web.Application) -> AsyncIterator[None]:

@@ -19,7 +19,7 @@ from typing import Any
 
 from translation_client import _cli_webhooks
 from translation_client._auth import resolve_api_key
-from translation_client._client import TranslationClient
+from translation_client._client import DEFAULT_URL, TranslationClient
 from translation_client._errors import (
     AuthenticationError,
     JobCancelledError,
@@ -43,7 +43,6 @@ EXIT_CANCELLED = 3
 EXIT_TIMEOUT = 4
 EXIT_UNAVAILABLE = 5
 EXIT_UNAUTHORIZED = 6
-DEFAULT_URL = "http://localhost:8000"
 EXIT_HELP = """exit status:
   0  ok (the job completed)      3  the job was cancelled
   1  the job failed              4  timed out waiting

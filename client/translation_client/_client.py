@@ -30,6 +30,14 @@ POLL_MAX_DELAY = 10.0
 """Longest pause between two polls of a job when the server sends no Retry-After."""
 
 
+# The constructor's defaults, shared with SyncTranslationClient.
+DEFAULT_URL = "http://localhost:8000"
+DEFAULT_MAX_RETRIES = 3
+DEFAULT_RETRY_DELAY = 1.0
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_HEARTBEAT = 5.0
+
+
 class TranslationClient:
     """Talks to one vts server; use it as `async with TranslationClient(url) as c:`.
 
@@ -53,11 +61,11 @@ class TranslationClient:
 
     def __init__(
         self,
-        base_url: str = "http://localhost:8000",
-        max_retries: int = 3,
-        retry_delay: float = 1.0,
-        timeout: float = 30.0,
-        heartbeat_interval: float = 5.0,
+        base_url: str = DEFAULT_URL,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        retry_delay: float = DEFAULT_RETRY_DELAY,
+        timeout: float = DEFAULT_TIMEOUT,
+        heartbeat_interval: float = DEFAULT_HEARTBEAT,
         *,
         api_key: str | None = None,
     ) -> None:

@@ -15,7 +15,14 @@ from collections.abc import (
 from types import TracebackType
 from typing import Any, TypeVar
 
-from translation_client._client import TranslationClient
+from translation_client._client import (
+    DEFAULT_HEARTBEAT,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_RETRY_DELAY,
+    DEFAULT_TIMEOUT,
+    DEFAULT_URL,
+    TranslationClient,
+)
 from translation_client._errors import TransportError
 from translation_client._events import StreamEvent
 from translation_client._models import CreatedJob, Job
@@ -34,11 +41,11 @@ class SyncTranslationClient:
 
     def __init__(
         self,
-        base_url: str = "http://localhost:8000",
-        max_retries: int = 3,
-        retry_delay: float = 1.0,
-        timeout: float = 30.0,
-        heartbeat_interval: float = 5.0,
+        base_url: str = DEFAULT_URL,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        retry_delay: float = DEFAULT_RETRY_DELAY,
+        timeout: float = DEFAULT_TIMEOUT,
+        heartbeat_interval: float = DEFAULT_HEARTBEAT,
         *,
         api_key: str | None = None,
     ) -> None:

@@ -3,34 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from _servers import RedisServer, free_port
+from _support import wait_until
 
 from vts.brokers.redis import create_broker
 from vts.config import Settings
 from vts.errors import BrokerUnavailableError
 from vts.ports import Broker
-
-
-async def wait_until(
-    condition: Callable[[], bool | Awaitable[bool]],
-    timeout: float = 5.0,
-    interval: float = 0.005,
-) -> None:
-    """Return once `condition()` is true; fail the test after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if not isinstance(result, bool):
-            result = await result
-        if result:
-            return
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout} s")
-        await asyncio.sleep(interval)
 
 
 class Subscriber:

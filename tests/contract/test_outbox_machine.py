@@ -92,7 +92,7 @@ class Outbox(StoreMachine):
         claimed = self.run(
             self.store.claim(now, 1, lambda job: transition(job, event, now))
         )
-        for job in claimed:
+        for job, _ in claimed:
             self.commit(job)
 
     @precondition(lambda self: bool(self.with_status(JobStatus.PROCESSING)))

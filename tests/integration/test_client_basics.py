@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow
 
 VIDEO = {"video_url": "https://example.com/video.mp4"}
 SEED_URL = "http://localhost:8000"
-# The client example of the seed README (shared/ORIGIN.md), character for character.
+# The client example of the seed README, character for character (README "Python client").
 SEED_EXAMPLE = """\
 from translation_client import TranslationClient
 

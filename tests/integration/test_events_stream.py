@@ -18,10 +18,9 @@ from aiohttp.web_runner import BaseRunner
 from integration.conftest import VtsClient, VtsTestServer
 from integration.test_auth_tenants import ADMIN_KEY, ALL, bearer, new_key, submit
 from vts.api import events_stream
-from vts.api.event_streams import event_streams_key
 from vts.app import create_app
 from vts.config import Settings
-from vts.keys import hub_key, metrics_key, store_key
+from vts.keys import event_streams_key, hub_key, metrics_key, store_key
 
 FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
 
@@ -342,3 +341,14 @@ async def test_a_live_stream_that_lagged_past_the_retention_gets_a_reset(
         event = await reader.next()
     assert event is not None and event.event == "reset"
     assert event.json()["reason"] == "pruned"
+
+
+async def test_a_request_line_too_long_to_read_is_a_documented_problem(
+    client: Any,
+) -> None:
+    """Far more job ids than allowed do not fit aiohttp's request line: the answer
+    is still problem+json, with a status the OpenAPI document lists."""
+    params = [("job_id", str(uuid.uuid4())) for _ in range(300)]
+    async with client.get("/events", params=params) as response:
+        assert response.status == 431, await response.text()
+        assert response.content_type == "application/problem+json"

@@ -74,7 +74,8 @@ steps = st.integers(min_value=0, max_value=10_000).map(
 
 
 def accepts(job: Job, event: Event) -> bool:
-    """The lifecycle table of DESIGN.md, written independently of vts.domain."""
+    """The lifecycle table of docs/architecture.md, written independently of
+    vts.domain."""
     status = job.status
     match event:
         case Claim():

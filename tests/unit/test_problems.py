@@ -11,7 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from vts import errors
 from vts.api.problems import BodyTimeoutError, problem_middleware
 
-# The documented class -> status table (DESIGN.md, STYLE.md section 5, openapi.json).
+# The documented class -> status table (README "Errors", openapi.json).
 CASES: dict[type[errors.VtsError], tuple[errors.VtsError, int]] = {
     errors.ValidationError: (
         errors.ValidationError(errors={"target_language": "required"}),

@@ -21,7 +21,13 @@ from vts.apikeys import (
     is_tenant_name,
 )
 from vts.errors import AuthenticationError, PermissionDeniedError, ValidationError
-from vts.keys import authenticator_key, metrics_key, quotas_key, settings_key
+from vts.keys import (
+    auth_off_key,
+    authenticator_key,
+    metrics_key,
+    quotas_key,
+    settings_key,
+)
 
 PUBLIC_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", *UI_PATHS})
 """Answer without a key; /metrics too unless VTS_METRICS_KEY is set. The dashboard
@@ -50,9 +56,6 @@ WS_BEARER_PROTOCOL = "vts.bearer"
 TENANT_HEADER = "VTS-Tenant"
 
 principal_key = web.RequestKey("principal", Principal)
-auth_off_key = web.AppKey("auth_off", bool)
-"""VTS_AUTH resolved once by create_app: True when it is `none` (Settings.auth_mode
-parses VTS_HOST as an address each time it is read)."""
 
 
 def bearer_token(request: web.Request) -> str | None:

@@ -18,10 +18,10 @@ from aiohttp import hdrs, web
 from multidict import MultiMapping
 
 from vts.api.auth import listing_tenant
-from vts.api.event_streams import StreamSink, event_streams_key
 from vts.api.validation import parse_job_id, query_value
 from vts.errors import UnavailableError, ValidationError
-from vts.keys import metrics_key, service_key, settings_key
+from vts.events.streams import StreamSink
+from vts.keys import event_streams_key, metrics_key, service_key, settings_key
 from vts.service import JobService
 from vts.snapshot import Snapshot
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from vts.api.event_streams import HEARTBEAT_SECONDS
 from vts.api.events_stream import EVENT_ID_PATTERN, MAX_JOB_IDS, STALL_SECONDS
-from vts.api.openapi_spec import Schema, obj, ref
+from vts.api.openapi_spec import Schema, obj, problem, ref
+from vts.events.streams import HEARTBEAT_SECONDS
 
 EVENTS_DESCRIPTION = f"""\
 Every stored version of the caller's tenant's jobs (an admin's: every tenant's, or
@@ -137,6 +137,14 @@ def paths() -> dict[str, Schema]:
                             }
                         },
                     },
+                    # Far more job ids than allowed make a request line aiohttp
+                    # refuses: as too long (431), or, cut between reads, as
+                    # unreadable (400). Either is problem+json.
+                    "400": problem("A request line the server cannot read."),
+                    "431": problem(
+                        "A request line longer than 8190 bytes (say, far more "
+                        "`job_id` values than allowed)."
+                    ),
                     "422": {"$ref": "#/components/responses/ValidationFailed"},
                     "500": {"$ref": "#/components/responses/InternalError"},
                     "503": {"$ref": "#/components/responses/Unavailable"},

@@ -110,22 +110,13 @@ class PostgresJobStore(PostgresKeys, PostgresEvents, PostgresOutbox, BatchedWrit
         applied: list[str] = []
         async with _driver_errors(), self.pool.acquire() as conn, conn.transaction():
             await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
-            await conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations "
-                "(name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-            )
-            done = {
-                r["name"]
-                for r in await conn.fetch("SELECT name FROM schema_migrations")
-            }
-            for name, sql in migrations.load("postgresql"):
-                if name in done:
-                    continue
-                await conn.execute(sql)
-                await conn.execute(
-                    "INSERT INTO schema_migrations (name) VALUES ($1)", name
-                )
-                applied.append(name)
+            await conn.execute(migrations.SCHEMA_TABLE_SQL["postgresql"])
+            done = {r["name"] for r in await conn.fetch(migrations.APPLIED_SQL)}
+            for migration in migrations.pending("postgresql", done):
+                for statement in migration.statements:
+                    await conn.execute(statement)
+                await conn.execute(migrations.RECORD_SQL["postgresql"], migration.name)
+                applied.append(migration.name)
         if applied:
             log.info("applied Postgres migrations: %s", ", ".join(applied))
         return applied

@@ -181,21 +181,16 @@ class SqliteJobStore(SqliteKeys, SqliteEvents, SqliteOutbox, BatchedWrites):
         applied: list[str] = []
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_migrations "
-                "(name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
-            )
-            done = {r[0] for r in conn.execute("SELECT name FROM schema_migrations")}
-            for name, sql in migrations.load("sqlite"):
-                if name in done:
-                    continue
-                for statement in migrations.statements(sql):
+            conn.execute(migrations.SCHEMA_TABLE_SQL["sqlite"])
+            done = {r[0] for r in conn.execute(migrations.APPLIED_SQL)}
+            for migration in migrations.pending("sqlite", done):
+                for statement in migration.statements:
                     conn.execute(statement)
                 conn.execute(
-                    "INSERT INTO schema_migrations VALUES (?, ?)",
-                    (name, datetime.now(UTC).isoformat()),
+                    migrations.RECORD_SQL["sqlite"],
+                    (migration.name, datetime.now(UTC).isoformat()),
                 )
-                applied.append(name)
+                applied.append(migration.name)
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")

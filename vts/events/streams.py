@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-from aiohttp import web
-
 from vts.snapshot import Snapshot
 
 HEARTBEAT_SECONDS = 15.0
@@ -95,6 +93,3 @@ class EventStreams:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-
-
-event_streams_key = web.AppKey("event_streams", EventStreams)
