@@ -50,10 +50,12 @@ class Container:
         volume: str | None = None,
         command: Sequence[str] = (),
         mounts: Sequence[str] = (),
+        port: int | None = None,
     ) -> None:
+        """`port`: where /healthz answers (VTS_PORT; a free one by default)."""
         self.engine = engine
         self.name = engine.unique(f"c{len(engine.containers)}")
-        self.port = free_port()
+        self.port = port or free_port()
         variables = {
             "VTS_HOST": "0.0.0.0",
             "VTS_PORT": str(self.port),

@@ -86,8 +86,11 @@ class Engine:
         return f"vts-image-test-{what}-{self.run_id}"
 
     def build_args(self) -> list[str]:
-        """Engine-specific `build` options (podman: chroot isolation, RECIPES §9)."""
-        return ["--isolation", "chroot"] if self.name == "podman" else []
+        """Engine-specific `build` options. podman: chroot isolation (RECIPES §9), and
+        one layer per stage: with vfs every layer is a full copy of the tree."""
+        if self.name == "podman":
+            return ["--isolation=chroot", "--layers=false"]
+        return []
 
     def run_args(self) -> list[str]:
         """Engine-specific `run` options: podman mounts tmpfs on /run and /var/tmp
