@@ -113,7 +113,7 @@ class Container:
         return int(done.stdout.split()[0]), time.monotonic() - started
 
     def remove(self) -> None:
-        self.engine("rm", "--force", self.name, timeout=120)
+        self.engine("rm", "--force", "--volumes", self.name, timeout=120)
 
 
 def run_once(
@@ -125,7 +125,7 @@ def run_once(
     args = ["run", f"--name={name}", *chart_security(), *engine.run_args()]
     args += [f"--env={k}={v}" for k, v in env.items()]
     done = engine(*args, image, *command, timeout=300, check=False)
-    engine("rm", "--force", name, check=False)
+    engine("rm", "--force", "--volumes", name, check=False)
     return done.returncode, done.stdout + done.stderr
 
 

@@ -81,16 +81,21 @@ class Engine:
         """Fail (never skip) when the engine cannot work on this machine."""
         self("info", timeout=60)
 
+    def dangling(self) -> set[str]:
+        """Untagged images (docker's classic builder leaves a build stage as one)."""
+        done = self("images", "--quiet", "--no-trunc", "--filter=dangling=true")
+        return set(done.stdout.split())
+
     def unique(self, what: str) -> str:
         """A name for a container or volume of this run."""
         return f"vts-image-test-{what}-{self.run_id}"
 
     def build_args(self) -> list[str]:
-        """Engine-specific `build` options. podman: chroot isolation (RECIPES §9), and
+        """Engine-specific `build` options (RECIPES §9). podman: chroot isolation, and
         one layer per stage: with vfs every layer is a full copy of the tree."""
         if self.name == "podman":
             return ["--isolation=chroot", "--layers=false"]
-        return []
+        return ["--network=host"]  # a daemon run with --bridge=none has no other
 
     def run_args(self) -> list[str]:
         """Engine-specific `run` options: podman mounts tmpfs on /run and /var/tmp
@@ -100,7 +105,7 @@ class Engine:
     def close(self) -> None:
         """Remove the containers, volumes and images of this run, then podman's storage."""
         for container in self.containers:
-            self("rm", "--force", container, check=False, timeout=120)
+            self("rm", "--force", "--volumes", container, check=False, timeout=120)
         for volume in self.volumes:
             self("volume", "rm", "--force", volume, check=False)
         for image in reversed(self.images):

@@ -115,6 +115,7 @@ def image(engine: Engine, base_image: str) -> str:
     Also tagged as the chart's default reference (image.repository:appVersion)."""
     shutil.rmtree(WHEELS, ignore_errors=True)
     WHEELS.mkdir()
+    before = engine.dangling()
     try:
         _download_wheels()
         engine.images.append(IMAGE)
@@ -130,8 +131,11 @@ def image(engine: Engine, base_image: str) -> str:
         )
     finally:
         shutil.rmtree(WHEELS, ignore_errors=True)
-    engine("tag", IMAGE, chart_reference())
-    engine.images.append(chart_reference())
+        engine.images += sorted(engine.dangling() - before)  # a build stage
+    reference = chart_reference()
+    if engine("image", "inspect", reference, check=False).returncode != 0:
+        engine("tag", IMAGE, reference)  # never over an image the run did not make
+        engine.images.append(reference)
     return IMAGE
 
 

@@ -99,6 +99,9 @@ def test_the_charts_default_image_reference_is_what_ci_builds(
     settings = VALUES["image"]
     assert settings["tag"] == ""  # the chart's appVersion
     assert settings["pullPolicy"] == "IfNotPresent"  # a loaded image is never pulled
-    assert inspect(engine, chart_reference())["Id"] == inspect(engine, image)["Id"]
+    reference = chart_reference()
+    assert inspect(engine, reference)["Id"] == inspect(engine, image)["Id"], (
+        f"{reference} is another image: it was there before the run, which left it"
+    )
     helm = (REPO / "README.md").read_text()
     assert f"{settings['repository']}:" in helm and "tox -e image" in helm
