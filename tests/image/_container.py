@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -86,7 +87,7 @@ class Container:
 
     def state(self) -> dict[str, Any]:
         done = self.engine("inspect", "--format={{json .State}}", self.name)
-        state: dict[str, Any] = yaml.safe_load(done.stdout)
+        state: dict[str, Any] = json.loads(done.stdout)
         return state
 
     def running(self) -> bool:

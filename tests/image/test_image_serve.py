@@ -67,13 +67,10 @@ async def test_serve_answers_probes_runs_the_seed_flow_and_keeps_jobs_in_data(
 async def test_sigterm_drains_a_running_job_within_the_charts_grace_period(
     engine: Engine, image: str, volume: str, http: aiohttp.ClientSession
 ) -> None:
-    # A job far shorter than VTS_SHUTDOWN_GRACE, caught while it runs.
-    vts = Container(
-        engine,
-        image,
-        {"VTS_SIM_DURATION": "4", "VTS_SIM_ERROR_RATE": "0"},
-        volume=volume,
-    )
+    # A job half as long as VTS_SHUTDOWN_GRACE (20 s), and long enough to be still
+    # running when the signal arrives, however slow the engine's `kill` is.
+    long_job = {"VTS_SIM_DURATION": "10", "VTS_SIM_ERROR_RATE": "0"}
+    vts = Container(engine, image, long_job, volume=volume)
     await vts.healthy(http)
     job_id = await submit(http, vts)
     await follow(http, vts, job_id, "processing")
@@ -86,6 +83,7 @@ async def test_sigterm_drains_a_running_job_within_the_charts_grace_period(
     assert code == 0, logs
     assert took < budget, f"drained in {took:.1f}s, the pod allows {budget}s"
     assert "shutting down: draining jobs" in logs, logs
+    assert "draining 1 running jobs" in logs, logs
 
     after = Container(engine, image, QUICK, volume=volume)
     await after.healthy(http)
