@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -133,3 +134,12 @@ def run_once(
 def termination_grace_seconds() -> int:
     """The vts pod's terminationGracePeriodSeconds (templates/deployment.yaml)."""
     return int(VALUES["shutdownGraceSeconds"] + VALUES["preStopSleepSeconds"] + 10)
+
+
+def chart_reference() -> str:
+    """The image the chart's pods run by default (templates/_helpers.tpl vts.image)."""
+    chart = (REPO / "charts" / "vts" / "Chart.yaml").read_text()
+    app_version = re.search(r'^appVersion: "?([^"\n]+)"?$', chart, re.M)
+    assert app_version is not None
+    tag = VALUES["image"]["tag"] or app_version.group(1)
+    return f"{VALUES['image']['repository']}:{tag}"

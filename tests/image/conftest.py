@@ -22,7 +22,7 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from _container import REPO, VALUES
+from _container import REPO, chart_reference
 from _engine import Engine, EngineError
 
 IMAGE = "localhost/vts:dev"
@@ -137,15 +137,6 @@ def image(engine: Engine, base_image: str) -> str:
         engine("tag", IMAGE, reference)  # never over an image the run did not make
         engine.images.append(reference)
     return IMAGE
-
-
-def chart_reference() -> str:
-    """The image the chart's pods run by default (templates/_helpers.tpl vts.image)."""
-    chart = (REPO / "charts" / "vts" / "Chart.yaml").read_text()
-    app_version = re.search(r'^appVersion: "?([^"\n]+)"?$', chart, re.M)
-    assert app_version is not None
-    tag = VALUES["image"]["tag"] or app_version.group(1)
-    return f"{VALUES['image']['repository']}:{tag}"
 
 
 @pytest.fixture

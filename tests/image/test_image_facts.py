@@ -6,9 +6,8 @@ import json
 import re
 from typing import Any
 
-from _container import REPO, VALUES
+from _container import REPO, VALUES, chart_reference
 from _engine import Engine
-from conftest import chart_reference
 
 DOC = REPO / "docs" / "image.md"
 MB = 1_000_000
