@@ -31,7 +31,7 @@ RUN set -- ; if [ -n "$WHEELS" ]; then set -- --no-index --find-links "$WHEELS";
 
 # 2. The source, installed without dependencies (they are all in the layer above); `pip check` fails the
 #    build if one is missing. The build backend is removed afterwards: nothing runs it at run time.
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY vts/ vts/
 COPY client/ client/
 COPY operator/ operator/

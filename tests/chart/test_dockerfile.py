@@ -104,6 +104,7 @@ def test_dockerignore_sends_only_what_the_image_installs() -> None:
     assert {line for line in lines if line.startswith("!")} == {
         "!pyproject.toml",
         "!README.md",
+        "!LICENSE",
         "!vts/",
         "!client/",
         "!operator/",
