@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import kmock
-import yaml
+from _kube import write_kubeconfig
 
 from chart._helm import CHART, NAMESPACE, RELEASE, RenderError, load
 
@@ -127,16 +127,5 @@ async def emulated_cluster(
                 verbs={"get", "list", "create", "delete"},
             )
         kubeconfig = tmp / "kubeconfig"
-        server = str(emulator.url).rstrip("/")
-        config = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": "emulator", "cluster": {"server": server}}],
-            "users": [{"name": "test", "user": {"token": "test"}}],
-            "contexts": [
-                {"name": "test", "context": {"cluster": "emulator", "user": "test"}}
-            ],
-            "current-context": "test",
-        }
-        kubeconfig.write_text(yaml.safe_dump(config))
+        write_kubeconfig(kubeconfig, str(emulator.url).rstrip("/"))
         yield Cluster(emulator, helm, kubeconfig, release)

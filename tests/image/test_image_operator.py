@@ -8,15 +8,19 @@ from typing import Any
 
 import aiohttp
 import kmock
-import yaml
 from _container import ADMIN_KEY, VALUES, Container, run_once
 from _engine import Engine
+from _kube import (
+    RES,
+    declare_translationjobs,
+    translationjob_watchers,
+    write_kubeconfig,
+)
 from _servers import free_port
 from _support import wait_until
 from test_image_serve import QUICK
 
 NS = "ns1"
-RES = "vts.dev/v1alpha1/translationjobs"
 URL = f"/apis/vts.dev/v1alpha1/namespaces/{NS}/translationjobs"
 CLOSE = {"Connection": "close"}
 KUBECONFIG = "/etc/vts-test/kubeconfig"
@@ -42,49 +46,6 @@ class NamingEmulator(kmock.KubernetesEmulator):
         return await super()._handle(request)
 
 
-def declare_resources(emulator: Any) -> None:
-    """The CRD's kind, Events, and what kopf waits for in discovery (RECIPES.md §3)."""
-    info = emulator.ResourceInfo
-    emulator.resources[RES] = info(
-        kind="TranslationJob",
-        singular="translationjob",
-        namespaced=True,
-        subresources={"status"},
-        verbs={"list", "watch", "get", "patch", "create", "delete"},
-    )
-    emulator.resources["v1/events"] = info(
-        kind="Event", namespaced=True, verbs={"create", "get"}
-    )
-    emulator.resources["v1/namespaces"] = info(
-        kind="Namespace", namespaced=False, verbs={"list", "watch", "get"}
-    )
-    emulator.resources["apiextensions.k8s.io/v1/customresourcedefinitions"] = info(
-        kind="CustomResourceDefinition", namespaced=False, verbs={"list", "watch"}
-    )
-
-
-def watchers(emulator: Any) -> int:
-    """Watch streams following new TranslationJob events (see tests/integration/
-    test_operator.py: an object created before one exists can be missed)."""
-    bus = emulator._buses[kmock.resource("vts.dev", "v1alpha1", "translationjobs")]
-    return int(bus.consumer_count)
-
-
-def write_kubeconfig(path: Path, server: str) -> None:
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [{"name": "emulator", "cluster": {"server": server}}],
-        "users": [{"name": "test", "user": {"token": "test"}}],
-        "contexts": [
-            {"name": "test", "context": {"cluster": "emulator", "user": "test"}}
-        ],
-        "current-context": "test",
-    }
-    path.write_text(yaml.safe_dump(config))
-    path.chmod(0o644)  # read by uid 10001
-
-
 def operator_env(vts_url: str) -> dict[str, str]:
     return {"VTS_URL": vts_url, "VTS_API_KEY": ADMIN_KEY}
 
@@ -105,7 +66,7 @@ async def test_operator_runs_a_translationjob_against_the_api_emulator(
     vts = Container(engine, image, QUICK)
     await vts.healthy(http)
     async with NamingEmulator() as emulator, kmock.Server(emulator):
-        declare_resources(emulator)
+        declare_translationjobs(emulator)
         config = tmp_path / "kubeconfig"
         write_kubeconfig(config, str(emulator.url).rstrip("/"))
         port = free_port()
@@ -118,7 +79,9 @@ async def test_operator_runs_a_translationjob_against_the_api_emulator(
             port=port,
         )
         await operator.healthy(http)  # kopf's liveness endpoint
-        await wait_until(lambda: watchers(emulator) > 0, 60, 0.1, "kopf's watch")
+        await wait_until(
+            lambda: translationjob_watchers(emulator) > 0, 60, 0.1, "kopf's watch"
+        )
 
         body = {
             "apiVersion": "vts.dev/v1alpha1",

@@ -20,6 +20,7 @@ import kopf
 import pytest
 import vts_operator.handlers  # noqa: F401  (registers the handlers with kopf)
 from _auth_server import ADMIN, auth_server
+from _kube import RES, declare_translationjobs, translationjob_watchers
 from _operator_rbac import readme_permissions, used
 from _process import VtsProcess, jobs_by_id
 from _servers import free_port
@@ -45,7 +46,6 @@ pytestmark = [
 ]
 
 NS = "ns1"
-RES = "vts.dev/v1alpha1/translationjobs"
 URL = f"/apis/vts.dev/v1alpha1/namespaces/{NS}/translationjobs"
 VIDEO = "https://example.com/video.mp4"
 # kopf's shutdown cancels every task started while it ran, kmock's keep-alive
@@ -58,36 +58,6 @@ _API: dict[str, str] = {}
 @kopf.on.login()
 def _login_to_kmock(**_: Any) -> kopf.ConnectionInfo:
     return kopf.ConnectionInfo(server=_API["url"], insecure=True)
-
-
-def _declare_resources(kmock: Any) -> None:
-    """The CRD's kind, Events, and what kopf waits for in discovery (RECIPES.md §3)."""
-    info = kmock.ResourceInfo
-    kmock.resources[RES] = info(
-        kind="TranslationJob",
-        singular="translationjob",
-        namespaced=True,
-        subresources={"status"},
-        verbs={"list", "watch", "get", "patch", "create", "delete"},
-    )
-    kmock.resources["v1/events"] = info(
-        kind="Event", namespaced=True, verbs={"create", "get"}
-    )
-    kmock.resources["v1/namespaces"] = info(
-        kind="Namespace", namespaced=False, verbs={"list", "watch", "get"}
-    )
-    kmock.resources["apiextensions.k8s.io/v1/customresourcedefinitions"] = info(
-        kind="CustomResourceDefinition", namespaced=False, verbs={"list", "watch"}
-    )
-
-
-def _watchers(kmock: Any) -> int:
-    """Watch streams following new TranslationJob events. Waiting for kopf's watch
-    request (RECIPES.md §3) is not enough: kmock replays the existing objects first
-    and only then follows its event bus; an object created in between is lost."""
-    bus = kmock._buses[kmocking.resource("vts.dev", "v1alpha1", "translationjobs")]
-    count: int = bus.consumer_count
-    return count
 
 
 class Served(Protocol):
@@ -133,7 +103,7 @@ async def running_operator(
     monkeypatch.setenv("VTS_OPERATOR_RETRY_DELAY", str(retry))
     monkeypatch.setenv("VTS_OPERATOR_RETRY_MAX_DELAY", str(max_retry))
     monkeypatch.setenv("VTS_OPERATOR_STATUS_INTERVAL", "0.2")
-    _declare_resources(kmock)
+    declare_translationjobs(kmock)
     _API["url"] = str(kmock.url).rstrip("/")
     directory = Path(tempfile.mkdtemp(prefix="vts-operator-"))
     monkeypatch.setenv("KUBECONFIG", str(_kubeconfig(kmock, directory)))
@@ -141,7 +111,7 @@ async def running_operator(
     settings = kopf.OperatorSettings()
     settings.scanning.disabled = True
     stop, ready = asyncio.Event(), asyncio.Event()
-    watchers = _watchers(kmock)
+    watchers = translationjob_watchers(kmock)
     task = asyncio.create_task(
         kopf.operator(
             registry=kopf.get_default_registry(),
@@ -155,7 +125,9 @@ async def running_operator(
     )
     try:
         await asyncio.wait_for(ready.wait(), 10)
-        await wait_until(lambda: _watchers(kmock) > watchers, 10, 0.02, "kopf's watch")
+        await wait_until(
+            lambda: translationjob_watchers(kmock) > watchers, 10, 0.02, "kopf's watch"
+        )
         yield liveness
     finally:
         stop.set()
