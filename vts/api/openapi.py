@@ -9,7 +9,12 @@ import orjson
 from aiohttp import web
 
 import vts
-from vts.api import openapi_admin, openapi_events, openapi_webhooks
+from vts.api import (
+    openapi_admin,
+    openapi_events,
+    openapi_security,
+    openapi_webhooks,
+)
 from vts.api.connections import PROBE_CONNECTIONS
 from vts.api.openapi_spec import JSON, Schema, components, problem, ref
 from vts.api.outbox import CLOSE_TRY_AGAIN_LATER, MAX_BUFFERED_BYTES
@@ -367,7 +372,7 @@ def build_spec() -> dict[str, Any]:
             {"name": "admin", "description": "API keys and tenants (scope admin)."},
             {"name": "webhooks", "description": openapi_webhooks.DESCRIPTION},
         ],
-        "paths": openapi_admin.secure(
+        "paths": openapi_security.secure(
             {
                 **_job_paths(),
                 **openapi_events.paths(),
@@ -387,7 +392,7 @@ def _components() -> dict[str, Any]:
     parts["schemas"].update(openapi_webhooks.schemas())
     parts["responses"].update(openapi_admin.responses())
     parts["parameters"].update(openapi_admin.parameters())
-    parts["securitySchemes"] = openapi_admin.SECURITY_SCHEMES
+    parts["securitySchemes"] = openapi_security.SECURITY_SCHEMES
     return parts
 
 
