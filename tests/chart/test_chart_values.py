@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -121,3 +123,16 @@ def test_chart_metadata_is_what_a_catalogue_expects() -> None:
     }
     for link in yaml.safe_load(notes["artifacthub.io/links"]):
         assert link["url"].startswith("https://")
+
+
+def test_the_values_schema_names_each_property_once() -> None:
+    """A key written twice in JSON silently keeps the last copy (which once dropped
+    the tenant quota maxima): refuse any repeated key."""
+
+    def once(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        keys = [key for key, _ in pairs]
+        repeated = sorted({key for key in keys if keys.count(key) > 1})
+        assert not repeated, f"values.schema.json repeats {repeated}"
+        return dict(pairs)
+
+    json.loads((CHART / "values.schema.json").read_text(), object_pairs_hook=once)
