@@ -21,6 +21,7 @@ from aiohttp import web
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
+from vts.api.connections import VtsRunner
 from vts.api.openapi import build_spec
 from vts.app import create_app
 from vts.config import Settings
@@ -62,7 +63,9 @@ class _AdminKey:
 
 class AppThread:
     """vts apps served from one background thread's event loop on loopback ports
-    (schemathesis calls the API synchronously, so it cannot share the test's loop)."""
+    (schemathesis calls the API synchronously, so it cannot share the test's loop),
+    each through VtsRunner as `vts serve` runs it: its guarded protocol answers the
+    requests aiohttp cannot parse (say, a request line over 8190 bytes)."""
 
     def __init__(self) -> None:
         self.loop = asyncio.new_event_loop()
@@ -71,7 +74,7 @@ class AppThread:
 
     def start(self, settings: Settings, *, workers: bool = True) -> web.AppRunner:
         async def start() -> web.AppRunner:
-            runner = web.AppRunner(create_app(settings, workers=workers))
+            runner = VtsRunner(create_app(settings, workers=workers))
             await runner.setup()
             await web.TCPSite(runner, "127.0.0.1", 0).start()
             return runner
