@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 import aiohttp
 
 from vts.webhooks import signing
@@ -49,4 +51,14 @@ async def post(
     except TimeoutError:
         return Attempt(None, error=f"no answer within {timeout:g}s")
     except aiohttp.ClientError as exc:
-        return Attempt(None, error=f"{type(exc).__name__}: {exc}")
+        # Some of aiohttp's errors quote the URL, whose query or user info may hold
+        # the receiver's token: logged and stored without them.
+        message = str(exc).replace(url, without_credentials(url))
+        return Attempt(None, error=f"{type(exc).__name__}: {message}")
+
+
+def without_credentials(url: str) -> str:
+    """`url` with no user info, query or fragment: safe for a log line."""
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://{host}{parts.path}"
