@@ -12,12 +12,14 @@ from typing import Any
 import aiohttp
 
 from vts import registry
-from vts.config import Settings, SimDuration
+from vts.config import Settings
+from vts.config_fields import specs
 from vts.domain import Job, new_job
 from vts.events.announcer import Announcer
 from vts.events.hub import EventHub
 from vts.metrics import Metrics
 from vts.ports import JobStore
+from vts.processors.simulated_settings import SimulatedSettings
 from vts.service import JobService
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -72,17 +74,19 @@ def make_job(
 
 def instant_settings(db_path: object, **changes: Any) -> Settings:
     """Zero-infrastructure settings: SQLite at `db_path`, fakeredis, jobs that take no
-    time and never fail, no shutdown grace; `changes` override any field."""
+    time and never fail, no shutdown grace; `changes` override any field, the
+    simulated processor's (`sim_*`) included."""
+    simulated = {"sim_duration": "0", "sim_error_rate": 0.0}
     base: dict[str, Any] = {
         "database_url": f"sqlite:///{db_path}",
         "redis_url": "fakeredis://",
-        "sim_duration": SimDuration(0.0, 0.0),
-        "sim_error_rate": 0.0,
         "shutdown_grace": 0.0,
         # Every report written: tests check each progress message.
         "progress_interval": 0.0,
     }
-    return Settings(**{**base, **changes})
+    for name, value in changes.items():
+        (simulated if name in specs(SimulatedSettings) else base)[name] = value
+    return Settings(**base, processor_settings=SimulatedSettings(**simulated))
 
 
 @asynccontextmanager

@@ -11,7 +11,7 @@ import os
 import resource
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 from aiohttp import web
@@ -21,7 +21,7 @@ from vts import cli_keys, registry
 from vts.api.connections import PROBE_CONNECTIONS, VtsRunner
 from vts.app import create_app
 from vts.config import Settings, env_names, load_settings, setting_specs
-from vts.config_fields import option_help, option_of
+from vts.config_fields import Spec, option_help, option_of, specs
 from vts.errors import ConfigError, UnavailableError
 
 log = logging.getLogger("vts")
@@ -51,40 +51,106 @@ SETTING_FIELDS = frozenset(env_names())
 """Parsed options that are settings (secrets are never options: argv is visible)."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _add_setting_options(
+    group: argparse._ActionsContainer, declared: Mapping[str, Spec]
+) -> None:
+    """One option per setting, each overriding its VTS_* variable."""
+    for field, spec in declared.items():
+        option = option_of(field, spec)
+        if option is not None:
+            group.add_argument(
+                option, dest=field, metavar=field.upper(), help=option_help(spec)
+            )
+
+
+def build_parser(
+    processor_settings_class: type | None = None, *, add_help: bool = True
+) -> argparse.ArgumentParser:
+    """The `vts` parser; `vts serve` also takes the options of the chosen processor's
+    own settings (`processor_settings_class`)."""
     parser = argparse.ArgumentParser(
-        prog="vts", description="Video translation job service."
+        prog="vts", description="Video translation job service.", add_help=add_help
     )
     parser.add_argument("--version", action="version", version=f"vts {vts.__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    serve = commands.add_parser("serve", help="run the API and the worker pool")
-    # One option per setting, each overriding its VTS_* variable.
-    for field, spec in setting_specs().items():
-        option = option_of(field, spec)
-        if option is not None:
-            serve.add_argument(
-                option, dest=field, metavar=field.upper(), help=option_help(spec)
-            )
+    serve = commands.add_parser(
+        "serve", help="run the API and the worker pool", add_help=add_help
+    )
+    _add_setting_options(serve, setting_specs())
+    if processor_settings_class is not None:
+        title = f"options of the processor ({processor_settings_class.__name__})"
+        _add_setting_options(
+            serve.add_argument_group(title), specs(processor_settings_class)
+        )
     serve.add_argument(
         "--no-workers", action="store_true", help="serve the API only; run no jobs here"
     )
     migrate = commands.add_parser(
-        "migrate", help="apply pending schema migrations and exit"
+        "migrate", help="apply pending schema migrations and exit", add_help=add_help
     )
     migrate.add_argument("--database-url", dest="database_url", metavar="URL")
     cli_keys.add_parser(commands)
     return parser
 
 
+def chosen_processor_settings(
+    args: argparse.Namespace, env: Mapping[str, str]
+) -> type | None:
+    """The settings class the processor `vts serve` would run declares, for its
+    options; None also when the name is bad (`main` then reports it in one line)."""
+    if args.command != "serve":
+        return None
+    spec = setting_specs()["processor"]
+    raw = args.processor or env.get(spec.env) or spec.default
+    try:
+        return registry.settings_class(registry.PROCESSORS, spec.convert(raw))
+    except ConfigError:
+        return None
+
+
+# Variables of vts's other programs, which may share a shell or a pod with it:
+# vts-client's (VTS_URL, VTS_API_KEY) and the operator's (VTS_OPERATOR_*).
+OTHER_PROGRAMS_VARIABLES = ("VTS_URL", "VTS_API_KEY", "VTS_OPERATOR_")
+
+
+def warn_unread_variables(env: Mapping[str, str], settings: Settings) -> None:
+    """Name each VTS_* variable nothing reads (a typo, or another processor's), never
+    its value: it is ignored, not an error, so one environment fits every plugin."""
+    read = {spec.env for spec in setting_specs().values()}
+    if settings.processor_settings is not None:
+        read |= {s.env for s in specs(type(settings.processor_settings)).values()}
+    for variable in sorted(env):
+        if (
+            variable.startswith("VTS_")
+            and variable not in read
+            and not variable.startswith(OTHER_PROGRAMS_VARIABLES)
+        ):
+            log.warning(
+                "%s is not a setting of vts or of processor %r: ignored",
+                variable,
+                settings.processor,
+            )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    # Two passes: the first learns the command and the processor, whose own
+    # settings the second parser takes as options too.
+    first, _ = build_parser(add_help=False).parse_known_args(argv)
+    own_class = chosen_processor_settings(first, os.environ)
+    args = build_parser(own_class).parse_args(argv)
+    fields = SETTING_FIELDS | (set(specs(own_class)) if own_class else set())
     overrides = {
         field: value
         for field, value in vars(args).items()
-        if field in SETTING_FIELDS and value is not None
+        if field in fields and value is not None
     }
     try:
         settings = load_settings(os.environ, overrides)
+        if args.command == "serve":  # the processor's own settings, checked now
+            own_class = registry.settings_class(registry.PROCESSORS, settings.processor)
+            settings = load_settings(
+                os.environ, overrides, processor_settings_class=own_class
+            )
     except ConfigError as exc:
         print(f"vts: {exc}", file=sys.stderr)
         return 2
@@ -97,6 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_migrate(settings))
         if args.command == "keys":
             return asyncio.run(cli_keys.run(args, settings))
+        warn_unread_variables(os.environ, settings)
         with asyncio.Runner(loop_factory=event_loop(settings.event_loop)) as runner:
             return runner.run(_serve(settings, workers=not args.no_workers))
     except ConfigError as exc:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TypeVar
 
 import attrs
 
 from vts.apikeys import MAX_ACTIVE_JOBS_QUOTA, MAX_RATE_QUOTA
 from vts.config_fields import (
     Spec,
+    build,
     choice,
     flag,
     integer,
@@ -21,22 +22,28 @@ from vts.config_fields import (
     specs,
 )
 from vts.config_values import (
-    SimDuration,
     is_loopback,
     parse_duration,
-    parse_optional_int,
     parse_secret,
-    parse_sim_duration,
     parse_text,
     parse_upper,
     redact_url,
 )
 from vts.webhooks.schedule import SCHEDULE_ACCEPTED, parse_schedule
 
-__all__ = ["Settings", "SimDuration", "env_names", "load_settings", "setting_specs"]
+__all__ = [
+    "Settings",
+    "env_names",
+    "load_settings",
+    "processor_settings",
+    "reads_settings",
+    "setting_specs",
+]
 
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 _DAYS_3650 = 3650 * 86400
+T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., object])
 
 
 def _is_url(value: str) -> bool:
@@ -188,23 +195,6 @@ class Settings:
         "false",
         "allow http and private addresses in webhook URLs",
     )
-    sim_duration: SimDuration = setting(
-        "VTS_SIM_DURATION",
-        "1-5",
-        "simulated seconds, N or MIN-MAX",
-        "seconds as one number or min-max, e.g. 0, 2 or 1-5",
-        parse_sim_duration,
-    )
-    sim_error_rate: float = number(
-        "VTS_SIM_ERROR_RATE", "0.1", "simulated failure share 0..1", 0, 1
-    )
-    sim_seed: int | None = setting(
-        "VTS_SIM_SEED",
-        None,
-        "seed for reproducible simulation",
-        "an integer",
-        parse_optional_int,
-    )
     # keys: an API key on every request but the public ones; none: every
     # request is an admin of tenant `default`.
     auth: str = choice(
@@ -241,6 +231,11 @@ class Settings:
         parse_upper,
     )
 
+    # The chosen processor's own settings, an instance of the class its plugin
+    # declares (`reads_settings`); None: that class's defaults. Not a variable:
+    # `vts serve` builds it from the plugin's variables and options.
+    processor_settings: object = attrs.field(default=None)
+
     @property
     def auth_mode(self) -> str:
         """`none` or `keys`: VTS_AUTH with `auto` resolved by VTS_HOST."""
@@ -264,17 +259,49 @@ def env_names() -> dict[str, str]:
 
 
 def load_settings(
-    env: Mapping[str, str], overrides: Mapping[str, object] | None = None
+    env: Mapping[str, str],
+    overrides: Mapping[str, object] | None = None,
+    *,
+    processor_settings_class: type | None = None,
 ) -> Settings:
-    """Build Settings from the environment, with explicit options taking precedence.
+    """Build Settings from the environment, with explicit options taking precedence;
+    `processor_settings_class` (the chosen processor's, see `reads_settings`) is
+    built from the same sources into `processor_settings`.
 
     Raises InvalidSettingError naming the first bad variable and what it accepts.
     """
-    values: dict[str, Any] = {}  # raw text or typed values: converters take both
-    for name, variable in env_names().items():
-        raw = (overrides or {}).get(name)
-        if raw is None:
-            raw = env.get(variable)
-        if raw is not None:
-            values[name] = raw
-    return Settings(**values)  # each field's converter parses and checks
+    settings = build(Settings, env, overrides)
+    if processor_settings_class is None:
+        return settings
+    own: object = build(processor_settings_class, env, overrides)
+    return attrs.evolve(settings, processor_settings=own)
+
+
+def reads_settings(settings_class: type) -> Callable[[F], F]:
+    """Declare, on a processor plugin's factory, the attrs class of its own settings
+    (fields made with `vts.config_fields`, variables named VTS_<PLUGIN>_*).
+
+    `vts serve` then takes their variables and options, checks them when the plugin
+    is chosen (and only then), and hands them over as `settings.processor_settings`;
+    the factory reads them with `processor_settings(settings, settings_class)`.
+    """
+
+    def declare(factory: F) -> F:
+        factory.settings_class = settings_class  # type: ignore[attr-defined]
+        return factory
+
+    return declare
+
+
+def processor_settings(settings: Settings, settings_class: type[T]) -> T:
+    """The processor's own settings: those `settings` carries, else the defaults of
+    `settings_class`. TypeError when they are another plugin's."""
+    own = settings.processor_settings
+    if own is None:
+        return settings_class()
+    if not isinstance(own, settings_class):
+        raise TypeError(
+            f"processor_settings is a {type(own).__name__}, "
+            f"not the {settings_class.__name__} this processor reads"
+        )
+    return own

@@ -3,13 +3,15 @@ values; and the converter holding every Settings, however built, to them."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import attrs
 
 from vts.config_values import parse_bool, parse_float, parse_int, parse_lower
 from vts.errors import InvalidSettingError
+
+T = TypeVar("T")
 
 
 @attrs.frozen
@@ -90,8 +92,28 @@ def secret(env: str, help: str, min_length: int, parse: Callable[[object], Any])
 
 
 def specs(cls: type) -> dict[str, Spec]:
-    """Field name -> Spec, in declaration order."""
-    return {f.name: f.metadata["spec"] for f in attrs.fields(cls)}
+    """Field name -> Spec, in declaration order (fields without one are not settings)."""
+    return {
+        f.name: f.metadata["spec"] for f in attrs.fields(cls) if "spec" in f.metadata
+    }
+
+
+def build(
+    cls: type[T], env: Mapping[str, str], overrides: Mapping[str, object] | None = None
+) -> T:
+    """An instance of the settings class `cls` from the environment, with explicit
+    options (by field name) taking precedence; each field's converter checks it.
+
+    Raises InvalidSettingError naming the first bad variable and what it accepts.
+    """
+    values: dict[str, Any] = {}  # raw text or typed values: converters take both
+    for name, spec in specs(cls).items():
+        raw = (overrides or {}).get(name)
+        if raw is None:
+            raw = env.get(spec.env)
+        if raw is not None:
+            values[name] = raw
+    return cls(**values)
 
 
 def option_of(name: str, spec: Spec) -> str | None:

@@ -6,32 +6,6 @@ from __future__ import annotations
 import ipaddress
 import re
 
-import attrs
-
-
-@attrs.frozen
-class SimDuration:
-    """How long a simulated job takes: a uniform range in seconds."""
-
-    low: float
-    high: float
-
-    def __str__(self) -> str:
-        return f"{self.low:g}-{self.high:g}"
-
-
-def parse_sim_duration(raw: object) -> SimDuration:
-    """`"2"` -> 2..2 s, `"1-5"` -> 1..5 s; both ends >= 0 and low <= high."""
-    if isinstance(raw, SimDuration):
-        low, high = raw.low, raw.high
-    else:
-        parts = str(raw).strip().split("-", 1)
-        low, high = float(parts[0]), float(parts[-1])
-    if not (0 <= low <= high) or high != high or high == float("inf"):
-        raise ValueError(raw)
-    return SimDuration(low, high)
-
-
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$", re.IGNORECASE)
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
 

@@ -7,6 +7,8 @@ from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit
 
+import attrs
+
 from vts.config import Settings
 from vts.errors import ConfigError, PluginError, UnknownPluginError
 from vts.ports import Broker, JobStore, Processor
@@ -78,6 +80,20 @@ def _factory(group: str, name: str) -> Factory:
     if not callable(loaded):
         raise PluginError(f"{group} entry point {name!r} is not callable")
     return loaded  # type: ignore[no-any-return]
+
+
+def settings_class(group: str, name: str) -> type | None:
+    """The attrs class of settings plugin `name` declares (`reads_settings` on its
+    factory), or None. UnknownPluginError or PluginError as when creating it."""
+    declared = getattr(_factory(group, name), "settings_class", None)
+    if declared is not None and not (
+        isinstance(declared, type) and attrs.has(declared)
+    ):
+        raise PluginError(
+            f"{group} plugin {name!r} declares settings that are not an attrs class: "
+            f"{declared!r}"
+        )
+    return declared
 
 
 def _build(group: str, name: str, target: str, settings: Settings) -> Any:

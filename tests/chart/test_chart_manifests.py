@@ -20,6 +20,8 @@ from chart._helm import (
     secret_data,
 )
 from vts.config import Settings, env_names, load_settings, setting_specs
+from vts.config_fields import build, specs
+from vts.processors.simulated_settings import SimulatedSettings
 
 # The oldest Kubernetes the chart supports (Chart.yaml kubeVersion) and a current one.
 KUBE_VERSIONS = ("1.25", "1.35")
@@ -233,17 +235,23 @@ def test_chart_config_map_carries_the_vts_settings(render: Render) -> None:
         load_settings(defaults).webhook_retry_schedule
         == Settings().webhook_retry_schedule
     )
-    # Every vts setting has its place: the ConfigMap, or a Secret for the ones that
-    # may carry a credential (the URLs and the keys).
-    specs = setting_specs().values()
-    secret = {spec.env for spec in specs if spec.sensitive}
+    # Every vts setting, and the default processor's own, has its place: the
+    # ConfigMap, or a Secret for the ones that may carry a credential (the URLs and
+    # the keys).
+    declared = setting_specs().values()
+    secret = {spec.env for spec in declared if spec.sensitive}
     assert secret == {
         "VTS_DATABASE_URL",
         "VTS_REDIS_URL",
         "VTS_ADMIN_KEY",
         "VTS_METRICS_KEY",
     }
-    assert set(env_names().values()) == set(data) | secret
+    simulated = specs(SimulatedSettings)
+    assert defaults["VTS_PROCESSOR"] == "simulated"
+    assert (
+        set(env_names().values()) | {s.env for s in simulated.values()}
+        == set(data) | secret
+    )
     # The chart's defaults are vts's own, but where a container needs otherwise.
     chosen = {"VTS_HOST": "0.0.0.0", "VTS_AUTH": "keys"}
     assert {k: v for k, v in defaults.items() if k in chosen} == chosen
@@ -251,4 +259,20 @@ def test_chart_config_map_carries_the_vts_settings(render: Render) -> None:
         if spec.env in defaults and spec.env not in chosen:
             in_chart = getattr(load_settings({spec.env: defaults[spec.env]}), name)
             assert in_chart == getattr(Settings(), name), spec.env
+    for name, spec in simulated.items():
+        if spec.env in defaults:
+            in_chart = getattr(
+                build(SimulatedSettings, {spec.env: defaults[spec.env]}), name
+            )
+            assert in_chart == getattr(SimulatedSettings(), name), spec.env
     assert load_settings(data).retention == 30 * 86400
+
+
+def test_chart_sets_the_simulated_settings_only_for_that_processor(
+    render: Render,
+) -> None:
+    docs = render("config.processor=whisper", "config.simSeed=7")
+    data = one(docs, "ConfigMap", FULLNAME)["data"]
+    assert data["VTS_PROCESSOR"] == "whisper"
+    # vts would name each one in a warning as read by no one.
+    assert not [name for name in data if name.startswith("VTS_SIM_")]

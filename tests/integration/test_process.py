@@ -280,3 +280,30 @@ def test_serve_bad_setting_exits_2_naming_it(tmp_path: Path) -> None:
     assert not database.exists(), "nothing was started"
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+
+def test_serve_checks_only_the_chosen_processors_settings(tmp_path: Path) -> None:
+    # VTS_SIM_DURATION belongs to the simulated processor: with another one chosen it
+    # is not read, so the one line is about the processor, which is not installed.
+    env = {
+        "VTS_PROCESSOR": "whisper",
+        "VTS_SIM_DURATION": "abc",
+        "VTS_PORT": str(free_port()),
+        "VTS_DATABASE_URL": f"sqlite:///{tmp_path / 'never.db'}",
+    }
+    result = subprocess.run(
+        vts_command("serve"),
+        env=vts_env(env),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "'whisper'" in lines[0] and "simulated" in lines[0], (
+        "names what is installed"
+    )
+    assert "VTS_SIM_DURATION" not in result.stderr

@@ -7,12 +7,11 @@ from pathlib import Path
 
 import attrs
 import pytest
+from _settings import assert_one_line_naming, junk
 from hypothesis import given
-from hypothesis import strategies as st
 
 from vts.config import (
     Settings,
-    SimDuration,
     env_names,
     load_settings,
     setting_specs,
@@ -50,9 +49,6 @@ DEFAULTS = {
         36000.0,
     ),
     "VTS_WEBHOOK_ALLOW_PRIVATE": False,
-    "VTS_SIM_DURATION": SimDuration(1.0, 5.0),
-    "VTS_SIM_ERROR_RATE": 0.1,
-    "VTS_SIM_SEED": None,
     "VTS_AUTH": "auto",
     "VTS_ADMIN_KEY": None,
     "VTS_METRICS_KEY": None,
@@ -62,14 +58,6 @@ DEFAULTS = {
     "VTS_EVENT_LOOP": "auto",
 }
 FIELD_OF = {variable: field for field, variable in env_names().items()}
-
-
-def assert_one_line_naming(exc: InvalidSettingError, variable: str) -> None:
-    message = str(exc)
-    assert len(message.splitlines()) == 1, message
-    assert exc.variable == variable
-    assert message.startswith(f"{variable}=")
-    assert exc.accepted and exc.accepted in message
 
 
 def test_load_settings_defaults_match_documented_list() -> None:
@@ -102,9 +90,6 @@ def test_load_settings_reads_every_variable() -> None:
         "VTS_WEBHOOK_TIMEOUT": "2.5s",
         "VTS_WEBHOOK_RETRY_SCHEDULE": "0.5s, 250ms,5m,2h,1d",
         "VTS_WEBHOOK_ALLOW_PRIVATE": "on",
-        "VTS_SIM_DURATION": "0.5-1.5",
-        "VTS_SIM_ERROR_RATE": "0.25",
-        "VTS_SIM_SEED": "42",
         "VTS_AUTH": "Keys",
         "VTS_ADMIN_KEY": "a" * 32,
         "VTS_METRICS_KEY": "m" * 16,
@@ -129,8 +114,6 @@ def test_load_settings_reads_every_variable() -> None:
     assert settings.webhook_timeout == 2.5
     assert settings.webhook_retry_schedule == (0.5, 0.25, 300.0, 7200.0, 86400.0)
     assert settings.webhook_allow_private is True
-    assert settings.sim_duration == SimDuration(0.5, 1.5)
-    assert (settings.sim_error_rate, settings.sim_seed) == (0.25, 42)
     assert settings.log_level == "DEBUG"
     assert (settings.auth, settings.auth_mode) == ("keys", "keys")
     assert (settings.admin_key, settings.metrics_key) == ("a" * 32, "m" * 16)
@@ -151,22 +134,6 @@ def test_load_settings_bad_override_names_its_variable() -> None:
     with pytest.raises(InvalidSettingError) as caught:
         load_settings({"VTS_PORT": "9000"}, {"port": "http"})
     assert_one_line_naming(caught.value, "VTS_PORT")
-
-
-@pytest.mark.parametrize(
-    ("raw", "low", "high"),
-    [("0", 0, 0), ("2", 2, 2), ("1-5", 1, 5), ("0.5-1.5", 0.5, 1.5), (" 3 ", 3, 3)],
-)
-def test_sim_duration_accepts_number_or_range(
-    raw: str, low: float, high: float
-) -> None:
-    settings = load_settings({"VTS_SIM_DURATION": raw})
-    assert settings.sim_duration == SimDuration(low, high)
-
-
-@pytest.mark.parametrize("raw", ["0", "1", "0.5", "1.0"])
-def test_sim_error_rate_accepts_zero_to_one(raw: str) -> None:
-    assert load_settings({"VTS_SIM_ERROR_RATE": raw}).sim_error_rate == float(raw)
 
 
 @pytest.mark.parametrize(("raw", "port"), [("0", 0), ("1", 1), ("65535", 65535)])
@@ -226,20 +193,6 @@ BAD_VALUES = {
         ",".join(["1s"] * 51),
     ],
     "VTS_WEBHOOK_ALLOW_PRIVATE": ["", "maybe", "2"],
-    "VTS_SIM_DURATION": [
-        "5-1",
-        "-1",
-        "abc",
-        "nan",
-        "inf",
-        "1-inf",
-        "nan-2",
-        "1-",
-        "",
-        "1-2-3",
-    ],
-    "VTS_SIM_ERROR_RATE": ["-0.1", "1.01", "2", "nan", "inf", "-inf", "ten"],
-    "VTS_SIM_SEED": ["0.5"],
     "VTS_AUTH": ["", "yes", "token", "off"],
     "VTS_ADMIN_KEY": ["short", "x" * 31],
     "VTS_METRICS_KEY": ["short", "x" * 15],
@@ -266,18 +219,6 @@ def test_load_settings_bad_value_is_one_line_naming_variable(
     assert_one_line_naming(caught.value, variable)
 
 
-def test_sim_seed_empty_means_unset() -> None:
-    assert load_settings({"VTS_SIM_SEED": ""}).sim_seed is None
-
-
-# Junk that looks like the values a variable takes, and junk that does not.
-junk = st.one_of(
-    st.text(max_size=40),
-    st.from_regex(r"-?[0-9.]{0,6}(-[0-9.e]{0,6})?", fullmatch=True),
-    st.sampled_from(["nan", "inf", "-inf", "1e309", "0x10", "1_0", " ", "\x00"]),
-)
-
-
 @pytest.mark.parametrize("variable", sorted(DEFAULTS))
 @given(raw=junk)
 def test_load_settings_junk_parses_or_raises_invalid_setting(
@@ -288,9 +229,6 @@ def test_load_settings_junk_parses_or_raises_invalid_setting(
     except InvalidSettingError as exc:
         assert_one_line_naming(exc, variable)
         return
-    duration = settings.sim_duration
-    assert 0 <= duration.low <= duration.high < float("inf")
-    assert 0 <= settings.sim_error_rate <= 1
     assert 0 <= settings.port <= 65535
 
 
@@ -403,10 +341,6 @@ BAD_TYPED = [
     ("VTS_LEASE_SECONDS", float("nan")),
     ("VTS_RETENTION", -1.0),
     ("VTS_MAX_CONNECTIONS", 15),
-    ("VTS_SIM_ERROR_RATE", 1.5),
-    ("VTS_SIM_ERROR_RATE", float("inf")),
-    ("VTS_SIM_DURATION", SimDuration(5.0, 1.0)),
-    ("VTS_SIM_SEED", 0.5),
     ("VTS_WEBHOOK_RETRY_SCHEDULE", ()),
     ("VTS_WEBHOOK_RETRY_SCHEDULE", (0.0,)),
     ("VTS_ALLOW_PRIVATE_URLS", None),
@@ -429,7 +363,7 @@ def test_settings_refuses_bad_typed_values_naming_the_setting(
 
 
 def test_settings_takes_typed_values_and_their_text_alike() -> None:
-    typed = Settings(port=9000, lease_seconds=2, retention=3600.0, sim_seed=7)
+    typed = Settings(port=9000, lease_seconds=2, retention=3600.0, concurrency=7)
     assert (typed.port, typed.lease_seconds, typed.retention) == (9000, 2.0, 3600.0)
     assert isinstance(typed.lease_seconds, float)
     assert typed == load_settings(
@@ -437,7 +371,7 @@ def test_settings_takes_typed_values_and_their_text_alike() -> None:
             "VTS_PORT": "9000",
             "VTS_LEASE_SECONDS": "2",
             "VTS_RETENTION": "1h",
-            "VTS_SIM_SEED": "7",
+            "VTS_CONCURRENCY": "7",
         }
     )
     assert Settings(admin_key="k" * 32).admin_key == "k" * 32

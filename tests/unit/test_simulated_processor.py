@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 
+import attrs
 import pytest
 from _support import make_job
 
-from vts.config import Settings, SimDuration
+from vts import registry
+from vts.config import Settings
 from vts.domain import STAGES
-from vts.errors import PermanentError, ProcessingError, TransientError
+from vts.errors import PermanentError, PluginError, ProcessingError, TransientError
 from vts.ports import Processor
 from vts.processors.simulated import (
     PERMANENT_FAILURES,
@@ -17,6 +19,7 @@ from vts.processors.simulated import (
     SimulatedProcessor,
     create_processor,
 )
+from vts.processors.simulated_settings import SimDuration, SimulatedSettings
 
 INSTANT = SimDuration(0.0, 0.0)
 Outcome = tuple[str, str]
@@ -40,11 +43,26 @@ async def outcomes(processor: SimulatedProcessor, n: int) -> list[Outcome]:
     return seen
 
 
-def test_create_processor_reads_sim_settings() -> None:
-    settings = Settings(sim_duration=SimDuration(0.5, 2.0), sim_error_rate=0.3)
-    processor = create_processor("simulated", settings)
+def test_create_processor_reads_its_own_settings() -> None:
+    own = SimulatedSettings(sim_duration="0.5-2", sim_error_rate=0.3)
+    processor = create_processor("simulated", Settings(processor_settings=own))
     assert isinstance(processor, Processor)
     assert (processor.duration, processor.error_rate) == (SimDuration(0.5, 2.0), 0.3)
+
+
+def test_create_processor_without_its_settings_takes_their_defaults() -> None:
+    processor = create_processor("simulated", Settings())
+    assert (processor.duration, processor.error_rate) == (SimDuration(1.0, 5.0), 0.1)
+
+
+def test_another_plugins_settings_are_refused_naming_both() -> None:
+    @attrs.frozen
+    class OtherSettings:
+        pass
+
+    settings = Settings(processor_settings=OtherSettings())
+    with pytest.raises(PluginError, match=r"OtherSettings.*SimulatedSettings"):
+        registry.create_processor(settings)
 
 
 async def test_run_instant_without_errors_completes_with_result() -> None:

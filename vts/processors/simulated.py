@@ -7,11 +7,11 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from vts.config import Settings
-from vts.config_values import SimDuration
+from vts.config import Settings, processor_settings, reads_settings
 from vts.domain import STAGES, Job
 from vts.errors import PermanentError, TransientError
 from vts.ports import Reporter
+from vts.processors.simulated_settings import SimDuration, SimulatedSettings
 
 # Share of each stage in the whole run, in STAGES order.
 STAGE_WEIGHTS = (0.15, 0.30, 0.20, 0.25, 0.10)
@@ -80,8 +80,8 @@ class SimulatedProcessor:
         }
 
 
+@reads_settings(SimulatedSettings)
 def create_processor(name: str, settings: Settings) -> SimulatedProcessor:
-    """Entry point `simulated`, configured by the VTS_SIM_* settings."""
-    return SimulatedProcessor(
-        settings.sim_duration, settings.sim_error_rate, settings.sim_seed
-    )
+    """Entry point `simulated`, configured by its own VTS_SIM_* settings."""
+    own = processor_settings(settings, SimulatedSettings)
+    return SimulatedProcessor(own.sim_duration, own.sim_error_rate, own.sim_seed)
