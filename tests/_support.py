@@ -23,6 +23,8 @@ from vts.processors.simulated_settings import SimulatedSettings
 from vts.service import JobService
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
+FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
+"""A cut after every event: pruning up to it deletes all it may."""
 
 
 async def wait_until(

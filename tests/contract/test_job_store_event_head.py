@@ -3,15 +3,11 @@ last seq handed out, before the first event, after pruning and after a restart."
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from _support import make_job
+from _support import FAR_FUTURE, make_job
 
 from vts import registry
 from vts.config import Settings
 from vts.ports import JobStore
-
-FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 def job_id(n: int) -> str:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 import pytest
-from _support import T0, make_job
+from _support import FAR_FUTURE, T0, make_job
 
 from vts import registry
 from vts.config import Settings
@@ -17,8 +17,6 @@ from vts.domain import Cancel, Claim, Event, Job, JobStatus, Progress, transitio
 from vts.errors import VersionConflictError
 from vts.ports import IdempotencyClaim, JobStore
 from vts.snapshot import Snapshot
-
-FAR_FUTURE = datetime(2100, 1, 1, tzinfo=UTC)
 
 
 def job_id(n: int) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
-from _support import T0, make_job
+from _support import FAR_FUTURE, T0, make_job
 from _webhooks import dispatch, dispatched, endpoint, hooks, job_id, plan, take_all
 
 from vts.ports import JobStore
@@ -152,3 +152,17 @@ async def test_the_first_endpoint_starts_after_the_history(store: JobStore) -> N
     assert await dispatch(store) == (1, 2)
     (made,) = await hooks(store).list_deliveries(e.id, None, None, 10)
     assert made.job_id == job_id(2)
+
+
+async def test_pruning_keeps_the_events_the_dispatcher_has_not_read(
+    store: JobStore,
+) -> None:
+    """However old, an event stays in the log until the webhook dispatcher has
+    read it (say it was down past VTS_EVENT_RETENTION): no message is lost."""
+    await hooks(store).create_endpoint(endpoint())
+    for n in range(1, 4):
+        await store.create(make_job(job_id(n)), None)
+    assert await store.purge_events(FAR_FUTURE, 100) == 0
+    assert await dispatch(store) == (3, 3)
+    assert await store.purge_events(FAR_FUTURE, 100) == 3
+    assert await store.oldest_event_seq() is None

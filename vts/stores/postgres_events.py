@@ -28,6 +28,9 @@ PURGE_EVENTS_SQL = (
     " DELETE FROM job_events WHERE seq < coalesce("
     " (SELECT min(seq) FROM head WHERE created_at >= $1),"
     " (SELECT max(seq) + 1 FROM head))"
+    # Nor past the webhook dispatcher's cursor while it runs (sqlite_events.py).
+    " AND (seq <= (SELECT seq FROM webhook_cursor)"
+    " OR NOT EXISTS (SELECT 1 FROM webhook_endpoints))"
 )
 # One sweeper at a time across replicas; the others skip their turn.
 PURGE_LOCK_SQL = "SELECT pg_try_advisory_xact_lock(hashtext('vts.purge_events'))"

@@ -24,11 +24,16 @@ _EVENT_COLUMNS = "seq, job_id, tenant, version, status, body"
 # Found through the primary key alone: a sweep with nothing to prune reads `limit`
 # rows, and no index on created_at costs every change a write.
 # (No WITH clause: Python's sqlite3 reports no rowcount for a statement so begun.)
+# Nor past the webhook dispatcher's cursor while it runs (it runs while any endpoint
+# exists): an event owes its deliveries until the dispatcher has read it, however
+# long it has been down.
 _HEAD = "(SELECT seq, created_at FROM job_events ORDER BY seq LIMIT :limit)"
 PURGE_EVENTS_SQL = (
     "DELETE FROM job_events WHERE seq < coalesce("
     f" (SELECT min(seq) FROM {_HEAD} WHERE created_at >= :before),"
     f" (SELECT max(seq) + 1 FROM {_HEAD}))"
+    " AND (seq <= (SELECT seq FROM webhook_cursor WHERE id = 1)"
+    " OR NOT EXISTS (SELECT 1 FROM webhook_endpoints))"
 )
 
 
