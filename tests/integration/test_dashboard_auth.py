@@ -206,3 +206,61 @@ async def test_docs_try_it_out_creates_a_job_with_the_bearer_key(
     assert job_id in await keyed.job_ids(keyed.acme)
     assert job_id not in await keyed.job_ids(keyed.globex)
     assert_key_in_no_url(log, keyed.acme)
+
+
+# The README's way for a browser to read GET /events with keys on: EventSource
+# cannot send the key, so fetch() with the bearer header and a streamed body.
+READ_FIRST_EVENT = """async ([key, lastEventId, jobId]) => {
+  const answer = await fetch(`/events?job_id=${jobId}`, {
+    headers: {Authorization: `Bearer ${key}`, "Last-Event-ID": lastEventId},
+  });
+  if (!answer.ok) return {status: answer.status};
+  const reader = answer.body.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  for (;;) {
+    const {value, done} = await reader.read();
+    if (done) return {status: answer.status, ended: true};
+    text += decoder.decode(value, {stream: true});
+    for (let end; (end = text.indexOf("\\n\\n")) >= 0; text = text.slice(end + 2)) {
+      const fields = Object.fromEntries(text.slice(0, end).split("\\n")
+        .filter((line) => !line.startsWith(":"))
+        .map((line) => [line.slice(0, line.indexOf(":")), line.slice(line.indexOf(":") + 2)]));
+      if (fields.data) {
+        await reader.cancel();
+        return {status: answer.status, id: fields.id, event: fields.event,
+                job: JSON.parse(fields.data)};
+      }
+    }
+  }
+}"""
+
+
+async def test_a_browser_reads_the_event_stream_with_fetch_and_the_bearer_key(
+    browser: BrowserSession, keyed: Keyed
+) -> None:
+    job_id = await keyed.submit(keyed.globex)
+    log = await browser.new_page()
+    page = log.page
+    await page.goto(f"{keyed.url}/ui/")  # any page of vts: the same origin
+
+    first = await page.evaluate(READ_FIRST_EVENT, [keyed.globex, "0", job_id])
+    assert first["status"] == 200 and first["event"] == "job"
+    assert int(first["id"]) > 0
+    assert first["job"]["job_id"] == job_id
+    # Resuming after that event goes on with the job's next version, not again.
+    later = await page.evaluate(READ_FIRST_EVENT, [keyed.globex, first["id"], job_id])
+    assert later["job"]["job_id"] == job_id
+    assert later["job"]["version"] == first["job"]["version"] + 1
+    assert int(later["id"]) > int(first["id"])
+    # The other tenant's stream holds none of it: asked for both jobs from the
+    # start, it begins with its own, submitted later.
+    theirs_id = await keyed.submit(keyed.acme)
+    both = f"{job_id}&job_id={theirs_id}"
+    theirs = await page.evaluate(READ_FIRST_EVENT, [keyed.acme, "0", both])
+    assert theirs["job"]["job_id"] == theirs_id
+    assert int(theirs["id"]) > int(later["id"])
+    log.allow(r"status of 401")
+    wrong = await page.evaluate(READ_FIRST_EVENT, [keyed.acme + "x", "0", job_id])
+    assert wrong == {"status": 401}
+    assert_key_in_no_url(log, keyed.globex, keyed.acme)
