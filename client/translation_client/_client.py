@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import uuid
 from collections.abc import AsyncGenerator, Callable, Iterable, Mapping
 from types import TracebackType
@@ -11,24 +9,14 @@ from typing import Any, cast
 from urllib.parse import quote
 
 from translation_client._auth import TENANT_HEADER, resolve_api_key
-from translation_client._errors import (
-    ConflictError,
-    JobCancelledError,
-    JobFailedError,
-    TransportError,
-    WaitTimeoutError,
-)
+from translation_client._errors import ConflictError
 from translation_client._events import StreamEvent, follow_events
 from translation_client._http import Http
 from translation_client._lost_answers import done_before, is_cancelled, is_replayed
 from translation_client._models import CreatedJob, Job, is_final
-from translation_client._retry import parse_retry_after, retry_wait
+from translation_client._waiting import final_job, poll_job
 from translation_client._watch import WatchHub
 from translation_client._webhook_endpoints import WebhookEndpoints
-
-POLL_MAX_DELAY = 10.0
-"""Longest pause between two polls of a job when the server sends no Retry-After."""
-
 
 # The constructor's defaults, shared with SyncTranslationClient.
 DEFAULT_URL = "http://localhost:8000"
@@ -223,7 +211,10 @@ class TranslationClient:
         finally:
             if self._hub is not None:
                 self._hub.unsubscribe(sub)
-        async for job in self._poll(job_id, sub.last_version):
+        polled = poll_job(
+            self._http, _job_path(job_id), sub.last_version, self.retry_delay
+        )
+        async for job in polled:
             yield job
 
     async def wait_for_completion(
@@ -240,44 +231,7 @@ class TranslationClient:
         WaitTimeoutError (also a TimeoutError) after `timeout` seconds, NotFoundError,
         TransportError.
         """
-        last: Job | None = None
-        deadline = asyncio.timeout(timeout)
-        try:
-            async with deadline:
-                async with contextlib.aclosing(self.watch(job_id)) as updates:
-                    async for job in updates:
-                        last = job
-                        if on_update is not None:
-                            on_update(job)
-        except TimeoutError:
-            if deadline.expired():
-                raise WaitTimeoutError(job_id, timeout or 0.0, last) from None
-            raise
-        if last is None:  # pragma: no cover - watch always ends with a final job
-            raise TransportError(f"job {job_id}: the watch ended without a status")
-        if last["status"] == "failed":
-            raise JobFailedError(last)
-        if last["status"] == "cancelled":
-            raise JobCancelledError(last)
-        return last
-
-    async def _poll(self, job_id: str, after_version: int) -> AsyncGenerator[Job, None]:
-        attempt = 0
-        while True:
-            data, headers = await self._http.request("GET", _job_path(job_id))
-            job = cast(Job, data)
-            if job["version"] > after_version or is_final(job):
-                after_version = job["version"]
-                attempt = 0
-                yield job
-            if is_final(job):
-                return
-            retry_after = parse_retry_after(headers.get("Retry-After"))
-            delay = retry_wait(
-                attempt, self.retry_delay, retry_after, cap=POLL_MAX_DELAY
-            )
-            attempt += 1
-            await asyncio.sleep(delay)
+        return await final_job(self.watch(job_id), job_id, timeout, on_update)
 
     async def events(
         self,

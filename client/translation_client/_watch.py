@@ -10,43 +10,26 @@ import logging
 import time
 from collections.abc import Callable
 from http import HTTPStatus
-from typing import Any, Final, cast
+from typing import Final
 
 import aiohttp
 
-from translation_client._errors import (
-    APIError,
-    ServiceUnavailableError,
-    TranslationClientError,
-    TransportError,
-    error_class,
-)
-from translation_client._models import FINAL_STATUSES, Job
+from translation_client._errors import TransportError, error_class
 from translation_client._retry import backoff_delay
-from translation_client._subscription import FALLBACK, Fallback, Subscription
+from translation_client._subscription import FALLBACK, Subscription
+from translation_client._watch_table import WatchTable
 
 log = logging.getLogger("translation_client")
 
 MAX_IDS_PER_MESSAGE = 1000
+"""The server accepts at most this many job ids in one subscribe message."""
 WEBSOCKET_RETRY_SECONDS: Final = 60.0
 """After a refused upgrade, how long new watchers poll before the WebSocket is tried again."""
-"""The server accepts at most this many job ids in one subscribe message."""
-
-# Codes of /ws/jobs error messages that will not change on a retry.
-_STATUS_BY_CODE: Final = {"job-not-found": 404, "validation-error": 422}
-
-
-class _JobState:
-    __slots__ = ("errors", "latest", "subs")
-
-    def __init__(self) -> None:
-        self.subs: set[Subscription] = set()
-        self.latest: Job | None = None
-        self.errors = 0
 
 
 class WatchHub:
-    """Routes the messages of one `/ws/jobs` connection to per-job subscriptions.
+    """Keeps one `/ws/jobs` connection open for per-job subscriptions (WatchTable
+    routes its messages).
 
     The connection opens with the first subscription. When it drops (the server
     restarted, a proxy cut it, heartbeats went unanswered) it is reopened with
@@ -73,10 +56,7 @@ class WatchHub:
         self._max_retries = max_retries
         self._retry_delay = retry_delay
         self._connect_timeout = connect_timeout
-        self._jobs: dict[str, _JobState] = {}
-        self._to_subscribe: set[str] = set()
-        self._to_unsubscribe: set[str] = set()
-        self._wake = asyncio.Event()
+        self._table = WatchTable(url, max_retries=max_retries, retry_delay=retry_delay)
         self._task: asyncio.Task[None] | None = None
         self._polling = False
         self._refused_at = 0.0
@@ -105,28 +85,13 @@ class WatchHub:
         if self.polling:
             sub.end(FALLBACK)
             return sub
-        state = self._jobs.get(job_id)
-        if state is None:
-            state = self._jobs[job_id] = _JobState()
-            self._to_subscribe.add(job_id)
-            self._wake.set()
-        elif state.latest is not None:
-            # The server sends a snapshot once per connection: hand over ours.
-            sub.offer(state.latest)
-        state.subs.add(sub)
+        self._table.add(sub)
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="vts-client-watch")
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
-        state = self._jobs.get(sub.job_id)
-        if state is None or sub not in state.subs:
-            return
-        state.subs.discard(sub)
-        if not state.subs:
-            # Sent lazily: a new watcher arriving first keeps the server's watch.
-            self._to_unsubscribe.add(sub.job_id)
-            self._wake.set()
+        self._table.remove(sub)
 
     async def close(self) -> None:
         self._closed = True
@@ -135,7 +100,9 @@ class WatchHub:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        self._end_all(lambda: TransportError("the client was closed while waiting"))
+        self._table.end_all(
+            lambda: TransportError("the client was closed while waiting")
+        )
 
     # --- the connection -----------------------------------------------------------
 
@@ -147,11 +114,11 @@ class WatchHub:
             # Not repr(exc): an aiohttp ClientResponseError's repr shows its request's
             # headers, the Authorization header (the API key) among them.
             reason = f"watching failed: {type(exc).__name__}: {exc}"
-            self._end_all(functools.partial(TransportError, reason))
+            self._table.end_all(functools.partial(TransportError, reason))
 
     async def _connect_and_serve(self) -> None:
         failures = 0
-        while any(state.subs for state in self._jobs.values()):
+        while self._table.watching:
             try:
                 ws = await self._session().ws_connect(
                     self._url,
@@ -184,7 +151,7 @@ class WatchHub:
                     f"WebSocket {self._url} unreachable after {failures} attempts: "
                     f"{_describe(error)}"
                 )
-                self._end_all(functools.partial(TransportError, reason))
+                self._table.end_all(functools.partial(TransportError, reason))
                 return
             delay = backoff_delay(failures - 1, self._retry_delay)
             log.info(
@@ -198,19 +165,15 @@ class WatchHub:
     async def _serve(self, ws: aiohttp.ClientWebSocketResponse) -> bool:
         """Subscribe every watched job, then route messages until the connection ends;
         True if any message arrived."""
-        # A new connection watches nothing yet: forget pending changes, send it all.
-        for job_id in [j for j, state in self._jobs.items() if not state.subs]:
-            del self._jobs[job_id]
-        self._to_subscribe.clear()
-        self._to_unsubscribe.clear()
-        sender = asyncio.create_task(self._send_forever(ws, list(self._jobs)))
+        initial = self._table.start_connection()
+        sender = asyncio.create_task(self._send_forever(ws, initial))
         received = False
         try:
             while True:
                 msg = await ws.receive()
                 if msg.type is aiohttp.WSMsgType.TEXT:
                     received = True
-                    self._dispatch(msg.data)
+                    self._table.dispatch(msg.data)
                 elif msg.type in _ENDED:
                     if msg.type is aiohttp.WSMsgType.ERROR:
                         log.info("WebSocket %s failed: %s", self._url, msg.data)
@@ -226,18 +189,7 @@ class WatchHub:
         try:
             await self._send(ws, "subscribe", initial)
             while True:
-                await self._wake.wait()
-                self._wake.clear()
-                gone = [
-                    job_id
-                    for job_id in self._to_unsubscribe
-                    if job_id in self._jobs and not self._jobs[job_id].subs
-                ]
-                for job_id in gone:
-                    del self._jobs[job_id]
-                new = [job_id for job_id in self._to_subscribe if job_id in self._jobs]
-                self._to_subscribe.clear()
-                self._to_unsubscribe.clear()
+                gone, new = await self._table.next_changes()
                 await self._send(ws, "unsubscribe", gone)
                 await self._send(ws, "subscribe", new)
         except (aiohttp.ClientError, ConnectionError, RuntimeError) as exc:
@@ -253,65 +205,13 @@ class WatchHub:
             chunk = job_ids[start : start + MAX_IDS_PER_MESSAGE]
             await ws.send_str(json.dumps({"type": kind, "job_ids": chunk}))
 
-    def _dispatch(self, raw: str) -> None:
-        try:
-            message = json.loads(raw)
-        except ValueError:
-            log.debug("WebSocket %s: ignoring a message that is not JSON", self._url)
-            return
-        if not isinstance(message, dict):
-            return
-        kind = message.pop("type", None)
-        state = self._jobs.get(str(message.get("job_id")))
-        if state is None:
-            if kind == "error":
-                log.debug("WebSocket %s: %s", self._url, message.get("detail"))
-            return
-        if kind == "job" and isinstance(message.get("version"), int):
-            job = cast(Job, message)
-            latest = state.latest
-            if latest is None or job["version"] > latest["version"]:
-                state.latest = job
-            elif job["status"] in FINAL_STATUSES:
-                state.latest = job
-            for sub in list(state.subs):
-                sub.offer(job)
-        elif kind == "error":
-            self._job_error(message["job_id"], state, message)
-
-    def _job_error(
-        self, job_id: str, state: _JobState, message: dict[str, Any]
-    ) -> None:
-        code = str(message.get("code", "error"))
-        detail = str(message.get("detail", "the server could not watch this job"))
-        status = _STATUS_BY_CODE.get(code)
-        state.errors += 1
-        if status is None and state.errors <= self._max_retries:
-            # A backend hiccup (the store unavailable, say): subscribe again later.
-            delay = backoff_delay(state.errors - 1, self._retry_delay)
-            asyncio.get_running_loop().call_later(delay, self._resubscribe, job_id)
-            return
-        cls: type[APIError] = ServiceUnavailableError
-        if status is not None:
-            cls = error_class(status, code)
-        title = HTTPStatus(status or 503).phrase
-        del self._jobs[job_id]
-        for sub in state.subs:
-            sub.end(cls(status or 503, title, detail, f"/problems/{code}"))
-
-    def _resubscribe(self, job_id: str) -> None:
-        state = self._jobs.get(job_id)
-        if state is not None and state.subs:
-            self._to_subscribe.add(job_id)
-            self._wake.set()
-
     def _refuse(self, status: int) -> None:
         """The upgrade was refused for the API key (401) or its scope (403): polling
         would be refused too, so every watch ends with the typed error."""
         title = HTTPStatus(status).phrase
         detail = f"the server refused the WebSocket {self._url}: HTTP {status} {title}"
         log.warning("%s", detail)
-        self._end_all(lambda: error_class(status, "")(status, title, detail))
+        self._table.end_all(lambda: error_class(status, "")(status, title, detail))
 
     def _fall_back(self, exc: aiohttp.WSServerHandshakeError) -> None:
         self._polling = True
@@ -323,15 +223,7 @@ class WatchHub:
             exc.status,
             exc.message,
         )
-        self._end_all(lambda: FALLBACK)
-
-    def _end_all(self, make: Callable[[], TranslationClientError | Fallback]) -> None:
-        """End every subscription, each with its own `make()` (exceptions raised in
-        several tasks must not share one traceback)."""
-        jobs, self._jobs = self._jobs, {}
-        for state in jobs.values():
-            for sub in state.subs:
-                sub.end(make())
+        self._table.end_all(lambda: FALLBACK)
 
 
 _ENDED: Final = frozenset(

@@ -10,15 +10,15 @@ import pytest
 from _support import opened_store
 
 from vts.config import Settings
-from vts.stores.sqlite import (
+from vts.stores.sqlite_events import PURGE_EVENTS_SQL, events_sql
+from vts.stores.sqlite_keys import ACTIVE_JOBS_SQL
+from vts.stores.sqlite_reads import (
     DEAD_LETTERS_SQL,
     EXPIRED_SQL,
     NEXT_DUE_SQL,
     TENANT_COUNTS_SQL,
     TENANT_DEAD_LETTERS_SQL,
 )
-from vts.stores.sqlite_events import PURGE_EVENTS_SQL, events_sql
-from vts.stores.sqlite_keys import ACTIVE_JOBS_SQL
 from vts.stores.sqlite_writes import (
     PENDING_TENANTS_SQL,
     PURGE_SQL,

@@ -1,4 +1,5 @@
-"""GET /openapi.json: the OpenAPI 3.1 description of the API."""
+"""GET /openapi.json: the OpenAPI 3.1 description of the API, assembled from the
+openapi_* modules (one per area) and served."""
 
 from __future__ import annotations
 
@@ -12,18 +13,17 @@ import vts
 from vts.api import (
     openapi_admin,
     openapi_events,
+    openapi_job_schemas,
+    openapi_jobs,
+    openapi_operations,
+    openapi_problems,
     openapi_security,
     openapi_webhooks,
+    openapi_websocket,
 )
 from vts.api.connections import PROBE_CONNECTIONS
-from vts.api.openapi_spec import JSON, Schema, components, problem, ref
-from vts.api.outbox import CLOSE_TRY_AGAIN_LATER, MAX_BUFFERED_BYTES
+from vts.api.openapi_spec import JSON
 from vts.api.validation import MAX_BODY_BYTES
-from vts.api.ws import (
-    HEARTBEAT_SECONDS,
-    MAX_INCOMING_BYTES,
-    MAX_SUBSCRIBE_IDS,
-)
 
 DESCRIPTION = f"""\
 vts runs video translation jobs. Submit one with `POST /translate` (languages as BCP 47
@@ -58,300 +58,6 @@ key belongs to one tenant and sees only that tenant's jobs: another tenant's job
 `Retry-After` and the `RateLimit` and `RateLimit-Policy` fields; nothing is changed.
 """
 
-WS_PROTOCOL = f"""\
-The connection is upgraded with a standard WebSocket handshake (`Upgrade: websocket`);
-every message is one JSON object in a text frame, named by its `type`.
-
-Server messages (`ServerMessage`): `job` (a `JobMessage`: the `Job` snapshot plus
-`"type": "job"`), `pong`, and `error` (`ErrorMessage`; the connection stays open).
-A watcher gets each job's current snapshot first, then one message per change, and never
-a `version` it has already been sent. Progress is stored (and pushed) at most once per
-VTS_PROGRESS_INTERVAL (0.1 s) per job, newest report first; a status change always is.
-
-Client messages (`ClientMessage`): `{{"type": "ping"}}` is answered with a `pong`.
-The server also sends WebSocket pings every {HEARTBEAT_SECONDS:g} s. Client messages may be
-at most {MAX_INCOMING_BYTES} bytes. A watcher too far behind (more than
-{MAX_BUFFERED_BYTES // 1024 // 1024} MiB unread beyond what the kernel buffers) is closed with code
-{CLOSE_TRY_AGAIN_LATER} (try again later): reconnect and resync from the snapshot.
-Shutdown closes with 1001 (going away).
-"""
-
-WS_JOBS_PROTOCOL = f"""\
-`{{"type": "subscribe", "job_ids": [...]}}` adds up to {MAX_SUBSCRIBE_IDS} jobs (each is
-sent its snapshot, or an `error` naming its `job_id`); `{{"type": "unsubscribe",
-"job_ids": [...]}}` removes them. With `?all=true` every job of the caller's tenant (an
-admin's: of every tenant) is streamed; another tenant's job is `job-not-found`.
-"""
-
-
-def _json(description: str, schema: Schema, **extra: Any) -> Schema:
-    return {"description": description, "content": {JSON: {"schema": schema}}, **extra}
-
-
-def _param(name: str) -> Schema:
-    return {"$ref": f"#/components/parameters/{name}"}
-
-
-def _response(name: str) -> Schema:
-    return {"$ref": f"#/components/responses/{name}"}
-
-
-def _header(name: str) -> Schema:
-    return {"$ref": f"#/components/headers/{name}"}
-
-
-def _operation(
-    operation_id: str,
-    tag: str,
-    summary: str,
-    responses: dict[str, Schema],
-    *,
-    errors: tuple[str, ...] = (),
-    **extra: Any,
-) -> Schema:
-    """An operation; `errors` names shared problem responses, and every one may fail 500."""
-    shared = {
-        "400": "BadRequest",
-        "404": "NotFound",
-        "408": "RequestTimeout",
-        "409": "Conflict",
-        "413": "PayloadTooLarge",
-        "415": "UnsupportedMediaType",
-        "422": "ValidationFailed",
-        "426": "UpgradeRequired",
-        "503": "Unavailable",
-    }
-    all_responses = dict(responses)
-    for code in errors:
-        all_responses[code] = _response(shared[code])
-    all_responses["500"] = _response("InternalError")
-    return {
-        "operationId": operation_id,
-        "tags": [tag],
-        "summary": summary,
-        "responses": dict(sorted(all_responses.items())),
-        **extra,
-    }
-
-
-def _links(*operation_ids: str) -> Schema:
-    """What a client can do next with the job id in this response's body."""
-    return {
-        operation_id[0].upper() + operation_id[1:]: {
-            "operationId": operation_id,
-            "parameters": {"job_id": "$response.body#/job_id"},
-        }
-        for operation_id in operation_ids
-    }
-
-
-def _job_response(description: str, *next_steps: str) -> Schema:
-    return _json(
-        description,
-        ref("Job"),
-        headers={"Retry-After": _header("RetryAfter")},
-        links=_links(*next_steps),
-    )
-
-
-def _websocket(
-    operation_id: str, summary: str, description: str, **extra: Any
-) -> Schema:
-    switching = {
-        "description": "Switching Protocols: the WebSocket is open. " + description,
-        "headers": {
-            "Upgrade": {"schema": {"const": "websocket"}},
-            "Connection": {"schema": {"type": "string", "examples": ["upgrade"]}},
-            "Sec-WebSocket-Accept": {"schema": {"type": "string"}},
-        },
-    }
-    handshake = [
-        _param(name)
-        for name in ("Upgrade", "Connection", "WebSocketKey", "WebSocketVersion")
-    ]
-    return _operation(
-        operation_id,
-        "websocket",
-        summary,
-        {"101": switching},
-        description=description,
-        parameters=[*handshake, *extra.pop("parameters", [])],
-        **extra,
-    )
-
-
-def _job_paths() -> dict[str, Schema]:
-    job_id = [_param("JobId")]
-    return {
-        "/translate": {
-            "post": _operation(
-                "createJob",
-                "jobs",
-                "Submit a translation job",
-                {
-                    "202": _json(
-                        "Accepted: the job is stored and pending.",
-                        ref("CreateJobResponse"),
-                        headers={
-                            "Location": _header("Location"),
-                            "Idempotent-Replayed": _header("IdempotentReplayed"),
-                        },
-                        links=_links("getJob", "cancelJob", "watchJob"),
-                    )
-                },
-                errors=("408", "413", "415", "422", "503"),
-                parameters=[_param("IdempotencyKey")],
-                requestBody={
-                    "required": True,
-                    "content": {JSON: {"schema": ref("CreateJobRequest")}},
-                },
-            )
-        },
-        "/jobs": {
-            "get": _operation(
-                "listJobs",
-                "jobs",
-                "List jobs, newest first",
-                {"200": _json("A page of jobs.", ref("JobList"))},
-                errors=("422", "503"),
-                parameters=[_param("Status"), _param("Limit"), _param("Cursor")],
-            )
-        },
-        "/jobs/counts": {
-            "get": _operation(
-                "countJobs",
-                "jobs",
-                "Count jobs by status",
-                {"200": _json("Jobs by status.", ref("JobCounts"))},
-                errors=("422", "503"),
-            )
-        },
-        "/jobs/{job_id}": {
-            "get": _operation(
-                "getJob",
-                "jobs",
-                "A job's current state",
-                {
-                    "200": _job_response(
-                        "The job; Retry-After while it is not final.",
-                        "cancelJob",
-                        "replayDeadLetter",
-                    )
-                },
-                errors=("404", "422", "503"),
-            ),
-            "parameters": job_id,
-        },
-        "/jobs/{job_id}/cancel": {
-            "post": _operation(
-                "cancelJob",
-                "jobs",
-                "Cancel a pending or processing job",
-                {"200": _job_response("The cancelled job.", "getJob")},
-                errors=("404", "409", "422", "503"),
-            ),
-            "parameters": job_id,
-        },
-        "/dlq": {
-            "get": _operation(
-                "listDeadLetters",
-                "dead letters",
-                "Dead-lettered (failed) jobs, most recent first",
-                {
-                    "200": _json(
-                        "Failed jobs; next_cursor is always null.", ref("JobList")
-                    )
-                },
-                errors=("422", "503"),
-                parameters=[_param("Limit")],
-            )
-        },
-        "/dlq/{job_id}/replay": {
-            "post": _operation(
-                "replayDeadLetter",
-                "dead letters",
-                "Start a failed job over with fresh attempts",
-                {
-                    "202": _job_response(
-                        "Accepted: the job is pending again.", "getJob", "cancelJob"
-                    )
-                },
-                errors=("404", "409", "422", "503"),
-            ),
-            "parameters": job_id,
-        },
-    }
-
-
-def _other_paths() -> dict[str, Schema]:
-    return {
-        "/ws/job/{job_id}": {
-            "get": _websocket(
-                "watchJob",
-                "Watch one job over WebSocket",
-                WS_PROTOCOL,
-                errors=("400", "404", "422", "426", "503"),
-            ),
-            "parameters": [_param("JobId")],
-        },
-        "/ws/jobs": {
-            "get": _websocket(
-                "watchJobs",
-                "Watch many jobs, or all, over WebSocket",
-                WS_PROTOCOL + "\n" + WS_JOBS_PROTOCOL,
-                errors=("400", "422", "426"),
-                parameters=[_param("All")],
-            )
-        },
-        "/metrics": {
-            "get": _operation(
-                "metrics",
-                "operations",
-                "Prometheus metrics",
-                {
-                    "200": {
-                        "description": "Prometheus text exposition format.",
-                        "content": {"text/plain": {"schema": {"type": "string"}}},
-                    }
-                },
-            )
-        },
-        "/healthz": {
-            "get": _operation(
-                "healthz",
-                "operations",
-                "Liveness: the process serves",
-                {"200": _json("Alive.", ref("Health"))},
-            )
-        },
-        "/readyz": {
-            "get": _operation(
-                "readyz",
-                "operations",
-                "Readiness: the job store answers and can write (a broker outage "
-                "only degrades)",
-                {
-                    "200": _json("Ready.", ref("Readiness")),
-                    "503": problem(
-                        "The job store is unreachable (/problems/store-unavailable), "
-                        "or answers but cannot write: its disk is full or it is "
-                        "read-only (/problems/store-not-writable).",
-                        retry_after=True,
-                        schema="NotReady",
-                    ),
-                },
-            )
-        },
-        "/openapi.json": {
-            "get": _operation(
-                "openapi",
-                "operations",
-                "This document",
-                {"200": _json("The OpenAPI 3.1 description.", {"type": "object"})},
-            )
-        },
-    }
-
 
 def build_spec() -> dict[str, Any]:
     """The OpenAPI 3.1 document; every route in api/routes.py appears here (a test checks)."""
@@ -374,9 +80,10 @@ def build_spec() -> dict[str, Any]:
         ],
         "paths": openapi_security.secure(
             {
-                **_job_paths(),
+                **openapi_jobs.paths(),
                 **openapi_events.paths(),
-                **_other_paths(),
+                **openapi_websocket.paths(),
+                **openapi_operations.paths(),
                 **openapi_admin.paths(),
                 **openapi_webhooks.paths(),
             }
@@ -386,14 +93,26 @@ def build_spec() -> dict[str, Any]:
 
 
 def _components() -> dict[str, Any]:
-    parts = components()
-    parts["schemas"].update(openapi_admin.schemas())
-    parts["schemas"]["StreamReset"] = openapi_events.stream_reset_schema()
-    parts["schemas"].update(openapi_webhooks.schemas())
-    parts["responses"].update(openapi_admin.responses())
-    parts["parameters"].update(openapi_admin.parameters())
-    parts["securitySchemes"] = openapi_security.SECURITY_SCHEMES
-    return parts
+    """The shared parts; their order is the served document's, so keep it."""
+    return {
+        "schemas": {
+            **openapi_job_schemas.schemas(),
+            **openapi_problems.schemas(),
+            **openapi_operations.schemas(),
+            **openapi_websocket.schemas(),
+            **openapi_admin.schemas(),
+            "StreamReset": openapi_events.stream_reset_schema(),
+            **openapi_webhooks.schemas(),
+        },
+        "parameters": {
+            **openapi_jobs.parameters(),
+            **openapi_websocket.parameters(),
+            **openapi_admin.parameters(),
+        },
+        "headers": openapi_jobs.headers(),
+        "responses": {**openapi_problems.responses(), **openapi_admin.responses()},
+        "securitySchemes": openapi_security.SECURITY_SCHEMES,
+    }
 
 
 @functools.cache

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from vts.api.events_stream import EVENT_ID_PATTERN, MAX_JOB_IDS, STALL_SECONDS
-from vts.api.openapi_spec import Schema, obj, problem, ref
+from vts.api.openapi_spec import Schema, obj, param_ref, problem, ref
 from vts.events.streams import HEARTBEAT_SECONDS
 
 EVENTS_DESCRIPTION = f"""\
@@ -71,10 +71,6 @@ def stream_reset_schema() -> Schema:
     )
 
 
-def _param(name: str) -> Schema:
-    return {"$ref": f"#/components/parameters/{name}"}
-
-
 def paths() -> dict[str, Schema]:
     event_id = {"type": "string", "pattern": EVENT_ID_PATTERN}
     return {
@@ -111,8 +107,8 @@ def paths() -> dict[str, Schema]:
                         "description": "Resume right after this event id, when the "
                         "header cannot be set; the header wins. 0: from the start.",
                     },
-                    _param("TenantFilter"),
-                    _param("ActAsTenant"),
+                    param_ref("TenantFilter"),
+                    param_ref("ActAsTenant"),
                 ],
                 "responses": {
                     "200": {

@@ -1,4 +1,4 @@
-"""What the stores' method mixins (keys, events) need of the store they are part of.
+"""What the stores' method mixins (keys, events, reads) need of the store they are part of.
 
 Each mixin (e.g. `SqliteKeys`) holds one concern's queries; the store class that
 combines them provides these connections and helpers. Declared once here, so the
