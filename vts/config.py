@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Mapping
-from typing import TypeVar
+from collections.abc import Mapping
 
 import attrs
 
@@ -35,15 +34,11 @@ __all__ = [
     "Settings",
     "env_names",
     "load_settings",
-    "processor_settings",
-    "reads_settings",
     "setting_specs",
 ]
 
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 _DAYS_3650 = 3650 * 86400
-T = TypeVar("T")
-F = TypeVar("F", bound=Callable[..., object])
 
 
 def _is_url(value: str) -> bool:
@@ -232,7 +227,7 @@ class Settings:
     )
 
     # The chosen processor's own settings, an instance of the class its plugin
-    # declares (`reads_settings`); None: that class's defaults. Not a variable:
+    # declares (`plugin_settings.reads_settings`); None: that class's defaults. Not a variable:
     # `vts serve` builds it from the plugin's variables and options.
     processor_settings: object = attrs.field(default=None)
 
@@ -265,7 +260,7 @@ def load_settings(
     processor_settings_class: type | None = None,
 ) -> Settings:
     """Build Settings from the environment, with explicit options taking precedence;
-    `processor_settings_class` (the chosen processor's, see `reads_settings`) is
+    `processor_settings_class` (the chosen processor's, see `plugin_settings`) is
     built from the same sources into `processor_settings`.
 
     Raises InvalidSettingError naming the first bad variable and what it accepts.
@@ -275,33 +270,3 @@ def load_settings(
         return settings
     own: object = build(processor_settings_class, env, overrides)
     return attrs.evolve(settings, processor_settings=own)
-
-
-def reads_settings(settings_class: type) -> Callable[[F], F]:
-    """Declare, on a processor plugin's factory, the attrs class of its own settings
-    (fields made with `vts.config_fields`, variables named VTS_<PLUGIN>_*).
-
-    `vts serve` then takes their variables and options, checks them when the plugin
-    is chosen (and only then), and hands them over as `settings.processor_settings`;
-    the factory reads them with `processor_settings(settings, settings_class)`.
-    """
-
-    def declare(factory: F) -> F:
-        factory.settings_class = settings_class  # type: ignore[attr-defined]
-        return factory
-
-    return declare
-
-
-def processor_settings(settings: Settings, settings_class: type[T]) -> T:
-    """The processor's own settings: those `settings` carries, else the defaults of
-    `settings_class`. TypeError when they are another plugin's."""
-    own = settings.processor_settings
-    if own is None:
-        return settings_class()
-    if not isinstance(own, settings_class):
-        raise TypeError(
-            f"processor_settings is a {type(own).__name__}, "
-            f"not the {settings_class.__name__} this processor reads"
-        )
-    return own

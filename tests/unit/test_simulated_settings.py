@@ -14,9 +14,10 @@ from hypothesis import given
 
 from vts import registry
 from vts.cli import build_parser, chosen_processor_settings, main, warn_unread_variables
-from vts.config import Settings, load_settings, reads_settings
+from vts.config import Settings, load_settings
 from vts.config_fields import option_help, option_of, specs
 from vts.errors import InvalidSettingError, PluginError
+from vts.plugin_settings import reads_settings
 from vts.processors.simulated import SimulatedProcessor
 from vts.processors.simulated_settings import SimDuration, SimulatedSettings
 

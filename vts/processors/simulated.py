@@ -7,9 +7,10 @@ import random
 from collections.abc import Mapping
 from typing import Any
 
-from vts.config import Settings, processor_settings, reads_settings
+from vts.config import Settings
 from vts.domain import STAGES, Job
 from vts.errors import PermanentError, TransientError
+from vts.plugin_settings import processor_settings, reads_settings
 from vts.ports import Reporter
 from vts.processors.simulated_settings import SimDuration, SimulatedSettings
 
