@@ -9,16 +9,8 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from vts.apikeys import ApiKey, Tenant
-from vts.domain import Job, JobStatus
+from vts.domain import IdempotencyClaim, Job, JobStatus
 from vts.snapshot import Snapshot
-
-
-@attrs.frozen
-class IdempotencyClaim:
-    """An Idempotency-Key and the fingerprint of the request body that used it."""
-
-    key: str
-    fingerprint: str
 
 
 @attrs.frozen

@@ -18,10 +18,10 @@ from typing import TypeVar
 
 import attrs
 
-from vts.domain import Job
+from vts.domain import IdempotencyClaim, Job
 from vts.errors import QuotaExceededError, RateLimitedError, UnavailableError
 from vts.metrics import Metrics
-from vts.ports import IdempotencyClaim, JobStore, KeyStore
+from vts.ports import JobStore, KeyStore
 from vts.snapshot import Snapshot
 
 log = logging.getLogger(__name__)

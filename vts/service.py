@@ -18,6 +18,7 @@ from vts.domain import (
     Claim,
     Event,
     ExpireLease,
+    IdempotencyClaim,
     Job,
     JobStatus,
     Replay,
@@ -27,7 +28,7 @@ from vts.domain import (
 from vts.errors import JobNotFoundError, VersionConflictError
 from vts.events.announcer import Announcer
 from vts.metrics import Metrics
-from vts.ports import Broker, IdempotencyClaim, JobStore
+from vts.ports import Broker, JobStore
 from vts.quotas import Quotas
 from vts.reads import JobReads
 from vts.snapshot import Snapshot

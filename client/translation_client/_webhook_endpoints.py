@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import builtins
+import uuid
 from collections.abc import Sequence
 from typing import Any, cast
 from urllib.parse import quote
@@ -18,11 +19,25 @@ class WebhookEndpoints:
         self._http = http
 
     async def create(
-        self, url: str, events: Sequence[str] = ("*",), description: str = ""
+        self,
+        url: str,
+        events: Sequence[str] = ("*",),
+        description: str = "",
+        *,
+        idempotency_key: str | None = None,
     ) -> dict[str, Any]:
-        """Add an endpoint; the answer holds its `secret`, shown only this once."""
+        """Add an endpoint; the answer holds its `secret`, shown only in this answer.
+
+        Always sends an `Idempotency-Key` (a new uuid4 unless given), so a retried
+        request never creates a second endpoint: a retry whose first answer was
+        lost gets that endpoint, secret included. IdempotencyKeyReusedError if the
+        key was sent before with another body (keys are scoped per tenant).
+        """
         body = {"url": url, "events": list(events), "description": description}
-        data, _ = await self._http.request("POST", "/webhooks", body=body)
+        headers = {"Idempotency-Key": idempotency_key or str(uuid.uuid4())}
+        data, _ = await self._http.request(
+            "POST", "/webhooks", body=body, headers=headers
+        )
         return cast(dict[str, Any], data)
 
     async def list(self) -> list[dict[str, Any]]:

@@ -14,7 +14,8 @@ from _prometheus import ALERT_RULES, run_promtool
 from chart._helm import FULLNAME, REPO, SCENARIOS, Render, of_kind, one
 
 UNIT_TESTS = Path(__file__).with_name("alerts_test.yaml")
-SEVERITIES = {"warning", "critical"}
+# info: worth telling someone (a tenant), nothing to fix in vts.
+SEVERITIES = {"info", "warning", "critical"}
 
 
 def _rules() -> list[dict[str, Any]]:
@@ -72,6 +73,9 @@ def test_chart_every_alert_says_how_bad_it_is_and_what_to_do() -> None:
         "VtsJobsStuck",
         "VtsBrokerErrors",
         "VtsLeasesLost",
+        "VtsWebhookDeliveriesFailing",
+        "VtsWebhookOutboxStuck",
+        "VtsWebhookEndpointDisabled",
     } <= set(names)
     monitoring = _readme_section("Monitoring")
     for rule in _rules():

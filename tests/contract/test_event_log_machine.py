@@ -20,6 +20,7 @@ from vts.domain import (
     Cancel,
     Claim,
     Event,
+    IdempotencyClaim,
     Job,
     JobStatus,
     Progress,
@@ -28,7 +29,6 @@ from vts.domain import (
     transition,
 )
 from vts.errors import VersionConflictError
-from vts.ports import IdempotencyClaim
 from vts.snapshot import Snapshot
 
 TENANTS = ("acme", "globex")

@@ -9,13 +9,22 @@ import attrs
 import pytest
 from _support import T0, make_job
 
-from vts.domain import Cancel, Claim, Event, Job, JobError, JobStatus, transition
+from vts.domain import (
+    Cancel,
+    Claim,
+    Event,
+    IdempotencyClaim,
+    Job,
+    JobError,
+    JobStatus,
+    transition,
+)
 from vts.errors import (
     IdempotencyKeyReusedError,
     JobNotFoundError,
     VersionConflictError,
 )
-from vts.ports import IdempotencyClaim, JobStore
+from vts.ports import JobStore
 
 
 def job_id(n: int) -> str:

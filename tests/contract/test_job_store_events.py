@@ -13,9 +13,18 @@ from _support import FAR_FUTURE, T0, make_job
 
 from vts import registry
 from vts.config import Settings
-from vts.domain import Cancel, Claim, Event, Job, JobStatus, Progress, transition
+from vts.domain import (
+    Cancel,
+    Claim,
+    Event,
+    IdempotencyClaim,
+    Job,
+    JobStatus,
+    Progress,
+    transition,
+)
 from vts.errors import VersionConflictError
-from vts.ports import IdempotencyClaim, JobStore
+from vts.ports import JobStore
 from vts.snapshot import Snapshot
 
 

@@ -16,6 +16,7 @@ from vts.domain import (
     Claim,
     Event,
     Fail,
+    IdempotencyClaim,
     Job,
     JobError,
     JobStatus,
@@ -23,7 +24,7 @@ from vts.domain import (
     transition,
 )
 from vts.errors import JobNotFoundError, ValidationError
-from vts.ports import IdempotencyClaim, JobStore
+from vts.ports import JobStore
 
 PERMANENT = JobError("bad-video", "the video cannot be decoded", retryable=False)
 

@@ -29,6 +29,7 @@ from vts.domain import (
     Event,
     ExpireLease,
     Fail,
+    IdempotencyClaim,
     Job,
     JobError,
     JobStatus,
@@ -44,7 +45,6 @@ from vts.errors import (
     InvalidTransitionError,
     VersionConflictError,
 )
-from vts.ports import IdempotencyClaim
 from vts.snapshot import Snapshot
 
 T = TypeVar("T")

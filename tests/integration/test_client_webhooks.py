@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 from _process import VtsProcess
+from _proxy import TcpProxy
 from _webhooks import Receiver
 from translation_client import (
+    IdempotencyKeyReusedError,
     NotFoundError,
     TranslationClient,
     ValidationError,
@@ -55,6 +57,31 @@ async def test_the_client_manages_endpoints_and_reads_deliveries(
                 await client.webhooks.get(made["id"])
     finally:
         await receiver.stop()
+
+
+async def test_a_create_whose_answer_was_lost_makes_one_endpoint(
+    app_server: object,
+) -> None:
+    """The first POST /webhooks is done but its answer lost; the client's retry
+    carries the same Idempotency-Key, so it gets that endpoint and its secret."""
+    server = await app_server()  # type: ignore[operator]
+    hook = "https://hooks.example.com/in"
+    async with (
+        TcpProxy(server.make_url("").port) as proxy,
+        TranslationClient(proxy.url, retry_delay=0.05) as client,
+    ):
+        proxy.drop_answers = 1
+        made = await client.webhooks.create(hook, ["job.completed"])
+        (lost,) = proxy.dropped
+        assert lost.startswith(b"HTTP/1.1 201"), lost  # the first attempt made it
+        assert json.loads(lost.partition(b"\r\n\r\n")[2]) == made
+        assert [e["id"] for e in await client.webhooks.list()] == [made["id"]]
+        # A key of the caller's own: the same request again is the same endpoint.
+        mine = await client.webhooks.create(hook, idempotency_key="hook-7")
+        assert await client.webhooks.create(hook, idempotency_key="hook-7") == mine
+        with pytest.raises(IdempotencyKeyReusedError):
+            await client.webhooks.create(hook, ["job.failed"], idempotency_key="hook-7")
+        assert len(await client.webhooks.list()) == 2
 
 
 async def cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:

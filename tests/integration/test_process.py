@@ -246,7 +246,7 @@ def test_migrate_applies_schema_once(tmp_path: Path) -> None:
         first.stdout.strip()
         == "applied: 0001_create_jobs, 0002_index_finished_jobs, 0003_index_dead_jobs, "
         "0004_add_lease_losses, 0005_add_tenants, 0006_index_tenant_due, "
-        "0007_create_job_events, 0008_create_webhooks"
+        "0007_create_job_events, 0008_create_webhooks, 0009_add_webhook_idempotency"
     )
     assert database.exists()
     again = migrate()

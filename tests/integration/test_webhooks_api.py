@@ -116,6 +116,48 @@ async def test_another_tenants_endpoint_is_a_404(app_server: Any) -> None:
     assert len(await listed(client, **bearer(ADMIN_KEY))) == 1
 
 
+async def test_an_idempotency_key_replays_the_create_secret_included(
+    client: Any,
+) -> None:
+    key = {"Idempotency-Key": "hook-42"}
+    async with client.post("/webhooks", json=HOOK, headers=key) as first:
+        assert first.status == 201 and "Idempotent-Replayed" not in first.headers
+        made = await first.json()
+    reordered = dict(reversed(list(HOOK.items())))  # the same request
+    async with client.post("/webhooks", json=reordered, headers=key) as again:
+        assert again.status == 201
+        assert again.headers["Idempotent-Replayed"] == "true"
+        assert again.headers["Location"] == f"/webhooks/{made['id']}"
+        assert await again.json() == made  # the secret too: the first answer's
+    other = {**HOOK, "events": ["job.failed"]}
+    async with client.post("/webhooks", json=other, headers=key) as response:
+        problem = await client.problem(response, 422)
+    assert problem["type"] == "/problems/idempotency-key-reused"
+    bad = {"Idempotency-Key": "no spaces"}
+    async with client.post("/webhooks", json=HOOK, headers=bad) as response:
+        assert "Idempotency-Key" in (await client.problem(response, 422))["errors"]
+    assert [w["id"] for w in await listed(client)] == [made["id"]]
+
+
+async def test_idempotency_keys_are_per_tenant(app_server: Any) -> None:
+    client = await app_server(auth="keys", admin_key=ADMIN_KEY)
+    acme = await new_key(client, "acme", "jobs:read", "jobs:write")
+    globex = await new_key(client, "globex", "jobs:read", "jobs:write")
+
+    async def create(token: str, **headers: str) -> dict[str, Any]:
+        headers = {**bearer(token), "Idempotency-Key": "hook-1", **headers}
+        async with client.post("/webhooks", json=HOOK, headers=headers) as r:
+            assert r.status == 201, await r.text()
+            made: dict[str, Any] = await r.json()
+            return made
+
+    mine = await create(acme)
+    theirs = await create(globex)  # their own endpoint, never acme's
+    assert theirs["id"] != mine["id"] and theirs["secret"] != mine["secret"]
+    assert await create(ADMIN_KEY, **{"VTS-Tenant": "acme"}) == mine
+    assert [w["id"] for w in await listed(client, **bearer(globex))] == [theirs["id"]]
+
+
 async def test_reading_needs_jobs_read_and_managing_jobs_write(app_server: Any) -> None:
     client = await app_server(auth="keys", admin_key=ADMIN_KEY)
     reader = await new_key(client, "acme", "jobs:read")

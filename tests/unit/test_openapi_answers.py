@@ -105,6 +105,26 @@ async def test_openapi_describes_the_problems(client: TestClient) -> None:
         assert set(problem["errors"]) == {empty}
 
 
+async def test_openapi_describes_the_webhook_create_and_its_replay(
+    client: TestClient,
+) -> None:
+    hook = {"url": "https://hooks.example.com/in", "events": ["job.completed"]}
+    assert schema_errors(component("CreateWebhookRequest"), hook) == []
+    headers = {"Idempotency-Key": "hook-1"}
+    answers = [  # the second is a replay: Idempotent-Replayed
+        await answer(
+            client, "post", "/webhooks", "/webhooks", 201, json=hook, headers=headers
+        )
+        for _ in range(2)
+    ]
+    assert answers[0] == answers[1]
+    other = {**hook, "events": ["*"]}
+    problem = await answer(
+        client, "post", "/webhooks", "/webhooks", 422, json=other, headers=headers
+    )
+    assert problem["type"] == "/problems/idempotency-key-reused"
+
+
 async def test_openapi_describes_the_operations_endpoints(client: TestClient) -> None:
     assert await answer(client, "get", "/healthz", "/healthz", 200) == {"status": "ok"}
     ready = await answer(client, "get", "/readyz", "/readyz", 200)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from vts.api.openapi_spec import JSON, Schema, nullable, obj, ref
 from vts.api.urls import MAX_URL_LENGTH, VIDEO_URL_PATTERN
+from vts.api.validation import IDEMPOTENCY_KEY_PATTERN
 from vts.api.webhook_input import MAX_DESCRIPTION
 from vts.api.webhooks import ENDPOINT_ID, MESSAGE_ID
 from vts.webhooks.model import ALL_TYPES, EVENT_TYPES
@@ -25,6 +26,15 @@ URL = {
     "maxLength": MAX_URL_LENGTH,
     "description": "https, on a public address (checked again at each delivery, "
     "after DNS); VTS_WEBHOOK_ALLOW_PRIVATE=true also allows http and private ones.",
+}
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
+    "description": "Retrying with the same key and body answers as the first request "
+    "did: the same endpoint, its current secret included (Idempotent-Replayed: true); "
+    "the same key with another body is a 422. Keys are per tenant and kept as long "
+    "as the endpoint.",
 }
 DESCRIPTION = """\
 Every delivery follows Standard Webhooks: headers `webhook-id` (the message id, the same
@@ -151,14 +161,24 @@ def _path_param(name: str, pattern: str) -> Schema:
 def paths() -> dict[str, Schema]:
     endpoint_id = [_path_param("webhook_id", ENDPOINT_ID.pattern)]
     delivery_id = _path_param("delivery_id", MESSAGE_ID.pattern)
+    created = _answer("The endpoint and its secret.", ref("NewWebhook"))
+    created["headers"] = {
+        "Location": {
+            "description": "The new endpoint: /webhooks/{webhook_id}.",
+            "required": True,
+            "schema": {"type": "string", "format": "uri-reference"},
+        },
+        "Idempotent-Replayed": {"$ref": "#/components/headers/IdempotentReplayed"},
+    }
     create = _op(
         "createWebhook",
         "Add a webhook endpoint (its secret is shown once)",
-        {"201": _answer("The endpoint and its secret.", ref("NewWebhook"))},
+        {"201": created},
         "415",
         "422",
         "503",
     )
+    create["parameters"].append(IDEMPOTENCY_KEY)
     create["requestBody"] = {
         "required": True,
         "content": {JSON: {"schema": ref("CreateWebhookRequest")}},

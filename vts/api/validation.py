@@ -17,9 +17,8 @@ from vts.api.urls import (
     host_problem,
     userinfo_problem,
 )
-from vts.domain import JobStatus
+from vts.domain import IdempotencyClaim, JobStatus
 from vts.errors import UnsupportedMediaTypeError, ValidationError
-from vts.ports import IdempotencyClaim
 from vts.service import JobRequest
 
 JSON_MEDIA_TYPE = "application/json"

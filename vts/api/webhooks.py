@@ -9,7 +9,13 @@ import orjson
 from aiohttp import web
 
 from vts.api.auth import acting_tenant, creating_tenant, listing_tenant
-from vts.api.validation import parse_json_object, parse_limit, query_value, require_json
+from vts.api.validation import (
+    idempotency_claim,
+    parse_json_object,
+    parse_limit,
+    query_value,
+    require_json,
+)
 from vts.api.webhook_input import (
     check_endpoint_request,
     created_to_public,
@@ -62,11 +68,14 @@ async def _endpoint(request: web.Request) -> Endpoint:
 
 
 async def create_webhook(request: web.Request) -> web.Response:
-    """POST /webhooks: 201 with the signing secret (the only time it is shown)."""
+    """POST /webhooks: 201 with the signing secret. An Idempotency-Key makes
+    retries safe: a replay answers as the first request did, secret included (the
+    current one), so a client whose first answer was lost still learns it."""
     require_json(request.headers.get("Content-Type"))
     body = parse_json_object(await request.read())
     allow_private = request.app[settings_key].webhook_allow_private
     url, events, description = check_endpoint_request(body, allow_private)
+    claim = idempotency_claim(request.headers.get("Idempotency-Key"), body)
     endpoint = Endpoint(
         id=new_endpoint_id(),
         tenant=creating_tenant(request),
@@ -76,10 +85,13 @@ async def create_webhook(request: web.Request) -> web.Response:
         secret=new_secret(),
         created_at=utcnow(),
     )
-    await _hooks(request).create_endpoint(endpoint)
-    _wake(request)
-    response = _json(created_to_public(endpoint), status=201)
-    response.headers["Location"] = f"/webhooks/{endpoint.id}"
+    stored, created = await _hooks(request).create_endpoint(endpoint, claim)
+    response = _json(created_to_public(stored), status=201)
+    response.headers["Location"] = f"/webhooks/{stored.id}"
+    if created:
+        _wake(request)
+    else:
+        response.headers["Idempotent-Replayed"] = "true"
     return response
 
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import attrs
 
-from vts.domain import Job, JobStatus
+from vts.domain import IdempotencyClaim, Job, JobStatus
 from vts.errors import StoreNotWritableError, StoreUnavailableError
-from vts.ports import IdempotencyClaim
 from vts.snapshot import Snapshot
+from vts.stores.idempotency import scoped_key
 from vts.stores.write_health import WriteHealth
 
 
@@ -21,11 +21,6 @@ from vts.stores.write_health import WriteHealth
 class _Op:
     result: Any = attrs.field(default=None, init=False)
     error: BaseException | None = attrs.field(default=None, init=False)
-
-
-def scoped_key(tenant: str, key: str) -> str:
-    """The stored Idempotency-Key: scoped to its tenant (names have no colon)."""
-    return f"{tenant}:{key}"
 
 
 @attrs.define(eq=False)

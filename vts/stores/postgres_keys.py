@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from vts.apikeys import ApiKey, Tenant
-from vts.stores.batching import scoped_key
+from vts.stores.idempotency import scoped_key
 from vts.stores.key_rows import (
     KEY_COLUMNS,
     TENANT_COLUMNS,

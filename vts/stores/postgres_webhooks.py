@@ -7,15 +7,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from vts.domain import IdempotencyClaim
 from vts.stores.store_parts import PostgresParts
 from vts.stores.webhook_rows import (
     DELIVERY_COLUMNS,
     DELIVERY_WIDTH,
     ENDPOINT_COLUMNS,
+    IDEMPOTENCY_COLUMNS,
     delivery_from_row,
     endpoint_from_row,
     endpoint_values,
+    idempotency_values,
     placeholders,
+    replayed,
 )
 from vts.webhooks.model import Delivery, DeliveryStatus, Endpoint
 
@@ -42,15 +46,33 @@ def _pair(row: Sequence[Any]) -> tuple[Delivery, Endpoint]:
 class PostgresWebhooks(PostgresParts):
     """WebhookStore methods on the store's pool (see vts.webhooks.port)."""
 
-    async def create_endpoint(self, endpoint: Endpoint) -> None:
-        values = endpoint_values(endpoint)
+    async def create_endpoint(
+        self, endpoint: Endpoint, idempotency: IdempotencyClaim | None = None
+    ) -> tuple[Endpoint, bool]:
+        key, fingerprint = idempotency_values(endpoint, idempotency)
+        values = (*endpoint_values(endpoint), key, fingerprint)
+        insert = (
+            f"INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS}, {IDEMPOTENCY_COLUMNS})"
+            f" VALUES ({placeholders(len(values), '$')})"
+            " ON CONFLICT (idempotency_key) DO NOTHING RETURNING id"
+        )
+        taken = (
+            f"SELECT fingerprint, {ENDPOINT_COLUMNS} FROM webhook_endpoints"
+            " WHERE idempotency_key = $1"
+        )
         async with self._errors(), self.pool.acquire() as conn, conn.transaction():
             await conn.execute(SKIP_HISTORY_SQL)
-            await conn.execute(
-                f"INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS})"
-                f" VALUES ({placeholders(len(values), '$')})",
-                *values,
-            )
+            # A conflict waits for the transaction holding the key to end; the
+            # SELECT (a new snapshot) then sees its endpoint, unless that was
+            # deleted since: then the key is free again.
+            while True:
+                if await conn.fetchval(insert, *values) is not None:
+                    return endpoint, True
+                row = await conn.fetchrow(taken, key)
+                if row is not None:
+                    break
+        assert idempotency is not None
+        return replayed(idempotency, row[0], endpoint_from_row(list(row)[1:]))
 
     async def endpoints_exist(self) -> bool:
         async with self._errors():

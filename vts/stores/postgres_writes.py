@@ -6,9 +6,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from vts.codec import job_from_record, job_to_record, record_time
-from vts.domain import Job, JobStatus
-from vts.errors import IdempotencyKeyReusedError, JobNotFoundError, VersionConflictError
-from vts.ports import IdempotencyClaim
+from vts.domain import IdempotencyClaim, Job, JobStatus
+from vts.errors import JobNotFoundError, VersionConflictError
 from vts.snapshot import Snapshot
 from vts.stores.batching import (
     ClaimOp,
@@ -17,8 +16,8 @@ from vts.stores.batching import (
     PurgeOp,
     RenewOp,
     UpdateOp,
-    scoped_key,
 )
+from vts.stores.idempotency import reuse_error, scoped_key
 from vts.stores.postgres_claims import FAIR_CLAIM_SQL
 
 if TYPE_CHECKING:
@@ -179,12 +178,9 @@ async def _apply_creates(
         key = op.scoped_key
         assert op.idempotency is not None and key is not None
         fingerprint, existing = known[key]
-        if fingerprint == op.idempotency.fingerprint:
+        op.error = reuse_error(op.idempotency, fingerprint)
+        if op.error is None:
             op.result = (existing, False)
-        else:
-            op.error = IdempotencyKeyReusedError(
-                "this Idempotency-Key was already used with a different request body"
-            )
     return created
 
 

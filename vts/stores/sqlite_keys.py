@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 from vts.apikeys import ApiKey, Tenant
 from vts.codec import epoch
-from vts.stores.batching import scoped_key
+from vts.stores.idempotency import scoped_key
 from vts.stores.key_rows import (
     KEY_COLUMNS,
     TENANT_COLUMNS,

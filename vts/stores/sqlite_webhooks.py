@@ -10,15 +10,19 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from vts.codec import epoch
+from vts.domain import IdempotencyClaim
 from vts.stores.sqlite_keys import _in_transaction
 from vts.stores.store_parts import SqliteParts
 from vts.stores.webhook_rows import (
     DELIVERY_COLUMNS,
     ENDPOINT_COLUMNS,
+    IDEMPOTENCY_COLUMNS,
     delivery_from_row,
     endpoint_from_row,
     endpoint_values,
+    idempotency_values,
     placeholders,
+    replayed,
 )
 from vts.webhooks.model import Delivery, DeliveryStatus, Endpoint
 
@@ -55,18 +59,34 @@ class SqliteWebhooks(SqliteParts):
         async with self._errors():
             return list(await self._r.execute_fetchall(sql, params))
 
-    async def create_endpoint(self, endpoint: Endpoint) -> None:
-        values = endpoint_values(endpoint, epoch)
+    async def create_endpoint(
+        self, endpoint: Endpoint, idempotency: IdempotencyClaim | None = None
+    ) -> tuple[Endpoint, bool]:
+        key, fingerprint = idempotency_values(endpoint, idempotency)
+        values = (*endpoint_values(endpoint, epoch), key, fingerprint)
         sql = (
-            f"INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS})"
+            f"INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS}, {IDEMPOTENCY_COLUMNS})"
             f" VALUES ({placeholders(len(values), '?')})"
         )
 
-        def insert(conn: sqlite3.Connection) -> None:
+        def insert(conn: sqlite3.Connection) -> Any:
+            if key is not None:
+                taken = conn.execute(
+                    f"SELECT fingerprint, {ENDPOINT_COLUMNS} FROM webhook_endpoints"
+                    " WHERE idempotency_key = ?",
+                    (key,),
+                ).fetchone()
+                if taken is not None:
+                    return taken
             conn.execute(SKIP_HISTORY_SQL)
             conn.execute(sql, values)
+            return None
 
-        await self._hook_write(insert)
+        taken = await self._hook_write(insert)
+        if taken is None:
+            return endpoint, True
+        assert idempotency is not None
+        return replayed(idempotency, taken[0], _endpoint(taken[1:]))
 
     async def endpoints_exist(self) -> bool:
         return bool(await self._hook_read("SELECT 1 FROM webhook_endpoints LIMIT 1"))

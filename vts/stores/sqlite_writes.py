@@ -8,9 +8,8 @@ import time
 from typing import Any
 
 from vts.codec import epoch, job_from_record, job_to_record, record_time
-from vts.domain import Job, JobStatus
-from vts.errors import IdempotencyKeyReusedError, JobNotFoundError, VersionConflictError
-from vts.ports import IdempotencyClaim
+from vts.domain import IdempotencyClaim, Job, JobStatus
+from vts.errors import JobNotFoundError, VersionConflictError
 from vts.snapshot import Snapshot
 from vts.stores.batching import (
     ClaimOp,
@@ -19,8 +18,8 @@ from vts.stores.batching import (
     PurgeOp,
     RenewOp,
     UpdateOp,
-    scoped_key,
 )
+from vts.stores.idempotency import reuse_error, scoped_key
 
 # The queries that pick jobs by state name their index (INDEXED BY): without ANALYZE
 # statistics SQLite prefers jobs_status and sorts every job in that state, which
@@ -148,12 +147,9 @@ def _apply_creates(conn: sqlite3.Connection, ops: list[CreateOp]) -> list[Snapsh
         key = op.scoped_key
         if idem is not None and key in known:
             fingerprint, existing = known[key]
-            if fingerprint == idem.fingerprint:
+            op.error = reuse_error(idem, fingerprint)
+            if op.error is None:
                 op.result = (existing, False)
-            else:
-                op.error = IdempotencyKeyReusedError(
-                    "this Idempotency-Key was already used with a different request body"
-                )
             continue
         if idem is not None and key is not None:
             known[key] = (idem.fingerprint, op.job)

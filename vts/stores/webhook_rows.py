@@ -8,6 +8,8 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from vts.domain import IdempotencyClaim
+from vts.stores.idempotency import reuse_error, scoped_key
 from vts.webhooks.model import Delivery, DeliveryStatus, Endpoint
 from vts.webhooks.port import Apply
 
@@ -70,6 +72,30 @@ def endpoint_from_row(row: Sequence[Any], time: FromRow = _same) -> Endpoint:
         failing_since=time(row[11]),
         exhausted_streak=row[12],
     )
+
+
+IDEMPOTENCY_COLUMNS = "idempotency_key, fingerprint"
+"""Written with a new endpoint, after ENDPOINT_COLUMNS; never read back but to
+answer a replay."""
+
+
+def idempotency_values(
+    endpoint: Endpoint, claim: IdempotencyClaim | None
+) -> tuple[str | None, str | None]:
+    if claim is None:
+        return None, None
+    return scoped_key(endpoint.tenant, claim.key), claim.fingerprint
+
+
+def replayed(
+    claim: IdempotencyClaim, fingerprint: str, endpoint: Endpoint
+) -> tuple[Endpoint, bool]:
+    """`create_endpoint`'s answer when the claim's key is taken: the endpoint that
+    took it, or IdempotencyKeyReusedError if another body did."""
+    error = reuse_error(claim, fingerprint)
+    if error is not None:
+        raise error
+    return endpoint, False
 
 
 def delivery_values(d: Delivery, time: ToRow = _same) -> tuple[Any, ...]:

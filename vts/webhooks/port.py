@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from vts.domain import IdempotencyClaim
 from vts.snapshot import Snapshot
 from vts.webhooks.model import Delivery, DeliveryStatus, Endpoint
 
@@ -24,9 +25,17 @@ class WebhookStore(Protocol):
     takes the caller's tenant (None: any tenant's): another tenant's endpoint is
     missing, never forbidden."""
 
-    async def create_endpoint(self, endpoint: Endpoint) -> None:
-        """Store it; the first endpoint also moves the dispatch cursor to the log's
-        end (with no endpoint the dispatcher skips the log: see endpoints_exist)."""
+    async def create_endpoint(
+        self, endpoint: Endpoint, idempotency: IdempotencyClaim | None = None
+    ) -> tuple[Endpoint, bool]:
+        """Store it; return it and True. The first endpoint also moves the dispatch
+        cursor to the log's end (with no endpoint the dispatcher skips the log: see
+        endpoints_exist).
+
+        Idempotency-Keys are scoped to `endpoint.tenant` and kept as long as the
+        endpoint that used them: with a claim whose key that tenant's endpoint holds,
+        that endpoint (as it is now) and False when the fingerprint matches,
+        IdempotencyKeyReusedError when it differs. Keys of jobs are others."""
 
     async def endpoints_exist(self) -> bool:
         """Whether any tenant has an endpoint (enabled or not)."""
