@@ -17,15 +17,6 @@ DEFAULT_TENANT = "default"
 before tenants did."""
 
 
-@attrs.frozen
-class IdempotencyClaim:
-    """An Idempotency-Key and the fingerprint of the request body that used it (a
-    job's or a webhook endpoint's)."""
-
-    key: str
-    fingerprint: str
-
-
 class JobStatus(enum.StrEnum):
     PENDING = "pending"
     PROCESSING = "processing"

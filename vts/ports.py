@@ -9,7 +9,8 @@ from typing import Any, Protocol, runtime_checkable
 import attrs
 
 from vts.apikeys import ApiKey, Tenant
-from vts.domain import IdempotencyClaim, Job, JobStatus
+from vts.domain import Job, JobStatus
+from vts.idempotency import IdempotencyClaim
 from vts.snapshot import Snapshot
 
 

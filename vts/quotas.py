@@ -18,8 +18,9 @@ from typing import TypeVar
 
 import attrs
 
-from vts.domain import IdempotencyClaim, Job
+from vts.domain import Job
 from vts.errors import QuotaExceededError, RateLimitedError, UnavailableError
+from vts.idempotency import IdempotencyClaim
 from vts.metrics import Metrics
 from vts.ports import JobStore, KeyStore
 from vts.snapshot import Snapshot

@@ -18,7 +18,6 @@ from vts.domain import (
     Claim,
     Event,
     ExpireLease,
-    IdempotencyClaim,
     Job,
     JobStatus,
     Replay,
@@ -27,6 +26,7 @@ from vts.domain import (
 )
 from vts.errors import JobNotFoundError, VersionConflictError
 from vts.events.announcer import Announcer
+from vts.idempotency import IdempotencyClaim
 from vts.metrics import Metrics
 from vts.ports import Broker, JobStore
 from vts.quotas import Quotas

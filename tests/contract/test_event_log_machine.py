@@ -20,7 +20,6 @@ from vts.domain import (
     Cancel,
     Claim,
     Event,
-    IdempotencyClaim,
     Job,
     JobStatus,
     Progress,
@@ -29,6 +28,7 @@ from vts.domain import (
     transition,
 )
 from vts.errors import VersionConflictError
+from vts.idempotency import IdempotencyClaim
 from vts.snapshot import Snapshot
 
 TENANTS = ("acme", "globex")

@@ -13,7 +13,6 @@ from vts.domain import (
     Cancel,
     Claim,
     Event,
-    IdempotencyClaim,
     Job,
     JobError,
     JobStatus,
@@ -24,6 +23,7 @@ from vts.errors import (
     JobNotFoundError,
     VersionConflictError,
 )
+from vts.idempotency import IdempotencyClaim
 from vts.ports import JobStore
 
 

@@ -17,13 +17,13 @@ from vts.domain import (
     Cancel,
     Claim,
     Event,
-    IdempotencyClaim,
     Job,
     JobStatus,
     Progress,
     transition,
 )
 from vts.errors import VersionConflictError
+from vts.idempotency import IdempotencyClaim
 from vts.ports import JobStore
 from vts.snapshot import Snapshot
 

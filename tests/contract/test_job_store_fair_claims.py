@@ -13,7 +13,8 @@ from datetime import datetime, timedelta
 import attrs
 from _support import T0, make_job
 
-from vts.domain import Cancel, Claim, IdempotencyClaim, Job, transition
+from vts.domain import Cancel, Claim, Job, transition
+from vts.idempotency import IdempotencyClaim
 from vts.ports import JobStore, KeyStore
 
 

@@ -16,7 +16,6 @@ from vts.domain import (
     Claim,
     Event,
     Fail,
-    IdempotencyClaim,
     Job,
     JobError,
     JobStatus,
@@ -24,6 +23,7 @@ from vts.domain import (
     transition,
 )
 from vts.errors import JobNotFoundError, ValidationError
+from vts.idempotency import IdempotencyClaim
 from vts.ports import JobStore
 
 PERMANENT = JobError("bad-video", "the video cannot be decoded", retryable=False)

@@ -13,8 +13,9 @@ from contract.test_job_store_lease_losses import is_sqlite, raw
 from vts.apikeys import Tenant, new_key
 from vts.codec import job_to_record
 from vts.config import Settings
-from vts.domain import Claim, Fail, IdempotencyClaim, JobError, JobStatus, transition
+from vts.domain import Claim, Fail, JobError, JobStatus, transition
 from vts.errors import IdempotencyKeyReusedError, JobNotFoundError
+from vts.idempotency import IdempotencyClaim
 from vts.ports import JobStore, KeyStore
 from vts.stores import migrations
 

@@ -29,7 +29,6 @@ from vts.domain import (
     Event,
     ExpireLease,
     Fail,
-    IdempotencyClaim,
     Job,
     JobError,
     JobStatus,
@@ -45,6 +44,7 @@ from vts.errors import (
     InvalidTransitionError,
     VersionConflictError,
 )
+from vts.idempotency import IdempotencyClaim
 from vts.snapshot import Snapshot
 
 T = TypeVar("T")

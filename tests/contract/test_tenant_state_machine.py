@@ -26,10 +26,11 @@ from hypothesis.stateful import (
 
 from vts.brokers.redis import create_broker
 from vts.config import Settings
-from vts.domain import Fail, IdempotencyClaim, JobError, JobStatus
+from vts.domain import Fail, JobError, JobStatus
 from vts.errors import InvalidTransitionError, JobNotFoundError
 from vts.events.announcer import Announcer
 from vts.events.hub import EventHub
+from vts.idempotency import IdempotencyClaim
 from vts.metrics import Metrics
 from vts.service import JobRequest, JobService
 from vts.snapshot import Snapshot

@@ -11,8 +11,8 @@ import pytest
 from _support import T0, make_job
 from _webhooks import endpoint, hooks, job_id
 
-from vts.domain import IdempotencyClaim
 from vts.errors import IdempotencyKeyReusedError
+from vts.idempotency import IdempotencyClaim
 from vts.ports import JobStore
 from vts.webhooks.model import new_secret
 

@@ -17,8 +17,9 @@ from vts.api.urls import (
     host_problem,
     userinfo_problem,
 )
-from vts.domain import IdempotencyClaim, JobStatus
+from vts.domain import JobStatus
 from vts.errors import UnsupportedMediaTypeError, ValidationError
+from vts.idempotency import IdempotencyClaim
 from vts.service import JobRequest
 
 JSON_MEDIA_TYPE = "application/json"

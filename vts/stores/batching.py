@@ -10,8 +10,9 @@ from typing import Any
 
 import attrs
 
-from vts.domain import IdempotencyClaim, Job, JobStatus
+from vts.domain import Job, JobStatus
 from vts.errors import StoreNotWritableError, StoreUnavailableError
+from vts.idempotency import IdempotencyClaim
 from vts.snapshot import Snapshot
 from vts.stores.idempotency import scoped_key
 from vts.stores.write_health import WriteHealth

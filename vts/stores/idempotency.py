@@ -3,8 +3,8 @@ scoped to a tenant, beside the fingerprint of the body that first used them."""
 
 from __future__ import annotations
 
-from vts.domain import IdempotencyClaim
 from vts.errors import IdempotencyKeyReusedError
+from vts.idempotency import IdempotencyClaim
 
 
 def scoped_key(tenant: str, key: str) -> str:

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from vts.domain import IdempotencyClaim
+from vts.errors import ConflictError
+from vts.idempotency import IdempotencyClaim
 from vts.stores.store_parts import PostgresParts
 from vts.stores.webhook_rows import (
     DELIVERY_COLUMNS,
@@ -43,6 +44,11 @@ def _pair(row: Sequence[Any]) -> tuple[Delivery, Endpoint]:
     )
 
 
+KEY_RACE_TRIES = 5
+"""Inserts tried while the endpoint holding the key is deleted between the conflict
+and its read (each try waits for the other transaction)."""
+
+
 class PostgresWebhooks(PostgresParts):
     """WebhookStore methods on the store's pool (see vts.webhooks.port)."""
 
@@ -65,12 +71,16 @@ class PostgresWebhooks(PostgresParts):
             # A conflict waits for the transaction holding the key to end; the
             # SELECT (a new snapshot) then sees its endpoint, unless that was
             # deleted since: then the key is free again.
-            while True:
+            for _ in range(KEY_RACE_TRIES):
                 if await conn.fetchval(insert, *values) is not None:
                     return endpoint, True
                 row = await conn.fetchrow(taken, key)
                 if row is not None:
                     break
+            else:  # the key's endpoint keeps being made and deleted meanwhile
+                raise ConflictError(
+                    "another request with this Idempotency-Key is being made; retry"
+                )
         assert idempotency is not None
         return replayed(idempotency, row[0], endpoint_from_row(list(row)[1:]))
 

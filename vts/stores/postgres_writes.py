@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from vts.codec import job_from_record, job_to_record, record_time
-from vts.domain import IdempotencyClaim, Job, JobStatus
+from vts.domain import Job, JobStatus
 from vts.errors import JobNotFoundError, VersionConflictError
+from vts.idempotency import IdempotencyClaim
 from vts.snapshot import Snapshot
 from vts.stores.batching import (
     ClaimOp,

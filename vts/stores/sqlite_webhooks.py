@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from vts.codec import epoch
-from vts.domain import IdempotencyClaim
+from vts.idempotency import IdempotencyClaim
 from vts.stores.sqlite_keys import _in_transaction
 from vts.stores.store_parts import SqliteParts
 from vts.stores.webhook_rows import (

@@ -8,8 +8,9 @@ import time
 from typing import Any
 
 from vts.codec import epoch, job_from_record, job_to_record, record_time
-from vts.domain import IdempotencyClaim, Job, JobStatus
+from vts.domain import Job, JobStatus
 from vts.errors import JobNotFoundError, VersionConflictError
+from vts.idempotency import IdempotencyClaim
 from vts.snapshot import Snapshot
 from vts.stores.batching import (
     ClaimOp,

@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from vts.domain import IdempotencyClaim
+from vts.idempotency import IdempotencyClaim
 from vts.stores.idempotency import reuse_error, scoped_key
 from vts.webhooks.model import Delivery, DeliveryStatus, Endpoint
 from vts.webhooks.port import Apply

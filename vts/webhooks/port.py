@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from vts.domain import IdempotencyClaim
+from vts.idempotency import IdempotencyClaim
 from vts.snapshot import Snapshot
 from vts.webhooks.model import Delivery, DeliveryStatus, Endpoint
 
