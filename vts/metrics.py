@@ -207,6 +207,18 @@ class Metrics:
             "Webhook deliveries pending (due or waiting for a retry).",
             registry=r,
         )
+        self.webhook_events_dispatched = Counter(
+            "vts_webhook_dispatched_events",
+            "Job events the webhook dispatcher read from the log and turned into "
+            "deliveries (none for an event no endpoint wants).",
+            registry=r,
+        )
+        self.webhook_undispatched = Gauge(
+            "vts_webhook_undispatched_events",
+            "Job events logged that the webhook dispatcher has not read yet (0 while no "
+            "endpoint exists): how far it is behind the log.",
+            registry=r,
+        )
         self.webhook_endpoints_disabled = Gauge(
             "vts_webhook_endpoints_disabled",
             "Webhook endpoints disabled (410 Gone, or failing too long).",

@@ -80,7 +80,7 @@ async def test_recording_an_attempt_releases_the_claim(store: JobStore) -> None:
     assert [c.id for c, _ in claimed] == [delivery.id]
     (listed,) = await hooks(store).list_deliveries(e.id, None, None, 10)
     assert listed == d
-    assert await hooks(store).webhook_counts() == (1, 0)
+    assert await hooks(store).webhook_counts() == (1, 0, 0)
 
 
 async def test_finished_deliveries_are_purged_by_age(store: JobStore) -> None:

@@ -104,7 +104,7 @@ async def test_410_disables_the_endpoint_and_fails_its_pending(
     }
     assert statuses == {first.id: "failed", second.id: "failed"}
     assert await hooks(store).claim_deliveries(T0, LEASE, 10, [], take_all) == []
-    assert await hooks(store).webhook_counts() == (0, 1)
+    assert await hooks(store).webhook_counts() == (0, 1, 0)
     # No new deliveries for a disabled endpoint.
     await store.create(make_job(job_id(9)), None)
     assert await dispatch(store) == (1, 0)
@@ -135,7 +135,7 @@ async def test_deliveries_page_newest_first_by_status(store: JobStore) -> None:
     )
     assert await hooks(store).delete_endpoint(e.id, tenant=None)
     assert await hooks(store).list_deliveries(e.id, None, None, 9) == []
-    assert await hooks(store).webhook_counts() == (0, 0)
+    assert await hooks(store).webhook_counts() == (0, 0, 0)
 
 
 async def test_the_first_endpoint_starts_after_the_history(store: JobStore) -> None:
@@ -163,6 +163,14 @@ async def test_pruning_keeps_the_events_the_dispatcher_has_not_read(
     for n in range(1, 4):
         await store.create(make_job(job_id(n)), None)
     assert await store.purge_events(FAR_FUTURE, 100) == 0
+    assert (await hooks(store).webhook_counts()).undispatched == 3
     assert await dispatch(store) == (3, 3)
+    assert (await hooks(store).webhook_counts()).undispatched == 0
     assert await store.purge_events(FAR_FUTURE, 100) == 3
     assert await store.oldest_event_seq() is None
+
+
+async def test_no_endpoint_means_nothing_undispatched(store: JobStore) -> None:
+    """While no endpoint exists the dispatcher rests; the log is not owed to it."""
+    await store.create(make_job(job_id(1)), None)
+    assert await hooks(store).webhook_counts() == (0, 0, 0)

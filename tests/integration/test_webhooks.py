@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -91,6 +92,10 @@ async def test_a_finished_job_is_delivered_signed_per_standard_webhooks(
     assert 'vts_webhook_deliveries_total{outcome="succeeded"} 1.0' in text
     assert "vts_webhook_delivery_latency_seconds_count 1.0" in text
     assert "vts_webhook_outbox_depth 0.0" in text
+    assert "vts_webhook_undispatched_events 0.0" in text
+    # Every version of the job was read (pending, processing, progress, completed).
+    dispatched = re.search(r"^vts_webhook_dispatched_events_total (\S+)$", text, re.M)
+    assert dispatched is not None and float(dispatched[1]) >= 2
     secret = created["secret"].removeprefix("whsec_")
     assert secret not in caplog.text and secret not in text
 

@@ -73,9 +73,10 @@ async def render_metrics(request: web.Request) -> web.Response:
     store = request.app[store_key]
     if isinstance(store, WebhookStore):
         try:
-            pending, disabled = await store.webhook_counts()
-            metrics.webhook_outbox_depth.set(pending)
-            metrics.webhook_endpoints_disabled.set(disabled)
+            outbox = await store.webhook_counts()
+            metrics.webhook_outbox_depth.set(outbox.pending)
+            metrics.webhook_endpoints_disabled.set(outbox.disabled)
+            metrics.webhook_undispatched.set(outbox.undispatched)
         except UnavailableError:
             pass
     body = generate_latest(metrics.registry)

@@ -27,7 +27,7 @@ from vts.stores.webhook_rows import (
     placeholders,
 )
 from vts.webhooks.model import Delivery, Endpoint
-from vts.webhooks.port import Apply, Pick, Plan
+from vts.webhooks.port import Apply, Pick, Plan, WebhookCounts
 
 if TYPE_CHECKING:
     pass
@@ -211,13 +211,16 @@ class PostgresOutbox(PostgresWebhooks):
             )
         return value
 
-    async def webhook_counts(self) -> tuple[int, int]:
+    async def webhook_counts(self) -> WebhookCounts:
         async with self._errors():
             row = await self.pool.fetchrow(
                 "SELECT (SELECT count(*) FROM webhook_deliveries"
                 " WHERE status = 'pending'),"
                 " (SELECT count(*) FROM webhook_endpoints"
-                " WHERE disabled_at IS NOT NULL)"
+                " WHERE disabled_at IS NOT NULL),"
+                " (SELECT CASE WHEN EXISTS (SELECT 1 FROM webhook_endpoints)"
+                " THEN GREATEST(0, coalesce((SELECT max(seq) FROM job_events), 0)"
+                " - (SELECT seq FROM webhook_cursor)) ELSE 0 END)"
             )
         assert row is not None
-        return int(row[0]), int(row[1])
+        return WebhookCounts(*(int(n) for n in row))

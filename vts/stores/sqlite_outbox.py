@@ -25,7 +25,7 @@ from vts.stores.webhook_rows import (
     placeholders,
 )
 from vts.webhooks.model import Delivery, Endpoint
-from vts.webhooks.port import Apply, Pick, Plan
+from vts.webhooks.port import Apply, Pick, Plan, WebhookCounts
 
 T = TypeVar("T")
 
@@ -107,14 +107,17 @@ class SqliteOutbox(SqliteWebhooks):
         )
         return _time(rows[0][0]) if rows else None
 
-    async def webhook_counts(self) -> tuple[int, int]:
+    async def webhook_counts(self) -> WebhookCounts:
         rows = await self._hook_read(
             "SELECT (SELECT count(*) FROM webhook_deliveries"
             " INDEXED BY webhook_deliveries_due WHERE status = 'pending'),"
             " (SELECT count(*) FROM webhook_endpoints"
-            " WHERE disabled_at IS NOT NULL)"
+            " WHERE disabled_at IS NOT NULL),"
+            " (SELECT CASE WHEN EXISTS (SELECT 1 FROM webhook_endpoints)"
+            " THEN max(0, coalesce((SELECT max(seq) FROM job_events), 0)"
+            " - (SELECT seq FROM webhook_cursor WHERE id = 1)) ELSE 0 END)"
         )
-        return int(rows[0][0]), int(rows[0][1])
+        return WebhookCounts(*(int(n) for n in rows[0]))
 
 
 def _dispatch(

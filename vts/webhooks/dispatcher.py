@@ -137,6 +137,7 @@ class Dispatcher:
             if result is None:
                 return None
             events, made = result
+            self.metrics.webhook_events_dispatched.inc(events)
             claimed = [(d, endpoints[d.endpoint_id]) for d in made if d.claimed_until]
         finally:
             self.senders.adopt(reservation, claimed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import NamedTuple, Protocol, runtime_checkable
 
 from vts.idempotency import IdempotencyClaim
 from vts.snapshot import Snapshot
@@ -17,6 +17,18 @@ Pick = Callable[[Sequence[Delivery]], list[Delivery]]
 """Due deliveries, oldest first -> those to take now (per-endpoint caps)."""
 Apply = Callable[[Delivery, Endpoint], tuple[Delivery, Endpoint]]
 """A delivery and its endpoint -> both after an attempt (vts.webhooks.model)."""
+
+
+class WebhookCounts(NamedTuple):
+    """The outbox as the metrics show it."""
+
+    pending: int
+    """Deliveries pending: due, or waiting for a retry."""
+    disabled: int
+    """Endpoints disabled."""
+    undispatched: int
+    """Events logged after the dispatcher's cursor, while any endpoint exists (then
+    the dispatcher runs): how far it is behind the log."""
 
 
 @runtime_checkable
@@ -114,5 +126,5 @@ class WebhookStore(Protocol):
         """When the earliest pending delivery of an enabled endpoint not in `busy`
         becomes due (a claimed one: when its claim runs out)."""
 
-    async def webhook_counts(self) -> tuple[int, int]:
-        """(pending deliveries, disabled endpoints), for the metrics."""
+    async def webhook_counts(self) -> WebhookCounts:
+        """What the metrics show of the outbox, read at scrape time."""
