@@ -254,14 +254,11 @@ def test_migrate_applies_schema_once(tmp_path: Path) -> None:
     assert again.stdout.strip() == "schema is up to date"
 
 
-def test_serve_bad_setting_exits_2_naming_it(tmp_path: Path) -> None:
-    port = free_port()
-    database = tmp_path / "never.db"
-    env = {
-        "VTS_SIM_DURATION": "abc",
-        "VTS_PORT": str(port),
-        "VTS_DATABASE_URL": f"sqlite:///{database}",
-    }
+def serve_refused(
+    tmp_path: Path, env: dict[str, str]
+) -> tuple[subprocess.CompletedProcess[str], list[str]]:
+    """`vts serve` with `env`, which must exit 2 with one line on stderr: the run
+    and that line."""
     result = subprocess.run(
         vts_command("serve"),
         env=vts_env(env),
@@ -270,10 +267,21 @@ def test_serve_bad_setting_exits_2_naming_it(tmp_path: Path) -> None:
         text=True,
         timeout=60,
     )
-
     assert result.returncode == 2
     lines = result.stderr.splitlines()
     assert len(lines) == 1, result.stderr
+    return result, lines
+
+
+def test_serve_bad_setting_exits_2_naming_it(tmp_path: Path) -> None:
+    port = free_port()
+    database = tmp_path / "never.db"
+    env = {
+        "VTS_SIM_DURATION": "abc",
+        "VTS_PORT": str(port),
+        "VTS_DATABASE_URL": f"sqlite:///{database}",
+    }
+    result, lines = serve_refused(tmp_path, env)
     assert "VTS_SIM_DURATION" in lines[0] and "'abc'" in lines[0]
     assert "min-max" in lines[0], "the line says what the variable accepts"
     assert result.stdout == ""
@@ -291,18 +299,7 @@ def test_serve_checks_only_the_chosen_processors_settings(tmp_path: Path) -> Non
         "VTS_PORT": str(free_port()),
         "VTS_DATABASE_URL": f"sqlite:///{tmp_path / 'never.db'}",
     }
-    result = subprocess.run(
-        vts_command("serve"),
-        env=vts_env(env),
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-    assert result.returncode == 2
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr
+    result, lines = serve_refused(tmp_path, env)
     assert "'whisper'" in lines[0] and "simulated" in lines[0], (
         "names what is installed"
     )
