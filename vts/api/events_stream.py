@@ -20,6 +20,7 @@ from multidict import MultiMapping
 from vts.api.auth import listing_tenant
 from vts.api.validation import parse_job_id, query_value
 from vts.errors import UnavailableError, ValidationError
+from vts.events.log_reads import SharedLogReads
 from vts.events.streams import StreamSink
 from vts.keys import event_streams_key, metrics_key, service_key, settings_key
 from vts.service import JobService
@@ -120,7 +121,9 @@ async def _stream(
     metrics.event_streams.inc()
     try:
         retention = request.app[settings_key].event_retention
-        await _follow(response, service, sink, job_ids, cursor, head, retention)
+        await _follow(
+            response, service, streams.reads, sink, job_ids, cursor, head, retention
+        )
     except TimeoutError:
         if not sink.stopping:
             metrics.event_streams_slow.inc()
@@ -141,6 +144,7 @@ async def _stream(
 async def _follow(
     response: web.StreamResponse,
     service: JobService,
+    reads: SharedLogReads,
     sink: StreamSink,
     job_ids: Sequence[str] | None,
     cursor: int | None,
@@ -149,6 +153,8 @@ async def _follow(
 ) -> None:
     """Send the log after the cursor, then every event as it is committed.
 
+    Pages are read through `reads`, so streams woken together at the same cursor
+    share one read; a page is not held while the stream waits for the next change.
     Pruning deletes only events older than `retention`: so a read that follows the
     last one by less than half of it (the rest a margin for replicas' clocks) cannot
     have lost any, and only the others check the log's oldest event.
@@ -173,7 +179,7 @@ async def _follow(
             now = loop.time()
             lagging = retention > 0 and now - read_at > retention / 2
             read_at = now
-            page = await service.events_after(sink.tenant, after, job_ids, PAGE)
+            page = await reads.events_after(service, sink.tenant, after, job_ids, PAGE)
             if (catching_up or lagging) and (not page or page[0][0] != after + 1):
                 moved = await _pruned_to(service, after)
                 if moved is not None:
@@ -187,6 +193,7 @@ async def _follow(
         if page:
             after = page[-1][0]
         catching_up = len(page) == PAGE
+        del page, parts  # neither the (shared) page nor its bytes held while waiting
         if not catching_up:
             await sink.wake.wait()
         changed = sink.changed
