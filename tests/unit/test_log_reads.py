@@ -1,6 +1,6 @@
-"""SharedLogReads: streams that ask the same read before it starts share it; one
-that asks once it is under way gets a read of its own (which sees later changes);
-a cancelled or failing read leaves nothing behind."""
+"""SharedLogReads: streams that ask the same read before it starts share it and its
+encoded page; one that asks once it is under way gets a read of its own (which sees
+later changes); a cancelled or failing read leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from _support import make_job, wait_until
 
 from vts.errors import StoreUnavailableError
-from vts.events.log_reads import Page, SharedLogReads
+from vts.events.log_reads import Page, Shared, SharedLogReads
 from vts.snapshot import Snapshot
 
 JOB = "00000000-0000-4000-8000-00000000000a"
@@ -26,6 +26,7 @@ class Log:
         self.started = asyncio.Event()
         self.gate: asyncio.Event | None = None
         self.error: Exception | None = None
+        self.encoded = 0
 
     def append(self, tenant: str = "acme") -> None:
         seq = len(self.events) + 1
@@ -53,16 +54,35 @@ class Log:
             raise self.error
         return page
 
+    def encode(self, page: Page) -> list[bytes]:
+        self.encoded += 1
+        return [b"%d" % seq for seq, _ in page]
+
+
+async def ask(
+    reads: SharedLogReads,
+    log: Log,
+    tenant: str | None = "acme",
+    after: int = 0,
+    job_ids: list[str] | None = None,
+) -> Shared:
+    return await reads.events_after(log, tenant, after, job_ids, 10, log.encode)
+
+
+def seqs(shared: Shared) -> list[int]:
+    page, encoded = shared
+    assert encoded == [b"%d" % seq for seq, _ in page]
+    return [seq for seq, _ in page]
+
 
 async def test_reads_asked_in_one_turn_are_one_read_and_one_page() -> None:
     log, reads = Log(), SharedLogReads()
     log.append()
-    pages = await asyncio.gather(
-        *(reads.events_after(log, "acme", 0, None, 10) for _ in range(20))
-    )
+    shared = await asyncio.gather(*(ask(reads, log) for _ in range(20)))
     assert log.calls == [("acme", 0)]
-    assert all(page is pages[0] for page in pages)
-    assert [seq for seq, _ in pages[0]] == [1]
+    assert log.encoded == 1
+    assert all(one is shared[0] for one in shared)
+    assert seqs(shared[0]) == [1]
     assert len(reads) == 0
 
 
@@ -80,13 +100,11 @@ async def test_each_tenant_scope_cursor_and_filter_is_its_own_read() -> None:
         ("acme", 0, [JOB]),
         ("acme", 0, [JOB]),
     ]
-    pages = await asyncio.gather(
-        *(reads.events_after(log, t, after, ids, 10) for t, after, ids in asks)
-    )
+    shared = await asyncio.gather(*(ask(reads, log, *question) for question in asks))
     assert sorted(log.calls, key=str) == sorted(
         [("acme", 0), ("globex", 0), (None, 0), ("acme", 1), ("acme", 0)], key=str
     )
-    assert [[seq for seq, _ in page] for page in pages] == [
+    assert [seqs(one) for one in shared] == [
         [1], [1], [2], [1, 2], [1, 2], [], [1], [1]
     ]  # fmt: skip
 
@@ -97,13 +115,13 @@ async def test_a_read_under_way_is_not_joined_so_a_later_change_is_read() -> Non
     log, reads = Log(), SharedLogReads()
     log.append()
     log.gate = asyncio.Event()
-    under_way = asyncio.create_task(reads.events_after(log, "acme", 0, None, 10))
+    under_way = asyncio.create_task(ask(reads, log))
     await log.started.wait()
     log.append()  # the hub wakes a stream for it, which asks now
-    late = asyncio.create_task(reads.events_after(log, "acme", 0, None, 10))
+    late = asyncio.create_task(ask(reads, log))
     log.gate.set()
-    assert [seq for seq, _ in await under_way] == [1]
-    assert [seq for seq, _ in await late] == [1, 2]
+    assert seqs(await under_way) == [1]
+    assert seqs(await late) == [1, 2]
     assert log.calls == [("acme", 0), ("acme", 0)]
     assert len(reads) == 0
 
@@ -112,14 +130,14 @@ async def test_a_cancelled_stream_leaves_the_read_to_the_others() -> None:
     log, reads = Log(), SharedLogReads()
     log.append()
     log.gate = asyncio.Event()
-    leaving = asyncio.create_task(reads.events_after(log, "acme", 0, None, 10))
-    staying = asyncio.create_task(reads.events_after(log, "acme", 0, None, 10))
+    leaving = asyncio.create_task(ask(reads, log))
+    staying = asyncio.create_task(ask(reads, log))
     await log.started.wait()
     leaving.cancel()
     with pytest.raises(asyncio.CancelledError):
         await leaving
     log.gate.set()
-    assert [seq for seq, _ in await staying] == [1]
+    assert seqs(await staying) == [1]
     assert log.calls == [("acme", 0)]
     assert len(reads) == 0
 
@@ -128,13 +146,13 @@ async def test_a_failed_read_fails_every_stream_that_joined_and_is_forgotten() -
     log, reads = Log(), SharedLogReads()
     log.error = StoreUnavailableError("down")
     outcomes = await asyncio.gather(
-        *(reads.events_after(log, "acme", 0, None, 10) for _ in range(3)),
+        *(ask(reads, log) for _ in range(3)),
         return_exceptions=True,
     )
     assert all(isinstance(o, StoreUnavailableError) for o in outcomes)
     assert len(reads) == 0
     log.error = None
-    assert await reads.events_after(log, "acme", 0, None, 10) == []
+    assert seqs(await ask(reads, log)) == []
     assert len(log.calls) == 2
 
 
@@ -142,7 +160,7 @@ async def test_a_read_whose_streams_all_left_still_finishes_and_is_forgotten() -
     log, reads = Log(), SharedLogReads()
     log.gate = asyncio.Event()
     log.error = StoreUnavailableError("down")  # retrieved, never "never retrieved"
-    alone = asyncio.create_task(reads.events_after(log, "acme", 0, None, 10))
+    alone = asyncio.create_task(ask(reads, log))
     await log.started.wait()
     alone.cancel()
     with pytest.raises(asyncio.CancelledError):

@@ -1,17 +1,20 @@
 """Reads of the event log shared by a process's GET /events streams: the streams
 of one tenant (or the admins' view of all) woken by the same change, at the same
-cursor, make one store read between them, not one each."""
+cursor, make one store read between them, not one each, and encode its page once."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Protocol
 
 from vts.snapshot import Snapshot
 
 Page = list[tuple[int, Snapshot]]
+Encode = Callable[[Page], list[bytes]]
+"""A page as the bytes a stream writes."""
+Shared = tuple[Page, list[bytes]]
 # (tenant, after, job ids, limit): the arguments of the read itself.
 _Key = tuple[str | None, int, tuple[str, ...] | None, int]
 
@@ -44,8 +47,8 @@ class SharedLogReads:
     """
 
     def __init__(self) -> None:
-        self._gathering: dict[_Key, asyncio.Task[Page]] = {}
-        self._running: set[asyncio.Task[Page]] = set()
+        self._gathering: dict[_Key, asyncio.Task[Shared]] = {}
+        self._running: set[asyncio.Task[Shared]] = set()
 
     def __len__(self) -> int:
         """Reads gathering or under way."""
@@ -58,26 +61,28 @@ class SharedLogReads:
         after: int,
         job_ids: Sequence[str] | None,
         limit: int,
-    ) -> Page:
-        """`log.events_after(tenant, after, job_ids, limit)`, shared: the same
-        list for every stream that joined, which none may change. Raises what
-        the read raises (StoreUnavailableError)."""
+        encode: Encode,
+    ) -> Shared:
+        """`log.events_after(tenant, after, job_ids, limit)` and its page as
+        `encode`d, shared: the same lists for every stream that joined, which none
+        may change. Raises what the read raises (StoreUnavailableError)."""
         key = (tenant, after, None if job_ids is None else tuple(job_ids), limit)
         read = self._gathering.get(key)
         if read is None:
-            read = asyncio.create_task(self._read(log, key))
+            read = asyncio.create_task(self._read(log, key, encode))
             self._gathering[key] = read
             self._running.add(read)
             read.add_done_callback(partial(self._done, key))
         # A stream cancelled meanwhile leaves the read to the others.
         return await asyncio.shield(read)
 
-    async def _read(self, log: EventLog, key: _Key) -> Page:
+    async def _read(self, log: EventLog, key: _Key, encode: Encode) -> Shared:
         del self._gathering[key]  # from here on, a stream asking starts another
         tenant, after, job_ids, limit = key
-        return await log.events_after(tenant, after, job_ids, limit)
+        page = await log.events_after(tenant, after, job_ids, limit)
+        return page, encode(page)
 
-    def _done(self, key: _Key, read: asyncio.Task[Page]) -> None:
+    def _done(self, key: _Key, read: asyncio.Task[Shared]) -> None:
         self._running.discard(read)
         if self._gathering.get(key) is read:  # cancelled before it started
             del self._gathering[key]
