@@ -175,7 +175,7 @@ async def _follow(
     """Send the log after the cursor, then every event as it is committed.
 
     Pages are read through `reads`, so streams woken together at the same cursor
-    share one read; a page is not held while the stream waits for the next change.
+    share one read and its encoding; none is held while the stream waits.
     Pruning deletes only events older than `retention`: so a read that follows the
     last one by less than half of it (the rest a margin for replicas' clocks) cannot
     have lost any, and only the others check the log's oldest event.

@@ -42,6 +42,10 @@ class SharedLogReads:
     before it) is in the result, and a change announced later wakes it to read
     again. A stream that asks once the read is under way starts the next one.
 
+    A stream that follows some jobs (`?job_id=`) shares only with streams that
+    follow the same ones: the hub wakes it for those jobs alone, so it does not
+    multiply the reads of a change, and its own query keeps its pages exact.
+
     Nothing is kept: a read leaves the table when it starts, and its page lives
     only as long as the streams that awaited it hold it.
     """
