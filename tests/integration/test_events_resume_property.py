@@ -1,6 +1,7 @@
-"""Hypothesis, over HTTP: for random interleavings of job changes and of a consumer
-reading, disconnecting and resuming with Last-Event-ID, the concatenated stream is
-exactly the committed sequence of the log."""
+"""Hypothesis, over HTTP: for random interleavings of job changes and of consumers
+reading, disconnecting and resuming with Last-Event-ID, each consumer's concatenated
+stream is exactly the committed sequence of the log. The consumers' streams are open
+at once, so those woken together at one cursor share their reads of the log."""
 
 from __future__ import annotations
 
@@ -25,12 +26,13 @@ SEED = {
     "metadata": {"video_url": "https://example.com/video.mp4"},
 }
 
+CONSUMERS = 3
 STEPS = st.lists(
     st.one_of(
-        st.tuples(st.just("create"), st.just(0)),
-        st.tuples(st.just("cancel"), st.integers(0, 7)),
-        st.tuples(st.just("read"), st.integers(1, 4)),
-        st.tuples(st.just("reconnect"), st.just(0)),
+        st.tuples(st.just("create"), st.just(0), st.just(0)),
+        st.tuples(st.just("cancel"), st.integers(0, 7), st.just(0)),
+        st.tuples(st.just("read"), st.integers(1, 4), st.integers(0, CONSUMERS - 1)),
+        st.tuples(st.just("reconnect"), st.just(0), st.integers(0, CONSUMERS - 1)),
     ),
     max_size=25,
 )
@@ -67,12 +69,13 @@ class Consumer:
         self._response = self._reader = None
 
 
-async def _play(steps: list[tuple[str, int]], directory: Path) -> None:
+async def _play(steps: list[tuple[str, int, int]], directory: Path) -> None:
     app = create_app(instant_settings(directory / "vts.db"), workers=False)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
-        consumer = Consumer(client)
+        consumers = [Consumer(client) for _ in range(CONSUMERS)]
         job_ids: list[str] = []
-        for kind, number in steps:
+        for kind, number, which in steps:
+            consumer = consumers[which]
             if kind == "create":
                 async with client.post("/translate", json=SEED) as response:
                     job_ids.append((await response.json())["job_id"])
@@ -84,19 +87,20 @@ async def _play(steps: list[tuple[str, int]], directory: Path) -> None:
                 await consumer.read(number)
             elif kind == "reconnect":
                 consumer.drop()
-        consumer.drop()
-        await consumer.read(10_000)
-        consumer.drop()
+        for consumer in consumers:
+            await consumer.read(10_000)  # live ones go on, dropped ones resume
+            consumer.drop()
         logged = await app[store_key].events_after(None, 0, None, 10_000)
-    assert [(e.seq, e.event, e.data.encode()) for e in consumer.seen] == [
-        (seq, "job", snapshot.body) for seq, snapshot in logged
-    ]
+    for consumer in consumers:
+        assert [(e.seq, e.event, e.data.encode()) for e in consumer.seen] == [
+            (seq, "job", snapshot.body) for seq, snapshot in logged
+        ]
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(STEPS)
 def test_resumed_streams_concatenate_to_the_committed_sequence(
-    steps: list[tuple[str, int]],
+    steps: list[tuple[str, int, int]],
 ) -> None:
     with tempfile.TemporaryDirectory(prefix="vts-sse-") as directory:
         asyncio.run(_play(steps, Path(directory)))
@@ -104,6 +108,13 @@ def test_resumed_streams_concatenate_to_the_committed_sequence(
 
 def test_the_property_sees_a_resume_in_the_middle(tmp_path: Any) -> None:
     """One fixed interleaving, so a failure names it plainly."""
-    steps = [("create", 0), ("read", 1), ("reconnect", 0), ("create", 0)]
-    steps += [("cancel", 0), ("read", 2), ("create", 0), ("reconnect", 0)]
+    steps = [("create", 0, 0), ("read", 1, 0), ("reconnect", 0, 0), ("create", 0, 0)]
+    steps += [("cancel", 0, 0), ("read", 2, 0), ("create", 0, 0), ("reconnect", 0, 0)]
+    asyncio.run(_play(steps, tmp_path))
+
+
+def test_the_property_sees_streams_at_one_cursor_and_one_behind(tmp_path: Any) -> None:
+    """Two streams live at the same cursor, a third resuming behind them."""
+    steps = [("read", 1, 0), ("read", 1, 1), ("create", 0, 0), ("read", 1, 0)]
+    steps += [("create", 0, 0), ("read", 1, 2), ("cancel", 0, 0), ("read", 3, 1)]
     asyncio.run(_play(steps, tmp_path))

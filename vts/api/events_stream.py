@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import orjson
 from aiohttp import hdrs, web
@@ -20,6 +20,7 @@ from multidict import MultiMapping
 from vts.api.auth import listing_tenant
 from vts.api.validation import parse_job_id, query_value
 from vts.errors import UnavailableError, ValidationError
+from vts.events.log_reads import Page, SharedLogReads
 from vts.events.streams import StreamSink
 from vts.keys import event_streams_key, metrics_key, service_key, settings_key
 from vts.service import JobService
@@ -56,6 +57,27 @@ def event_bytes(seq: int, snapshot: Snapshot) -> bytes:
 def reset_bytes(seq: int, reason: str, detail: str) -> bytes:
     data = orjson.dumps({"reason": reason, "detail": detail})
     return b"id: %d\nevent: reset\ndata: %s\n\n" % (seq, data)
+
+
+def chunked(parts: Iterable[bytes]) -> list[bytes]:
+    """`parts` joined into writes of up to CHUNK_BYTES (or of one larger part)."""
+    chunks: list[bytes] = []
+    chunk: list[bytes] = []
+    size = 0
+    for part in parts:
+        if chunk and size + len(part) > CHUNK_BYTES:
+            chunks.append(b"".join(chunk))
+            chunk, size = [], 0
+        chunk.append(part)
+        size += len(part)
+    if chunk:
+        chunks.append(b"".join(chunk))
+    return chunks
+
+
+def encode_page(page: Page) -> list[bytes]:
+    """A page as its streams write it: made once for all that share the read."""
+    return chunked(event_bytes(seq, snapshot) for seq, snapshot in page)
 
 
 def parse_cursor(request: web.Request) -> int | None:
@@ -120,7 +142,9 @@ async def _stream(
     metrics.event_streams.inc()
     try:
         retention = request.app[settings_key].event_retention
-        await _follow(response, service, sink, job_ids, cursor, head, retention)
+        await _follow(
+            response, service, streams.reads, sink, job_ids, cursor, head, retention
+        )
     except TimeoutError:
         if not sink.stopping:
             metrics.event_streams_slow.inc()
@@ -141,6 +165,7 @@ async def _stream(
 async def _follow(
     response: web.StreamResponse,
     service: JobService,
+    reads: SharedLogReads,
     sink: StreamSink,
     job_ids: Sequence[str] | None,
     cursor: int | None,
@@ -149,6 +174,8 @@ async def _follow(
 ) -> None:
     """Send the log after the cursor, then every event as it is committed.
 
+    Pages are read through `reads`, so streams woken together at the same cursor
+    share one read and its encoding; none is held while the stream waits.
     Pruning deletes only events older than `retention`: so a read that follows the
     last one by less than half of it (the rest a margin for replicas' clocks) cannot
     have lost any, and only the others check the log's oldest event.
@@ -167,13 +194,16 @@ async def _follow(
         sink.wake.clear()
         parts = [PING] if sink.ping else []
         sink.ping = False
-        page: list[tuple[int, Snapshot]] = []
+        page: Page = []
+        encoded: list[bytes] = []
         if changed or catching_up:
             sink.changed = False  # a change committed from here on reads again
             now = loop.time()
             lagging = retention > 0 and now - read_at > retention / 2
             read_at = now
-            page = await service.events_after(sink.tenant, after, job_ids, PAGE)
+            page, encoded = await reads.events_after(
+                service, sink.tenant, after, job_ids, PAGE, encode_page
+            )
             if (catching_up or lagging) and (not page or page[0][0] != after + 1):
                 moved = await _pruned_to(service, after)
                 if moved is not None:
@@ -182,11 +212,12 @@ async def _follow(
                     await _send(response, sink, parts)
                     after, catching_up = moved, True
                     continue
-        parts.extend(event_bytes(seq, snapshot) for seq, snapshot in page)
+        parts.extend(encoded)
         await _send(response, sink, parts)
         if page:
             after = page[-1][0]
         catching_up = len(page) == PAGE
+        del page, encoded, parts  # the shared page is not held while waiting
         if not catching_up:
             await sink.wake.wait()
         changed = sink.changed
@@ -208,18 +239,13 @@ async def _send(
 ) -> None:
     """Write in chunks, each within STALL_SECONDS (TimeoutError past it, or at
     once when the stream is stopped mid-write); nothing once it is stopped."""
-    at = 0
-    while at < len(parts) and not sink.stopping:
-        chunk: list[bytes] = []
-        size = 0
-        while at < len(parts) and (not chunk or size + len(parts[at]) <= CHUNK_BYTES):
-            chunk.append(parts[at])
-            size += len(parts[at])
-            at += 1
+    for chunk in chunked(parts):
+        if sink.stopping:
+            return
         async with asyncio.timeout(STALL_SECONDS) as deadline:
             sink.deadline = deadline
             try:
-                await response.write(b"".join(chunk))
+                await response.write(chunk)
             finally:
                 sink.deadline = None
 

@@ -1,10 +1,11 @@
-"""The open GET /events streams of a process: their wake-ups, one shared heartbeat
-timer, and their end at shutdown."""
+"""The open GET /events streams of a process: their wake-ups, their shared reads of
+the log, one shared heartbeat timer, and their end at shutdown."""
 
 from __future__ import annotations
 
 import asyncio
 
+from vts.events.log_reads import SharedLogReads
 from vts.snapshot import Snapshot
 
 HEARTBEAT_SECONDS = 15.0
@@ -14,8 +15,9 @@ HEARTBEAT_SECONDS = 15.0
 class StreamSink:
     """One stream's wake-up call. The hub pushes a change of a job the stream may
     see; the sink only sets a flag, and the stream task then reads the log after
-    the last seq it sent: one read per wake-up, however many events woke it. A
-    heartbeat wakes it to write a comment, without reading.
+    the last seq it sent: one read per wake-up, however many events woke it, and
+    shared with the streams woken with it (SharedLogReads). A heartbeat wakes it
+    to write a comment, without reading.
     """
 
     __slots__ = ("changed", "deadline", "ping", "stopping", "tenant", "wake")
@@ -46,10 +48,12 @@ class StreamSink:
 
 class EventStreams:
     """Every open stream of the app. One timer, not one per stream, marks them all
-    for a heartbeat every `heartbeat` seconds, and only while any is open."""
+    for a heartbeat every `heartbeat` seconds, and only while any is open; `reads`
+    is where they read the log."""
 
     def __init__(self, heartbeat: float = HEARTBEAT_SECONDS) -> None:
         self.heartbeat = heartbeat
+        self.reads = SharedLogReads()
         self._open: set[StreamSink] = set()
         self._timer: asyncio.TimerHandle | None = None
         self._closing = False
