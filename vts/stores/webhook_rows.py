@@ -27,6 +27,7 @@ DELIVERY_COLUMNS = (
 ENDPOINT_COLUMNS_E = ", ".join(f"e.{c.strip()}" for c in ENDPOINT_COLUMNS.split(","))
 DELIVERY_COLUMNS_D = ", ".join(f"d.{c.strip()}" for c in DELIVERY_COLUMNS.split(","))
 ENDPOINT_WIDTH = len(ENDPOINT_COLUMNS.split(","))
+DELIVERY_WIDTH = len(DELIVERY_COLUMNS.split(","))
 
 ToRow = Callable[[datetime | None], Any]
 FromRow = Callable[[Any], datetime | None]
@@ -146,14 +147,28 @@ def delivery_from_row(row: Sequence[Any], time: FromRow = _same) -> Delivery:
     )
 
 
+def pairs_from_rows(
+    rows: Sequence[Sequence[Any]], time: FromRow = _same
+) -> dict[str, tuple[Delivery, Endpoint]]:
+    """{delivery id: (delivery, endpoint)} of rows of DELIVERY_COLUMNS then
+    ENDPOINT_COLUMNS; an endpoint in many rows is made once."""
+    endpoints: dict[str, Endpoint] = {}
+    found = {}
+    for row in rows:
+        values = tuple(row)
+        endpoint = endpoints.get(values[1])  # the delivery's endpoint_id
+        if endpoint is None:
+            endpoint = endpoint_from_row(values[DELIVERY_WIDTH:], time)
+            endpoints[endpoint.id] = endpoint
+        found[values[0]] = (delivery_from_row(values[:DELIVERY_WIDTH], time), endpoint)
+    return found
+
+
 def placeholders(count: int, style: str) -> str:
     """`?,?,?` (SQLite) or `$1, $2, $3` (Postgres)."""
     if style == "?":
         return ",".join("?" * count)
     return ", ".join(f"${n}" for n in range(1, count + 1))
-
-
-DELIVERY_WIDTH = len(DELIVERY_COLUMNS.split(","))
 
 
 Recorded = tuple[Delivery, Endpoint] | None

@@ -31,7 +31,7 @@ from vts.webhooks.model import (
     Reservation,
     after_attempt,
 )
-from vts.webhooks.port import WebhookStore
+from vts.webhooks.port import Due, WebhookStore
 from vts.webhooks.post import post
 from vts.webhooks.recorder import AttemptRecorder
 from vts.webhooks.schedule import next_delay, parse_retry_after
@@ -211,14 +211,14 @@ class Sender:
             self._start(delivery, endpoint)
         return len(claimed) == free
 
-    def _pick(self, due: Sequence[Delivery]) -> list[Delivery]:
+    def _pick(self, due: Sequence[Due]) -> list[Due]:
         slots = {e: PER_ENDPOINT - n for e, n in self._in_flight.items()}
         taken = []
-        for delivery in due:
-            left = slots.get(delivery.endpoint_id, PER_ENDPOINT)
+        for delivery_id, endpoint_id in due:
+            left = slots.get(endpoint_id, PER_ENDPOINT)
             if left > 0:
-                slots[delivery.endpoint_id] = left - 1
-                taken.append(delivery)
+                slots[endpoint_id] = left - 1
+                taken.append((delivery_id, endpoint_id))
         return taken
 
     async def _send(self, delivery: Delivery, endpoint: Endpoint) -> None:
