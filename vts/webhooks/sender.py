@@ -1,7 +1,7 @@
 """The senders: claim due deliveries, POST them signed, record what came of it.
 
 Finished deliveries are deleted VTS_EVENT_RETENTION after their last attempt.
-Concurrency is bounded overall (MAX_IN_FLIGHT) and per endpoint (PER_ENDPOINT): an
+Concurrency is bounded overall and per endpoint (vts.webhooks.slots): an
 endpoint with PER_ENDPOINT attempts in flight is left out of the next claims, so a
 slow receiver holds at most that many slots and never delays the others. Claims
 carry a lease (the timeout plus a margin) so a crashed replica's come back.
@@ -14,8 +14,7 @@ import contextlib
 import logging
 import random
 import time
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -23,6 +22,7 @@ import aiohttp
 from vts.errors import UnavailableError
 from vts.metrics import Metrics
 from vts.supervision import supervise
+from vts.webhooks.due import NextDue
 from vts.webhooks.model import (
     Attempt,
     Delivery,
@@ -31,16 +31,15 @@ from vts.webhooks.model import (
     Reservation,
     after_attempt,
 )
-from vts.webhooks.port import Due, WebhookStore
+from vts.webhooks.port import WebhookStore
 from vts.webhooks.post import post
 from vts.webhooks.recorder import AttemptRecorder
 from vts.webhooks.schedule import next_delay, parse_retry_after
+from vts.webhooks.slots import MAX_IN_FLIGHT, Slots
 from vts.webhooks.ssrf import GuardedResolver
 
 log = logging.getLogger(__name__)
 
-MAX_IN_FLIGHT = 128
-PER_ENDPOINT = 16
 LEASE_MARGIN_SECONDS = 5.0
 """A claim lasts the timeout plus this: time to record the attempt."""
 PRUNE_SECONDS = 60.0
@@ -81,14 +80,16 @@ class Sender:
         self.jitter = jitter
         self._wake = asyncio.Event()
         self._recorder = AttemptRecorder(store)
-        self._in_flight: Counter[str] = Counter()
-        self._reserved = 0
+        self._slots = Slots()
         self._starved = False  # the loop wanted a slot and found none
+        self._next_due = NextDue()
         self._tasks: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
+        """New work may be due: deliveries, a retry, an endpoint enabled."""
+        self._next_due.forget()
         self._wake.set()
 
     async def start(self) -> None:
@@ -155,12 +156,17 @@ class Sender:
 
     async def _until_due(self) -> float:
         """How long to sleep unless woken: until the next delivery is due."""
-        if self._busy() >= MAX_IN_FLIGHT:
+        if not self._slots.free():
             self._starved = True
             return SAFETY_SECONDS  # a freed slot wakes us
         # An endpoint with every slot in flight: the first to finish wakes us for
         # its deliveries, so they are not waited for here (no polling meanwhile).
-        due = await self.store.next_delivery_due(self._full_endpoints())
+        full = self._slots.full()
+        if not self._next_due.holds(full, self.clock()):
+            ticket = self._next_due.ticket()
+            due = await self.store.next_delivery_due(full)
+            self._next_due.learn(ticket, full, due)
+        due = self._next_due.due
         if due is None:
             return SAFETY_SECONDS
         seconds = (due - self.clock()).total_seconds()
@@ -168,30 +174,22 @@ class Sender:
 
     def reserve(self) -> Reservation:
         """Set the free slots aside for the dispatcher (see Reservation)."""
-        free = max(0, MAX_IN_FLIGHT - self._busy())
-        self._reserved += free
         lease = self.clock() + timedelta(seconds=self.timeout + LEASE_MARGIN_SECONDS)
-        return Reservation(free, dict(self._in_flight), PER_ENDPOINT, lease)
+        return self._slots.reserve(lease)
 
     def adopt(
         self, reservation: Reservation, claimed: list[tuple[Delivery, Endpoint]]
     ) -> None:
         """Send what the dispatcher claimed for us; give back the other slots."""
-        self._reserved -= reservation.slots
+        self._slots.unreserve(reservation)
         for delivery, endpoint in claimed:
             self._start(delivery, endpoint)
         if self._starved and len(claimed) < reservation.slots:
             self._starved = False
             self._wake.set()
 
-    def _full_endpoints(self) -> list[str]:
-        return [e for e, n in self._in_flight.items() if n >= PER_ENDPOINT]
-
-    def _busy(self) -> int:
-        return sum(self._in_flight.values()) + self._reserved
-
     def _start(self, delivery: Delivery, endpoint: Endpoint) -> None:
-        self._in_flight[endpoint.id] += 1
+        self._slots.take(endpoint.id)
         task = asyncio.create_task(self._send(delivery, endpoint))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -199,27 +197,19 @@ class Sender:
     async def send_due(self) -> bool:
         """Claim what is due and start sending it; whether more may be due (the
         claim took all it could)."""
-        free = MAX_IN_FLIGHT - self._busy()
-        if free <= 0:
+        free = self._slots.free()
+        if not free:
             self._starved = True
             return False
-        busy = self._full_endpoints()
+        busy = self._slots.full()
         now = self.clock()
         lease = now + timedelta(seconds=self.timeout + LEASE_MARGIN_SECONDS)
-        claimed = await self.store.claim_deliveries(now, lease, free, busy, self._pick)
+        claimed = await self.store.claim_deliveries(
+            now, lease, free, busy, self._slots.pick
+        )
         for delivery, endpoint in claimed:
             self._start(delivery, endpoint)
         return len(claimed) == free
-
-    def _pick(self, due: Sequence[Due]) -> list[Due]:
-        slots = {e: PER_ENDPOINT - n for e, n in self._in_flight.items()}
-        taken = []
-        for delivery_id, endpoint_id in due:
-            left = slots.get(endpoint_id, PER_ENDPOINT)
-            if left > 0:
-                slots[endpoint_id] = left - 1
-                taken.append((delivery_id, endpoint_id))
-        return taken
 
     async def _send(self, delivery: Delivery, endpoint: Endpoint) -> None:
         try:
@@ -245,7 +235,7 @@ class Sender:
         if recorded is not None:
             self._count(attempt, *recorded, now)
             if recorded[0].status is DeliveryStatus.PENDING:
-                self._wake.set()  # a retry is due: sleep no longer than until then
+                self.wake()  # a retry is due: sleep no longer than until then
 
     async def _post(
         self, delivery: Delivery, endpoint: Endpoint
@@ -270,12 +260,9 @@ class Sender:
         the claim keeps the delivery to us). A freed slot matters only to a sender
         that found no slot free, or to an endpoint that was full: then something
         due may wait for it."""
-        if self._starved or self._in_flight[endpoint_id] >= PER_ENDPOINT:
+        if self._slots.release(endpoint_id) or self._starved:
             self._starved = False
             self._wake.set()
-        self._in_flight[endpoint_id] -= 1
-        if self._in_flight[endpoint_id] <= 0:
-            del self._in_flight[endpoint_id]
 
     def _count(
         self, attempt: Attempt, delivery: Delivery, endpoint: Endpoint, now: datetime
