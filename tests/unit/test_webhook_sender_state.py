@@ -18,10 +18,14 @@ def test_a_pick_lets_through_what_each_endpoint_has_room_for() -> None:
     for _ in range(PER_ENDPOINT - 1):
         slots.take("a")
     due = [(f"d{n}", endpoint) for n, endpoint in enumerate("aabab")]
-    assert slots.pick(due) == [("d0", "a"), ("d2", "b"), ("d4", "b")]
+    pick = slots.picker()
+    assert pick(due) == [("d0", "a"), ("d2", "b"), ("d4", "b")]
+    assert pick.capped == {"a"}
     assert slots.full() == []
+    assert slots.has_room(pick.capped)  # the claim's own are not started yet
     slots.take("a")
     assert slots.full() == ["a"]
+    assert not slots.has_room(pick.capped)
     assert slots.free() == MAX_IN_FLIGHT - PER_ENDPOINT
     assert slots.release("a") is True
     assert slots.release("a") is False

@@ -181,7 +181,7 @@ def apply_attempts(
     """`record_attempts` in memory: each attempt applied in order, to its delivery
     as read and its endpoint as the earlier attempts left it. Returns what each
     came to (None: the delivery is gone), the deliveries and the endpoints to
-    write, and the endpoints these attempts disabled."""
+    write (those that changed), and the endpoints these attempts disabled."""
     endpoints = {e.id: e for _, e in found.values()}
     before = dict(endpoints)
     results: list[Recorded] = []
@@ -200,7 +200,8 @@ def apply_attempts(
         for e in endpoints.values()
         if e.disabled_at is not None and before[e.id].disabled_at is None
     ]
-    return results, deliveries, list(endpoints.values()), disabled
+    changed = [e for e in endpoints.values() if e != before[e.id]]
+    return results, deliveries, changed, disabled
 
 
 def disabled_error(endpoint: Endpoint) -> str:

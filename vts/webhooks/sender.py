@@ -156,6 +156,8 @@ class Sender:
 
     async def _until_due(self) -> float:
         """How long to sleep unless woken: until the next delivery is due."""
+        if self._wake.is_set():
+            return 0.0  # a slot was freed or work came meanwhile: claim again first
         if not self._slots.free():
             self._starved = True
             return SAFETY_SECONDS  # a freed slot wakes us
@@ -195,8 +197,9 @@ class Sender:
         task.add_done_callback(self._tasks.discard)
 
     async def send_due(self) -> bool:
-        """Claim what is due and start sending it; whether more may be due (the
-        claim took all it could)."""
+        """Claim what is due and start sending it; whether more may be due now (the
+        claim took all it could, or an endpoint it left some out for has a slot
+        again: attempts finished while it ran)."""
         free = self._slots.free()
         if not free:
             self._starved = True
@@ -204,12 +207,11 @@ class Sender:
         busy = self._slots.full()
         now = self.clock()
         lease = now + timedelta(seconds=self.timeout + LEASE_MARGIN_SECONDS)
-        claimed = await self.store.claim_deliveries(
-            now, lease, free, busy, self._slots.pick
-        )
+        pick = self._slots.picker()
+        claimed = await self.store.claim_deliveries(now, lease, free, busy, pick)
         for delivery, endpoint in claimed:
             self._start(delivery, endpoint)
-        return len(claimed) == free
+        return len(claimed) == free or self._slots.has_room(pick.capped)
 
     async def _send(self, delivery: Delivery, endpoint: Endpoint) -> None:
         try:

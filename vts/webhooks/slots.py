@@ -5,7 +5,7 @@ dispatcher (a Reservation) counted as taken until it hands them back."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 
 from vts.webhooks.model import Reservation
@@ -13,6 +13,26 @@ from vts.webhooks.port import Due
 
 MAX_IN_FLIGHT = 128
 PER_ENDPOINT = 16
+
+
+class Picker:
+    """A claim's Pick: of the due deliveries, those the per-endpoint bound lets
+    start, in order; `capped` names the endpoints it left some of out for."""
+
+    def __init__(self, left: dict[str, int]) -> None:
+        self._left = left
+        self.capped: set[str] = set()
+
+    def __call__(self, due: Sequence[Due]) -> list[Due]:
+        taken = []
+        for delivery_id, endpoint_id in due:
+            slots = self._left.get(endpoint_id, PER_ENDPOINT)
+            if slots > 0:
+                self._left[endpoint_id] = slots - 1
+                taken.append((delivery_id, endpoint_id))
+            else:
+                self.capped.add(endpoint_id)
+        return taken
 
 
 class Slots:
@@ -31,16 +51,14 @@ class Slots:
         """The endpoints with every slot in flight (left out of claims)."""
         return [e for e, n in self._in_flight.items() if n >= PER_ENDPOINT]
 
-    def pick(self, due: Sequence[Due]) -> list[Due]:
-        """Of `due`, those the per-endpoint bound lets start now, in order."""
-        left = {e: PER_ENDPOINT - n for e, n in self._in_flight.items()}
-        taken = []
-        for delivery_id, endpoint_id in due:
-            slots = left.get(endpoint_id, PER_ENDPOINT)
-            if slots > 0:
-                left[endpoint_id] = slots - 1
-                taken.append((delivery_id, endpoint_id))
-        return taken
+    def picker(self) -> Picker:
+        """The pick of one claim, with the slots free now (a copy: the store may
+        run it on its own thread)."""
+        return Picker({e: PER_ENDPOINT - n for e, n in self._in_flight.items()})
+
+    def has_room(self, endpoints: Iterable[str]) -> bool:
+        """Whether any of `endpoints` has a free slot."""
+        return any(self._in_flight[e] < PER_ENDPOINT for e in endpoints)
 
     def reserve(self, lease_until: datetime) -> Reservation:
         """Set every free slot aside (see Reservation) until `unreserve`."""
