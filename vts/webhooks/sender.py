@@ -33,15 +33,17 @@ from vts.webhooks.model import (
 )
 from vts.webhooks.port import WebhookStore
 from vts.webhooks.post import post
-from vts.webhooks.recorder import AttemptRecorder
+from vts.webhooks.recorder import AttemptRecorder, count_outcome
 from vts.webhooks.schedule import next_delay, parse_retry_after
-from vts.webhooks.slots import MAX_IN_FLIGHT, Slots
+from vts.webhooks.slots import AHEAD, MAX_IN_FLIGHT, Slots
 from vts.webhooks.ssrf import GuardedResolver
 
 log = logging.getLogger(__name__)
 
 LEASE_MARGIN_SECONDS = 5.0
 """A claim lasts the timeout plus this: time to record the attempt."""
+START_MARGIN_SECONDS = LEASE_MARGIN_SECONDS / 2
+"""A delivery claimed ahead starts only with this much of the margin left."""
 PRUNE_SECONDS = 60.0
 PRUNE_BATCH = 500
 STOP_GRACE_SECONDS = 5.0
@@ -82,6 +84,9 @@ class Sender:
         self._recorder = AttemptRecorder(store)
         self._slots = Slots()
         self._starved = False  # the loop wanted a slot and found none
+        # Endpoints the store may have more due for (a claim left some out, or
+        # left the endpoint out): refilled once half of what waits has started.
+        self._more: set[str] = set()
         self._next_due = NextDue()
         self._tasks: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
@@ -105,13 +110,15 @@ class Sender:
         )
 
     async def stop(self) -> None:
-        """Claim nothing more; let the attempts in flight finish and be recorded
-        for up to STOP_GRACE_SECONDS (one cut short is sent again after its lease,
-        perhaps a second time), then cancel the rest."""
+        """Claim and start nothing more; let the attempts in flight finish and be
+        recorded for up to STOP_GRACE_SECONDS (one cut short is sent again after its
+        lease, perhaps a second time), then cancel the rest. Deliveries claimed
+        ahead come back after their lease."""
         loop, self._loop = self._loop, None
         if loop is not None:
             loop.cancel()
             await asyncio.gather(loop, return_exceptions=True)
+        self._slots.drain()
         if self._tasks:
             grace = min(self.timeout, STOP_GRACE_SECONDS)
             log.info(
@@ -158,7 +165,7 @@ class Sender:
         """How long to sleep unless woken: until the next delivery is due."""
         if self._wake.is_set():
             return 0.0  # a slot was freed or work came meanwhile: claim again first
-        if not self._slots.free():
+        if not self._slots.room():
             self._starved = True
             return SAFETY_SECONDS  # a freed slot wakes us
         # An endpoint with every slot in flight: the first to finish wakes us for
@@ -185,33 +192,40 @@ class Sender:
         """Send what the dispatcher claimed for us; give back the other slots."""
         self._slots.unreserve(reservation)
         for delivery, endpoint in claimed:
+            self._slots.take(endpoint.id)
+            self._start(delivery, endpoint)
+        for delivery, endpoint in self._slots.ready(self._time_left):
             self._start(delivery, endpoint)
         if self._starved and len(claimed) < reservation.slots:
             self._starved = False
             self._wake.set()
 
     def _start(self, delivery: Delivery, endpoint: Endpoint) -> None:
-        self._slots.take(endpoint.id)
+        """Send it, in the slot taken for it."""
         task = asyncio.create_task(self._send(delivery, endpoint))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def send_due(self) -> bool:
-        """Claim what is due and start sending it; whether more may be due now (the
-        claim took all it could, or an endpoint it left some out for has a slot
-        again: attempts finished while it ran)."""
-        free = self._slots.free()
-        if not free:
+        """Claim what is due, start what has a slot and keep the rest waiting;
+        whether more may be due now (the claim read all it could, or an endpoint
+        it left some out for has started half of what waits meanwhile)."""
+        room = self._slots.room()
+        if not room:
             self._starved = True
             return False
         busy = self._slots.full()
         now = self.clock()
         lease = now + timedelta(seconds=self.timeout + LEASE_MARGIN_SECONDS)
         pick = self._slots.picker()
-        claimed = await self.store.claim_deliveries(now, lease, free, busy, pick)
-        for delivery, endpoint in claimed:
+        claimed = await self.store.claim_deliveries(now, lease, room, busy, pick)
+        for delivery, endpoint in self._slots.place(claimed):
             self._start(delivery, endpoint)
-        return len(claimed) == free or self._slots.has_room(pick.capped)
+        self._more = pick.capped | set(busy)
+        return pick.seen == room or any(map(self._wants_more, pick.capped))
+
+    def _wants_more(self, endpoint_id: str) -> bool:
+        return self._slots.waiting(endpoint_id) <= AHEAD // 2
 
     async def _send(self, delivery: Delivery, endpoint: Endpoint) -> None:
         try:
@@ -234,8 +248,10 @@ class Sender:
             return after_attempt(d, e, attempt, now, delay)
 
         recorded = await self._recorder.record(delivery.id, apply)
+        if recorded is None or recorded[1].disabled_at is not None:
+            self._slots.drop(endpoint.id)  # the store failed or deleted those too
         if recorded is not None:
-            self._count(attempt, *recorded, now)
+            count_outcome(self.metrics, attempt, *recorded, now)
             if recorded[0].status is DeliveryStatus.PENDING:
                 self.wake()  # a retry is due: sleep no longer than until then
 
@@ -259,30 +275,20 @@ class Sender:
 
     def _release(self, endpoint_id: str) -> None:
         """The attempt's connection is done (its recording may still be under way:
-        the claim keeps the delivery to us). A freed slot matters only to a sender
-        that found no slot free, or to an endpoint that was full: then something
-        due may wait for it."""
-        if self._slots.release(endpoint_id) or self._starved:
+        the claim keeps the delivery to us): a waiting delivery takes the slot. A
+        freed slot matters to the loop only if it found no room, or once an
+        endpoint the store has more for has started half of what waited."""
+        self._slots.release(endpoint_id)
+        for delivery, endpoint in self._slots.ready(self._time_left, endpoint_id):
+            self._start(delivery, endpoint)
+        if self._starved or (
+            endpoint_id in self._more and self._wants_more(endpoint_id)
+        ):
             self._starved = False
+            self._more.discard(endpoint_id)
             self._wake.set()
 
-    def _count(
-        self, attempt: Attempt, delivery: Delivery, endpoint: Endpoint, now: datetime
-    ) -> None:
-        if delivery.status is DeliveryStatus.SUCCEEDED:
-            outcome = "succeeded"
-            latency = (now - delivery.changed_at).total_seconds()
-            self.metrics.webhook_latency.observe(max(latency, 0.0))
-        elif delivery.status is DeliveryStatus.PENDING:
-            outcome = "retried"
-        else:
-            outcome = "failed"
-        self.metrics.webhook_deliveries.labels(outcome).inc()
-        if endpoint.disabled_at is not None and endpoint.disabled_at == now:
-            log.warning(
-                "webhook endpoint %s disabled: %s",
-                endpoint.id,
-                endpoint.disabled_reason,
-            )
-        elif attempt.error is not None:
-            log.info("webhook %s to %s: %s", delivery.id, endpoint.id, attempt.error)
+    def _time_left(self, delivery: Delivery) -> bool:
+        """Whether its claim outlasts an attempt started now and its recording."""
+        end = self.clock() + timedelta(seconds=self.timeout + START_MARGIN_SECONDS)
+        return delivery.claimed_until is not None and delivery.claimed_until >= end
