@@ -1,10 +1,10 @@
 """The senders: claim due deliveries, POST them signed, record what came of it.
 
 Finished deliveries are deleted VTS_EVENT_RETENTION after their last attempt.
-Concurrency is bounded overall and per endpoint (vts.webhooks.slots): an
-endpoint with PER_ENDPOINT attempts in flight is left out of the next claims, so a
-slow receiver holds at most that many slots and never delays the others. Claims
-carry a lease (the timeout plus a margin) so a crashed replica's come back.
+Concurrency is bounded overall and per endpoint (vts.webhooks.slots): an endpoint
+holds at most PER_ENDPOINT attempts in flight and AHEAD deliveries claimed ahead,
+then is left out of the next claims, so a slow receiver never delays the others.
+Claims carry a lease (the timeout plus a margin) so a crashed replica's come back.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ run while the slots are busy.
 from __future__ import annotations
 
 from collections import Counter, deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from vts.webhooks.model import Delivery, Endpoint, Reservation
@@ -86,10 +86,6 @@ class Slots:
         run it on its own thread)."""
         held = {*self._in_flight, *self._waiting}
         return Picker({e: PER_ENDPOINT + AHEAD - self.held(e) for e in held})
-
-    def has_room(self, endpoints: Iterable[str]) -> bool:
-        """Whether any of `endpoints` could take more now."""
-        return any(self.held(e) < PER_ENDPOINT + AHEAD for e in endpoints)
 
     def waiting(self, endpoint_id: str) -> int:
         waiting = self._waiting.get(endpoint_id)
