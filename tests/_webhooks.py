@@ -16,7 +16,7 @@ from vts.ports import JobStore
 from vts.snapshot import Snapshot
 from vts.webhooks.messages import plan_deliveries
 from vts.webhooks.model import Delivery, Endpoint, new_endpoint_id, new_secret
-from vts.webhooks.port import WebhookStore
+from vts.webhooks.port import Due, WebhookStore
 
 
 def endpoint(tenant: str = "default", **changes: object) -> Endpoint:
@@ -63,7 +63,7 @@ async def dispatched(store: JobStore, e: Endpoint, jobs: int = 1) -> list[Delive
     return await hooks(store).list_deliveries(e.id, None, None, 100)
 
 
-def take_all(due: Sequence[Delivery]) -> list[Delivery]:
+def take_all(due: Sequence[Due]) -> list[Due]:
     return list(due)
 
 

@@ -15,7 +15,8 @@ from _support import wait_until
 from _webhooks import Receiver
 
 from vts.keys import store_key
-from vts.webhooks.sender import PER_ENDPOINT, SAFETY_SECONDS
+from vts.webhooks.sender import SAFETY_SECONDS
+from vts.webhooks.slots import PER_ENDPOINT
 
 FAST_RETRIES = (0.05, 0.05, 0.05)
 ServerFactory = Any  # tests/integration/conftest.py

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from vts.domain import JobStatus
 from vts.snapshot import Snapshot
@@ -20,10 +20,10 @@ from vts.stores.webhook_rows import (
     ENDPOINT_COLUMNS_E,
     Recorded,
     apply_attempts,
-    delivery_from_row,
     delivery_values,
     disabled_error,
     endpoint_from_row,
+    pairs_from_rows,
     placeholders,
 )
 from vts.webhooks.model import Delivery, Endpoint
@@ -35,14 +35,6 @@ if TYPE_CHECKING:
 _SCOPED = "id = $1 AND ($2::text IS NULL OR tenant = $2)"
 
 
-def _pair(row: Sequence[Any]) -> tuple[Delivery, Endpoint]:
-    values = list(row)
-    return (
-        delivery_from_row(values[:DELIVERY_WIDTH]),
-        endpoint_from_row(values[DELIVERY_WIDTH:]),
-    )
-
-
 # SKIP LOCKED: rows another replica's sender is pruning are left to it.
 _PURGE = (
     "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries"
@@ -50,12 +42,18 @@ _PURGE = (
     " ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)"
 )
 _DUE = (
-    f"SELECT {DELIVERY_COLUMNS_D}, {ENDPOINT_COLUMNS_E}"
+    "SELECT d.id, d.endpoint_id"
     " FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id"
     " WHERE d.status = 'pending' AND d.next_attempt_at <= $1"
     " AND (d.claimed_until IS NULL OR d.claimed_until < $1)"
     " AND e.disabled_at IS NULL AND NOT (d.endpoint_id = ANY($2::text[]))"
     " ORDER BY d.next_attempt_at LIMIT $3 FOR UPDATE OF d SKIP LOCKED"
+)
+_CLAIM = (
+    "WITH claimed AS (UPDATE webhook_deliveries SET claimed_until = $1"
+    " WHERE id = ANY($2::text[]) RETURNING *)"
+    f" SELECT {DELIVERY_COLUMNS_D}, {ENDPOINT_COLUMNS_E} FROM claimed d"
+    " JOIN webhook_endpoints e ON e.id = d.endpoint_id"
 )
 _INSERT_DELIVERY = (
     f"INSERT INTO webhook_deliveries ({DELIVERY_COLUMNS})"
@@ -128,17 +126,14 @@ class PostgresOutbox(PostgresWebhooks):
         pick: Pick,
     ) -> list[tuple[Delivery, Endpoint]]:
         async with self._errors(), self.pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(_DUE, now, list(busy), limit)
-            found = {r[0]: _pair(r) for r in rows}
-            taken = pick([d for d, _ in found.values()])
-            if taken:
-                await conn.execute(
-                    "UPDATE webhook_deliveries SET claimed_until = $1"
-                    " WHERE id = ANY($2::text[])",
-                    lease_until,
-                    [d.id for d in taken],
-                )
-        return [found[d.id] for d in taken]
+            due = await conn.fetch(_DUE, now, list(busy), limit)
+            taken = [
+                delivery_id for delivery_id, _ in pick([(r[0], r[1]) for r in due])
+            ]
+            if not taken:
+                return []
+            found = pairs_from_rows(await conn.fetch(_CLAIM, lease_until, taken))
+        return [found[delivery_id] for delivery_id in taken]
 
     async def record_attempts(
         self, attempts: Sequence[tuple[str, Apply]]
@@ -149,8 +144,7 @@ class PostgresOutbox(PostgresWebhooks):
         async with self._errors(), self.pool.acquire() as conn, conn.transaction():
             # One statement locks every row, in one order (endpoint, delivery) for
             # every replica: two batches cannot deadlock.
-            rows = await conn.fetch(_PAIRS, ids)
-            found = {r[0]: _pair(r) for r in rows}
+            found = pairs_from_rows(await conn.fetch(_PAIRS, ids))
             results, deliveries, endpoints, disabled = apply_attempts(found, attempts)
             await conn.executemany(
                 "UPDATE webhook_deliveries SET status = $2, attempts = $3,"

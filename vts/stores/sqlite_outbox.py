@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from vts.codec import epoch
 from vts.stores.sqlite_events import event_from_row
-from vts.stores.sqlite_webhooks import SqliteWebhooks, _delivery, _endpoint, _time
+from vts.stores.sqlite_webhooks import SqliteWebhooks, _endpoint, _time
 from vts.stores.webhook_rows import (
     DELIVERY_COLUMNS,
     DELIVERY_COLUMNS_D,
@@ -22,6 +22,7 @@ from vts.stores.webhook_rows import (
     apply_attempts,
     delivery_values,
     disabled_error,
+    pairs_from_rows,
     placeholders,
 )
 from vts.webhooks.model import Delivery, Endpoint
@@ -36,12 +37,16 @@ _PURGE = (
     " AND updated_at < ? ORDER BY updated_at LIMIT ?)"
 )
 _DUE = (
-    f"SELECT {DELIVERY_COLUMNS_D}, {ENDPOINT_COLUMNS_E}"
-    " FROM webhook_deliveries d INDEXED BY webhook_deliveries_due"
+    "SELECT d.id, d.endpoint_id FROM webhook_deliveries d"
+    " INDEXED BY webhook_deliveries_due"
     " JOIN webhook_endpoints e ON e.id = d.endpoint_id"
     " WHERE d.status = 'pending' AND d.next_attempt_at <= ?"
     " AND (d.claimed_until IS NULL OR d.claimed_until < ?)"
     " AND e.disabled_at IS NULL{busy} ORDER BY d.next_attempt_at LIMIT ?"
+)
+_PAIRS = (
+    f"SELECT {DELIVERY_COLUMNS_D}, {ENDPOINT_COLUMNS_E} FROM webhook_deliveries d"
+    " JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE d.id IN ({ids})"
 )
 _INSERT_DELIVERY = (
     f"INSERT OR IGNORE INTO webhook_deliveries ({DELIVERY_COLUMNS})"
@@ -68,17 +73,16 @@ class SqliteOutbox(SqliteWebhooks):
         def claim(conn: sqlite3.Connection) -> list[tuple[Delivery, Endpoint]]:
             busy_sql = f" AND d.endpoint_id NOT IN ({placeholders(len(busy), '?')})"
             sql = _DUE.format(busy=busy_sql if busy else "")
-            rows = conn.execute(sql, (epoch(now), epoch(now), *busy, limit)).fetchall()
-            found = {
-                r[0]: (_delivery(r[:DELIVERY_WIDTH]), _endpoint(r[DELIVERY_WIDTH:]))
-                for r in rows
-            }
-            taken = pick([d for d, _ in found.values()])
+            due = conn.execute(sql, (epoch(now), epoch(now), *busy, limit)).fetchall()
+            taken = [delivery_id for delivery_id, _ in pick(due)]
+            if not taken:
+                return []
             conn.executemany(
                 "UPDATE webhook_deliveries SET claimed_until = ? WHERE id = ?",
-                [(epoch(lease_until), d.id) for d in taken],
+                [(epoch(lease_until), delivery_id) for delivery_id in taken],
             )
-            return [found[d.id] for d in taken]
+            found = _pairs(conn, taken)
+            return [found[delivery_id] for delivery_id in taken]
 
         return await self._hook_write(claim)
 
@@ -149,20 +153,18 @@ def _dispatch(
     return len(events), deliveries
 
 
+def _pairs(
+    conn: sqlite3.Connection, ids: Sequence[str]
+) -> dict[str, tuple[Delivery, Endpoint]]:
+    """The deliveries with these ids, and their endpoints."""
+    sql = _PAIRS.format(ids=placeholders(len(ids), "?"))
+    return pairs_from_rows(conn.execute(sql, ids).fetchall(), _time)
+
+
 def _record(
     conn: sqlite3.Connection, attempts: Sequence[tuple[str, Apply]]
 ) -> list[Recorded]:
-    ids = [delivery_id for delivery_id, _ in attempts]
-    rows = conn.execute(
-        f"SELECT {DELIVERY_COLUMNS_D}, {ENDPOINT_COLUMNS_E} FROM webhook_deliveries d"
-        " JOIN webhook_endpoints e ON e.id = d.endpoint_id"
-        f" WHERE d.id IN ({placeholders(len(ids), '?')})",
-        ids,
-    ).fetchall()
-    found = {
-        r[0]: (_delivery(r[:DELIVERY_WIDTH]), _endpoint(r[DELIVERY_WIDTH:]))
-        for r in rows
-    }
+    found = _pairs(conn, [delivery_id for delivery_id, _ in attempts])
     results, deliveries, endpoints, disabled = apply_attempts(found, attempts)
     conn.executemany(
         "UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at = ?,"

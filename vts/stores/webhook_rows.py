@@ -27,6 +27,7 @@ DELIVERY_COLUMNS = (
 ENDPOINT_COLUMNS_E = ", ".join(f"e.{c.strip()}" for c in ENDPOINT_COLUMNS.split(","))
 DELIVERY_COLUMNS_D = ", ".join(f"d.{c.strip()}" for c in DELIVERY_COLUMNS.split(","))
 ENDPOINT_WIDTH = len(ENDPOINT_COLUMNS.split(","))
+DELIVERY_WIDTH = len(DELIVERY_COLUMNS.split(","))
 
 ToRow = Callable[[datetime | None], Any]
 FromRow = Callable[[Any], datetime | None]
@@ -146,14 +147,28 @@ def delivery_from_row(row: Sequence[Any], time: FromRow = _same) -> Delivery:
     )
 
 
+def pairs_from_rows(
+    rows: Sequence[Sequence[Any]], time: FromRow = _same
+) -> dict[str, tuple[Delivery, Endpoint]]:
+    """{delivery id: (delivery, endpoint)} of rows of DELIVERY_COLUMNS then
+    ENDPOINT_COLUMNS; an endpoint in many rows is made once."""
+    endpoints: dict[str, Endpoint] = {}
+    found = {}
+    for row in rows:
+        values = tuple(row)
+        endpoint = endpoints.get(values[1])  # the delivery's endpoint_id
+        if endpoint is None:
+            endpoint = endpoint_from_row(values[DELIVERY_WIDTH:], time)
+            endpoints[endpoint.id] = endpoint
+        found[values[0]] = (delivery_from_row(values[:DELIVERY_WIDTH], time), endpoint)
+    return found
+
+
 def placeholders(count: int, style: str) -> str:
     """`?,?,?` (SQLite) or `$1, $2, $3` (Postgres)."""
     if style == "?":
         return ",".join("?" * count)
     return ", ".join(f"${n}" for n in range(1, count + 1))
-
-
-DELIVERY_WIDTH = len(DELIVERY_COLUMNS.split(","))
 
 
 Recorded = tuple[Delivery, Endpoint] | None
@@ -166,7 +181,7 @@ def apply_attempts(
     """`record_attempts` in memory: each attempt applied in order, to its delivery
     as read and its endpoint as the earlier attempts left it. Returns what each
     came to (None: the delivery is gone), the deliveries and the endpoints to
-    write, and the endpoints these attempts disabled."""
+    write (those that changed), and the endpoints these attempts disabled."""
     endpoints = {e.id: e for _, e in found.values()}
     before = dict(endpoints)
     results: list[Recorded] = []
@@ -185,7 +200,8 @@ def apply_attempts(
         for e in endpoints.values()
         if e.disabled_at is not None and before[e.id].disabled_at is None
     ]
-    return results, deliveries, list(endpoints.values()), disabled
+    changed = [e for e in endpoints.values() if e != before[e.id]]
+    return results, deliveries, changed, disabled
 
 
 def disabled_error(endpoint: Endpoint) -> str:

@@ -189,30 +189,33 @@ def after_attempt(
     The endpoint is disabled at once by `410 Gone`, and when it has failed for
     FAILING_LIMIT or used up the schedule on EXHAUSTED_LIMIT messages in a row.
     """
-    attempts = delivery.attempts + 1
-    recorded = attrs.evolve(
-        delivery,
-        attempts=attempts,
-        last_status=attempt.status,
-        last_response=_text(attempt.response),
-        last_error=_text(attempt.error),
-        updated_at=now,
-    )
+    # One evolve per result (this runs for every attempt, in the store's write).
+    recorded: dict[str, Any] = {
+        "attempts": delivery.attempts + 1,
+        "last_status": attempt.status,
+        "last_response": _text(attempt.response),
+        "last_error": _text(attempt.error),
+        "updated_at": now,
+    }
     if attempt.ok:
         done = attrs.evolve(
-            recorded, status=DeliveryStatus.SUCCEEDED, next_attempt_at=None
+            delivery, **recorded, status=DeliveryStatus.SUCCEEDED, next_attempt_at=None
         )
-        healthy = attrs.evolve(endpoint, failing_since=None, exhausted_streak=0)
-        return done, healthy
+        if endpoint.failing_since is None and not endpoint.exhausted_streak:
+            return done, endpoint
+        return done, attrs.evolve(endpoint, failing_since=None, exhausted_streak=0)
     failing = attrs.evolve(endpoint, failing_since=endpoint.failing_since or now)
     if attempt.status == 410:
         gone = "the receiver answered 410 Gone"
-        failed = attrs.evolve(recorded, status=DeliveryStatus.FAILED)
+        failed = attrs.evolve(delivery, **recorded, status=DeliveryStatus.FAILED)
         return failed, _disabled(failing, now, gone)
     if delay is not None:
-        retry = attrs.evolve(recorded, next_attempt_at=now + timedelta(seconds=delay))
+        retry_at = now + timedelta(seconds=delay)
+        retry = attrs.evolve(delivery, **recorded, next_attempt_at=retry_at)
         return retry, _disable_if_failing_long(failing, now)
-    failed = attrs.evolve(recorded, status=DeliveryStatus.FAILED, next_attempt_at=None)
+    failed = attrs.evolve(
+        delivery, **recorded, status=DeliveryStatus.FAILED, next_attempt_at=None
+    )
     streak = attrs.evolve(failing, exhausted_streak=failing.exhausted_streak + 1)
     if streak.exhausted_streak >= EXHAUSTED_LIMIT:
         reason = (

@@ -13,8 +13,11 @@ from vts.webhooks.model import Delivery, DeliveryStatus, Endpoint
 
 Plan = Callable[[Sequence[tuple[int, Snapshot]], Sequence[Endpoint]], list[Delivery]]
 """(logged events, the enabled endpoints of their tenants) -> the deliveries to make."""
-Pick = Callable[[Sequence[Delivery]], list[Delivery]]
-"""Due deliveries, oldest first -> those to take now (per-endpoint caps)."""
+Due = tuple[str, str]
+"""A due delivery as a claim first sees it: (delivery id, endpoint id)."""
+Pick = Callable[[Sequence[Due]], Sequence[Due]]
+"""Due deliveries, oldest first -> those to take now (per-endpoint caps). Only
+those taken are read in full."""
 Apply = Callable[[Delivery, Endpoint], tuple[Delivery, Endpoint]]
 """A delivery and its endpoint -> both after an attempt (vts.webhooks.model)."""
 

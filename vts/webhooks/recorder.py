@@ -1,13 +1,19 @@
 """Attempts recorded by group commit: every outcome that arrived while the last
-write ran goes into the next one transaction (one fsync for many deliveries)."""
+write ran goes into the next one transaction (one fsync for many deliveries); and
+counted in the metrics once recorded."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
+from datetime import datetime
 
 from vts.errors import UnavailableError
-from vts.webhooks.model import Delivery, Endpoint
+from vts.metrics import Metrics
+from vts.webhooks.model import Attempt, Delivery, DeliveryStatus, Endpoint
 from vts.webhooks.port import Apply, WebhookStore
+
+log = logging.getLogger(__name__)
 
 Recorded = tuple[Delivery, Endpoint] | None
 _Waiting = tuple[str, Apply, "asyncio.Future[Recorded]"]
@@ -62,3 +68,29 @@ def _fail(batch: list[_Waiting], exc: Exception) -> None:
     for _, _, future in batch:
         if not future.done():
             future.set_exception(exc)
+
+
+def count_outcome(
+    metrics: Metrics,
+    attempt: Attempt,
+    delivery: Delivery,
+    endpoint: Endpoint,
+    now: datetime,
+) -> None:
+    """An attempt recorded at `now` as `delivery` and `endpoint`: its outcome in the
+    metrics, and a log line if it disabled the endpoint or failed."""
+    if delivery.status is DeliveryStatus.SUCCEEDED:
+        outcome = "succeeded"
+        latency = (now - delivery.changed_at).total_seconds()
+        metrics.webhook_latency.observe(max(latency, 0.0))
+    elif delivery.status is DeliveryStatus.PENDING:
+        outcome = "retried"
+    else:
+        outcome = "failed"
+    metrics.webhook_deliveries.labels(outcome).inc()
+    if endpoint.disabled_at is not None and endpoint.disabled_at == now:
+        log.warning(
+            "webhook endpoint %s disabled: %s", endpoint.id, endpoint.disabled_reason
+        )
+    elif attempt.error is not None:
+        log.info("webhook %s to %s: %s", delivery.id, endpoint.id, attempt.error)

@@ -1,10 +1,10 @@
 """The senders: claim due deliveries, POST them signed, record what came of it.
 
 Finished deliveries are deleted VTS_EVENT_RETENTION after their last attempt.
-Concurrency is bounded overall (MAX_IN_FLIGHT) and per endpoint (PER_ENDPOINT): an
-endpoint with PER_ENDPOINT attempts in flight is left out of the next claims, so a
-slow receiver holds at most that many slots and never delays the others. Claims
-carry a lease (the timeout plus a margin) so a crashed replica's come back.
+Concurrency is bounded overall and per endpoint (vts.webhooks.slots): an endpoint
+holds at most PER_ENDPOINT attempts in flight and AHEAD deliveries claimed ahead,
+then is left out of the next claims, so a slow receiver never delays the others.
+Claims carry a lease (the timeout plus a margin) so a crashed replica's come back.
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ import contextlib
 import logging
 import random
 import time
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
@@ -23,6 +22,7 @@ import aiohttp
 from vts.errors import UnavailableError
 from vts.metrics import Metrics
 from vts.supervision import supervise
+from vts.webhooks.due import NextDue
 from vts.webhooks.model import (
     Attempt,
     Delivery,
@@ -33,16 +33,17 @@ from vts.webhooks.model import (
 )
 from vts.webhooks.port import WebhookStore
 from vts.webhooks.post import post
-from vts.webhooks.recorder import AttemptRecorder
+from vts.webhooks.recorder import AttemptRecorder, count_outcome
 from vts.webhooks.schedule import next_delay, parse_retry_after
+from vts.webhooks.slots import AHEAD, MAX_IN_FLIGHT, Slots
 from vts.webhooks.ssrf import GuardedResolver
 
 log = logging.getLogger(__name__)
 
-MAX_IN_FLIGHT = 128
-PER_ENDPOINT = 16
 LEASE_MARGIN_SECONDS = 5.0
 """A claim lasts the timeout plus this: time to record the attempt."""
+START_MARGIN_SECONDS = LEASE_MARGIN_SECONDS / 2
+"""A delivery claimed ahead starts only with this much of the margin left."""
 PRUNE_SECONDS = 60.0
 PRUNE_BATCH = 500
 STOP_GRACE_SECONDS = 5.0
@@ -81,14 +82,19 @@ class Sender:
         self.jitter = jitter
         self._wake = asyncio.Event()
         self._recorder = AttemptRecorder(store)
-        self._in_flight: Counter[str] = Counter()
-        self._reserved = 0
+        self._slots = Slots()
         self._starved = False  # the loop wanted a slot and found none
+        # Endpoints the store may have more due for (a claim left some out, or
+        # left the endpoint out): refilled once half of what waits has started.
+        self._more: set[str] = set()
+        self._next_due = NextDue()
         self._tasks: set[asyncio.Task[None]] = set()
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
+        """New work may be due: deliveries, a retry, an endpoint enabled."""
+        self._next_due.forget()
         self._wake.set()
 
     async def start(self) -> None:
@@ -104,13 +110,15 @@ class Sender:
         )
 
     async def stop(self) -> None:
-        """Claim nothing more; let the attempts in flight finish and be recorded
-        for up to STOP_GRACE_SECONDS (one cut short is sent again after its lease,
-        perhaps a second time), then cancel the rest."""
+        """Claim and start nothing more; let the attempts in flight finish and be
+        recorded for up to STOP_GRACE_SECONDS (one cut short is sent again after its
+        lease, perhaps a second time), then cancel the rest. Deliveries claimed
+        ahead come back after their lease."""
         loop, self._loop = self._loop, None
         if loop is not None:
             loop.cancel()
             await asyncio.gather(loop, return_exceptions=True)
+        self._slots.drain()
         if self._tasks:
             grace = min(self.timeout, STOP_GRACE_SECONDS)
             log.info(
@@ -155,12 +163,19 @@ class Sender:
 
     async def _until_due(self) -> float:
         """How long to sleep unless woken: until the next delivery is due."""
-        if self._busy() >= MAX_IN_FLIGHT:
+        if self._wake.is_set():
+            return 0.0  # a slot was freed or work came meanwhile: claim again first
+        if not self._slots.room():
             self._starved = True
             return SAFETY_SECONDS  # a freed slot wakes us
         # An endpoint with every slot in flight: the first to finish wakes us for
         # its deliveries, so they are not waited for here (no polling meanwhile).
-        due = await self.store.next_delivery_due(self._full_endpoints())
+        full = self._slots.full()
+        if not self._next_due.holds(full, self.clock()):
+            ticket = self._next_due.ticket()
+            due = await self.store.next_delivery_due(full)
+            self._next_due.learn(ticket, full, due)
+        due = self._next_due.due
         if due is None:
             return SAFETY_SECONDS
         seconds = (due - self.clock()).total_seconds()
@@ -168,58 +183,49 @@ class Sender:
 
     def reserve(self) -> Reservation:
         """Set the free slots aside for the dispatcher (see Reservation)."""
-        free = max(0, MAX_IN_FLIGHT - self._busy())
-        self._reserved += free
         lease = self.clock() + timedelta(seconds=self.timeout + LEASE_MARGIN_SECONDS)
-        return Reservation(free, dict(self._in_flight), PER_ENDPOINT, lease)
+        return self._slots.reserve(lease)
 
     def adopt(
         self, reservation: Reservation, claimed: list[tuple[Delivery, Endpoint]]
     ) -> None:
         """Send what the dispatcher claimed for us; give back the other slots."""
-        self._reserved -= reservation.slots
+        self._slots.unreserve(reservation)
         for delivery, endpoint in claimed:
+            self._slots.take(endpoint.id)
+            self._start(delivery, endpoint)
+        for delivery, endpoint in self._slots.ready(self._time_left):
             self._start(delivery, endpoint)
         if self._starved and len(claimed) < reservation.slots:
             self._starved = False
             self._wake.set()
 
-    def _full_endpoints(self) -> list[str]:
-        return [e for e, n in self._in_flight.items() if n >= PER_ENDPOINT]
-
-    def _busy(self) -> int:
-        return sum(self._in_flight.values()) + self._reserved
-
     def _start(self, delivery: Delivery, endpoint: Endpoint) -> None:
-        self._in_flight[endpoint.id] += 1
+        """Send it, in the slot taken for it."""
         task = asyncio.create_task(self._send(delivery, endpoint))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
     async def send_due(self) -> bool:
-        """Claim what is due and start sending it; whether more may be due (the
-        claim took all it could)."""
-        free = MAX_IN_FLIGHT - self._busy()
-        if free <= 0:
+        """Claim what is due, start what has a slot and keep the rest waiting;
+        whether more may be due now (the claim read all it could, or an endpoint
+        it left some out for has started half of what waits meanwhile)."""
+        room = self._slots.room()
+        if not room:
             self._starved = True
             return False
-        busy = self._full_endpoints()
+        busy = self._slots.full()
         now = self.clock()
         lease = now + timedelta(seconds=self.timeout + LEASE_MARGIN_SECONDS)
-        claimed = await self.store.claim_deliveries(now, lease, free, busy, self._pick)
-        for delivery, endpoint in claimed:
+        pick = self._slots.picker()
+        claimed = await self.store.claim_deliveries(now, lease, room, busy, pick)
+        for delivery, endpoint in self._slots.place(claimed):
             self._start(delivery, endpoint)
-        return len(claimed) == free
+        self._more = pick.capped | set(busy)
+        return pick.seen == room or any(map(self._wants_more, pick.capped))
 
-    def _pick(self, due: Sequence[Delivery]) -> list[Delivery]:
-        slots = {e: PER_ENDPOINT - n for e, n in self._in_flight.items()}
-        taken = []
-        for delivery in due:
-            left = slots.get(delivery.endpoint_id, PER_ENDPOINT)
-            if left > 0:
-                slots[delivery.endpoint_id] = left - 1
-                taken.append(delivery)
-        return taken
+    def _wants_more(self, endpoint_id: str) -> bool:
+        return self._slots.waiting(endpoint_id) <= AHEAD // 2
 
     async def _send(self, delivery: Delivery, endpoint: Endpoint) -> None:
         try:
@@ -242,10 +248,12 @@ class Sender:
             return after_attempt(d, e, attempt, now, delay)
 
         recorded = await self._recorder.record(delivery.id, apply)
+        if recorded is None or recorded[1].disabled_at is not None:
+            self._slots.drop(endpoint.id)  # the store failed or deleted those too
         if recorded is not None:
-            self._count(attempt, *recorded, now)
+            count_outcome(self.metrics, attempt, *recorded, now)
             if recorded[0].status is DeliveryStatus.PENDING:
-                self._wake.set()  # a retry is due: sleep no longer than until then
+                self.wake()  # a retry is due: sleep no longer than until then
 
     async def _post(
         self, delivery: Delivery, endpoint: Endpoint
@@ -267,33 +275,20 @@ class Sender:
 
     def _release(self, endpoint_id: str) -> None:
         """The attempt's connection is done (its recording may still be under way:
-        the claim keeps the delivery to us). A freed slot matters only to a sender
-        that found no slot free, or to an endpoint that was full: then something
-        due may wait for it."""
-        if self._starved or self._in_flight[endpoint_id] >= PER_ENDPOINT:
+        the claim keeps the delivery to us): a waiting delivery takes the slot. A
+        freed slot matters to the loop only if it found no room, or once an
+        endpoint the store has more for has started half of what waited."""
+        self._slots.release(endpoint_id)
+        for delivery, endpoint in self._slots.ready(self._time_left, endpoint_id):
+            self._start(delivery, endpoint)
+        if self._starved or (
+            endpoint_id in self._more and self._wants_more(endpoint_id)
+        ):
             self._starved = False
+            self._more.discard(endpoint_id)
             self._wake.set()
-        self._in_flight[endpoint_id] -= 1
-        if self._in_flight[endpoint_id] <= 0:
-            del self._in_flight[endpoint_id]
 
-    def _count(
-        self, attempt: Attempt, delivery: Delivery, endpoint: Endpoint, now: datetime
-    ) -> None:
-        if delivery.status is DeliveryStatus.SUCCEEDED:
-            outcome = "succeeded"
-            latency = (now - delivery.changed_at).total_seconds()
-            self.metrics.webhook_latency.observe(max(latency, 0.0))
-        elif delivery.status is DeliveryStatus.PENDING:
-            outcome = "retried"
-        else:
-            outcome = "failed"
-        self.metrics.webhook_deliveries.labels(outcome).inc()
-        if endpoint.disabled_at is not None and endpoint.disabled_at == now:
-            log.warning(
-                "webhook endpoint %s disabled: %s",
-                endpoint.id,
-                endpoint.disabled_reason,
-            )
-        elif attempt.error is not None:
-            log.info("webhook %s to %s: %s", delivery.id, endpoint.id, attempt.error)
+    def _time_left(self, delivery: Delivery) -> bool:
+        """Whether its claim outlasts an attempt started now and its recording."""
+        end = self.clock() + timedelta(seconds=self.timeout + START_MARGIN_SECONDS)
+        return delivery.claimed_until is not None and delivery.claimed_until >= end

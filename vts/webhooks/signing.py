@@ -4,7 +4,6 @@ under the secret's decoded bytes (standardwebhooks.com)."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 from collections.abc import Sequence
 
@@ -19,7 +18,7 @@ def secret_bytes(secret: str) -> bytes:
 def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
     """One `v1,<base64>` signature."""
     signed = b"%s.%d.%s" % (message_id.encode(), timestamp, body)
-    digest = hmac.new(secret_bytes(secret), signed, hashlib.sha256).digest()
+    digest = hmac.digest(secret_bytes(secret), signed, "sha256")
     return "v1," + base64.b64encode(digest).decode()
 
 
