@@ -131,6 +131,7 @@ def _op(
 ) -> Schema:
     by_code = {
         "404": "NotFound",
+        "409": "Conflict",
         "415": "UnsupportedMediaType",
         "422": "ValidationFailed",
         "503": "Unavailable",
@@ -174,6 +175,7 @@ def paths() -> dict[str, Schema]:
         "createWebhook",
         "Add a webhook endpoint (its secret is shown once)",
         {"201": created},
+        "409",  # its Idempotency-Key's endpoint made and deleted meanwhile, again and again
         "415",
         "422",
         "503",
