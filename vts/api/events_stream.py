@@ -37,8 +37,23 @@ STALL_SECONDS = 10.0
 that stops reading holds no more than the socket's buffers, and may resume."""
 MAX_JOB_IDS = 100
 MAX_EVENT_ID = 2**63 - 1  # a seq is a 64-bit integer in both stores
-EVENT_ID_PATTERN = "^[0-9]{1,19}$"
-"""An event id as text (its value is also at most MAX_EVENT_ID)."""
+
+
+def _decimal_at_most(bound: int) -> str:
+    """A regular expression matching the decimals 0 to `bound` (leading zeros
+    allowed up to its length), so the document states the limit exactly."""
+    digits = str(bound)
+    choices = [f"[0-9]{{1,{len(digits) - 1}}}"]
+    for i, digit in enumerate(digits):
+        if digit != "0":
+            rest = len(digits) - i - 1
+            choices.append(f"{digits[:i]}[0-{int(digit) - 1}][0-9]{{{rest}}}")
+    choices.append(digits)
+    return f"^(?:{'|'.join(choices)})$"
+
+
+EVENT_ID_PATTERN = _decimal_at_most(MAX_EVENT_ID)
+"""An event id as text: a decimal 0 to MAX_EVENT_ID."""
 _EVENT_ID = re.compile(EVENT_ID_PATTERN)
 HEADERS = {
     hdrs.CONTENT_TYPE: "text/event-stream; charset=utf-8",
